@@ -1,0 +1,1 @@
+"""Agents: the protocol the engine speaks, the manager, definitions, built-in specialists, LLM providers."""

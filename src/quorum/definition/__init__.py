@@ -1,0 +1,1 @@
+"""Task definitions: the immutable model, the Markdown parser and linter, durations, loading."""

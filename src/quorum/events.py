@@ -1,0 +1,97 @@
+"""Execution events: one frozen record per thing that happened, in order, per execution.
+
+The same events feed handlers (``executor.on``), async iterators (``executor.events()``), the history
+journal, the CLI and (later) the web dashboard. Adding a field never breaks a handler: fields are
+keyword-only with defaults, and ``data`` carries event-specific details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from quorum.definition.model import frozen_mapping
+from quorum.ids import AgentId, ExecutionId, PhaseName
+
+__all__ = ("EVENT_TYPES", "Event", "EventType")
+
+_EMPTY: Mapping[str, Any] = frozen_mapping()
+
+
+class EventType:
+    """The event names (the seed's, plus finer-grained ones)."""
+
+    EXECUTION_START: Final = "execution:start"
+    EXECUTION_COMPLETE: Final = "execution:complete"
+    EXECUTION_ERROR: Final = "execution:error"
+    EXECUTION_TIMEOUT: Final = "execution:timeout"
+    EXECUTION_PAUSED: Final = "execution:paused"
+    EXECUTION_RESUMED: Final = "execution:resumed"
+    EXECUTION_ABORTED: Final = "execution:aborted"
+    PHASE_START: Final = "phase:start"
+    PHASE_COMPLETE: Final = "phase:complete"
+    PHASE_FAILED: Final = "phase:failed"
+    PHASE_RETRY: Final = "phase:retry"
+    PHASE_SKIPPED: Final = "phase:skipped"
+    STEP_START: Final = "step:start"
+    STEP_COMPLETE: Final = "step:complete"
+    AGENT_START: Final = "agent:start"
+    AGENT_RESPONSE: Final = "agent:response"
+    AGENT_ERROR: Final = "agent:error"
+    AGENT_CHUNK: Final = "agent:chunk"
+    CHECKPOINT_CREATED: Final = "checkpoint:created"
+
+
+EVENT_TYPES: Final[frozenset[str]] = frozenset(
+    v for k, v in vars(EventType).items() if not k.startswith("_") and isinstance(v, str)
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One thing that happened in one execution.
+
+    ``sequence`` is gap-free per execution, starting at 1. ``timestamp`` is seconds since the epoch.
+    """
+
+    type: str
+    execution_id: ExecutionId
+    sequence: int
+    timestamp: float
+    task: str | None = None
+    phase: PhaseName | None = None
+    step: int | None = None
+    agent: AgentId | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    data: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "execution_id": self.execution_id,
+            "sequence": self.sequence,
+            "timestamp": self.timestamp,
+            "task": self.task,
+            "phase": self.phase,
+            "step": self.step,
+            "agent": self.agent,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "data": _thaw(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        d = dict(data)
+        d["data"] = frozen_mapping(d.get("data"))
+        return cls(**d)
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_thaw(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""Durable history: the HistoryStore interface, an in-memory and a SQLite backend."""

@@ -1,0 +1,149 @@
+"""The HistoryStore interface: an append-only journal of events per execution, plus what is derived.
+
+The engine writes *events* (see :mod:`quorum.events`); a store persists them in order, with a gap-free
+``sequence`` per execution, and derives from them what queries need (the execution row, completed agent
+calls keyed by :class:`~quorum.agents.protocol.CallKey`, checkpoints). Every backend (memory, SQLite,
+later PostgreSQL) passes one contract test suite (``tests/history/test_contract.py``).
+
+Ownership is fenced: a process that drives an execution holds a lease with an ``epoch``; ``append`` with
+a stale epoch raises :class:`~quorum.errors.LeaseLostError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from quorum.definition.model import frozen_mapping
+from quorum.events import Event
+from quorum.ids import ExecutionId
+
+__all__ = (
+    "ControlAction",
+    "ControlRequest",
+    "ExecutionRecord",
+    "HistoryStats",
+    "HistoryStore",
+    "Lease",
+)
+
+ControlAction = Literal["pause", "resume", "abort"]
+
+_EMPTY: Mapping[str, Any] = frozen_mapping()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionRecord:
+    """The summary row of one execution (derived from its journal)."""
+
+    id: ExecutionId
+    task: str
+    status: str
+    """pending | running | paused | completed | failed | aborted | timeout"""
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_ms: float | None = None
+    input: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    task_hash: str = ""
+    phase_hashes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    task_source: str | None = None
+    verdict: Mapping[str, Any] | None = None
+    error: str | None = None
+    last_sequence: int = 0
+    owner: str | None = None
+    epoch: int = 0
+    lease_expires_at: float | None = None
+    recovery_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lease:
+    execution_id: ExecutionId
+    owner: str
+    """``host:pid:nonce`` of the process that drives the execution."""
+    epoch: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlRequest:
+    """A pause/resume/abort asked for by another process (the CLI), to be picked up by the owner."""
+
+    id: int
+    execution_id: ExecutionId
+    action: ControlAction
+    reason: str = ""
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryStats:
+    executions: int = 0
+    by_status: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    events: int = 0
+    agent_calls: int = 0
+    bytes: int | None = None
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Narrow async interface implemented by every backend."""
+
+    async def open(self) -> None:
+        """Create or migrate the storage. Idempotent."""
+
+    async def close(self) -> None:
+        """Flush pending writes and release resources. Idempotent."""
+
+    async def create_execution(self, record: ExecutionRecord) -> None:
+        """Register a new execution (status ``pending``) before its first event."""
+
+    async def append(self, events: Sequence[Event], *, epoch: int | None = None) -> None:
+        """Persist events in order. Each execution's sequences must continue its journal without a gap;
+        events of several executions may be mixed. Durable when the call returns (group commit allowed).
+        ``execution:*`` events update the execution row; ``agent:response`` events whose ``data`` holds
+        ``call_key`` record a completed call; ``checkpoint:created`` events record a checkpoint.
+        With ``epoch`` given, refuse (LeaseLostError) if the execution's lease epoch differs."""
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord | None: ...
+
+    async def list_executions(
+        self, *, limit: int = 10, status: str | None = None, task: str | None = None
+    ) -> list[ExecutionRecord]:
+        """Newest first."""
+
+    async def read_journal(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events with ``sequence > after``, in order (for replay, audit and live tailing)."""
+
+    async def completed_calls(self, execution_id: str) -> Mapping[str, Mapping[str, Any]]:
+        """``str(CallKey)`` -> the recorded response dict of every completed agent call."""
+
+    async def latest_checkpoint(self, execution_id: str) -> Event | None:
+        """The newest ``checkpoint:created`` event (its ``data`` holds the snapshot)."""
+
+    async def acquire_lease(self, execution_id: str, owner: str, *, ttl_s: float) -> Lease | None:
+        """Take ownership if free, expired, or already ours; bump the epoch. None if held by another."""
+
+    async def renew_lease(self, lease: Lease, *, ttl_s: float) -> Lease:
+        """Extend; LeaseLostError if someone else took it."""
+
+    async def release_lease(self, lease: Lease) -> None: ...
+
+    async def request_control(self, execution_id: str, action: ControlAction, reason: str = "") -> None:
+        """Ask the owner of a running execution to pause, resume or abort it (cross-process)."""
+
+    async def take_control_requests(self, execution_id: str) -> list[ControlRequest]:
+        """Pending control requests, oldest first, marked as taken."""
+
+    async def list_orphans(self) -> list[ExecutionRecord]:
+        """Executions still running/paused whose owner is gone (dead pid on this host, or lease expired)."""
+
+    async def prune(self, *, older_than_s: float | None = None, keep: int | None = None) -> int:
+        """Delete finished executions; returns how many were deleted."""
+
+    async def stats(self) -> HistoryStats: ...
