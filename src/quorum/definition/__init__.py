@@ -1,1 +1,34 @@
-"""Task definitions: the immutable model, the Markdown parser and linter, durations, loading."""
+"""Task definitions: the immutable model, the Markdown parser and linter, durations, loading.
+
+The parser and loader pull in markdown-it, PyYAML and Jinja2, so they are loaded on first use: code
+that only needs the model (the engine's hot path) does not pay for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = ("TaskLoader", "TaskParser", "format_duration", "parse_time_string")
+
+_EXPORTS = {
+    "TaskLoader": "quorum.definition.loader",
+    "TaskParser": "quorum.definition.parser",
+    "format_duration": "quorum.definition.durations",
+    "parse_time_string": "quorum.definition.durations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'quorum.definition' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from quorum.definition.durations import format_duration, parse_time_string
+    from quorum.definition.loader import TaskLoader
+    from quorum.definition.parser import TaskParser

@@ -1,0 +1,379 @@
+"""``TaskParser``: a Markdown task file -> a validated, immutable ``Task``, or every problem at once.
+
+The stages (each in its own module): ``markdown`` outlines the document, ``yamlsafe`` loads the YAML
+parts in bounded time and memory, ``schema`` checks the metadata and phase headers, ``steps`` reads the
+three list sections, ``requirements`` the input schema, ``graph`` finds cycles, ``hashing`` hashes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from quorum.definition import durations
+from quorum.definition.hashing import hash_document, hash_phases
+from quorum.definition.markdown import Item, Outline, PhaseBlock, outline
+from quorum.definition.model import Phase, StepKind, Task, frozen_mapping
+from quorum.definition.references import check_references
+from quorum.definition.report import Report
+from quorum.definition.requirements import read_requirements, validate_input
+from quorum.definition.schema import PhaseHeader, TaskMeta, read_metadata, read_phase_header
+from quorum.definition.steps import StepContext, parse_agents, parse_outputs, parse_step
+from quorum.definition.suggest import did_you_mean, normalise_name
+from quorum.definition.yamlsafe import YamlProblem, load_yaml
+from quorum.errors import DefinitionError, Problem
+from quorum.graph import PhaseGraph, find_cycles, format_cycle
+from quorum.ids import PhaseName, TaskName
+from quorum.templates import TemplateEngine, default_engine
+
+__all__ = ("DEFAULT_MAX_BYTES", "TaskParser", "parse_time_string", "read_task_text")
+
+DEFAULT_MAX_BYTES = 1_000_000
+MAX_PHASE_NAME = 100
+MAX_PHASES = 1000
+MAX_ITEMS = 1000
+"""Steps, agents or outputs of one phase."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_BAD_PHASE_CHARS = re.compile(r'[{}"`\n]')
+
+parse_time_string = durations.parse_time_string
+
+
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def read_task_text(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The text of a task file: size checked before reading, UTF-8 only, no NUL or control bytes."""
+    source = os.fspath(path)
+    try:
+        info = os.stat(source)
+    except OSError as exc:
+        raise DefinitionError(f"cannot read the file: {exc.strerror or exc}", source=source) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DefinitionError("not a regular file (task files are Markdown files)", source=source)
+    if info.st_size > max_bytes:
+        raise DefinitionError(f"the file is {info.st_size} bytes; the limit is {max_bytes}", source=source)
+    try:
+        with open(source, "rb") as handle:
+            data = handle.read(max_bytes + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        raise DefinitionError(f"cannot read the file: {exc.strerror or exc}", source=source) from None
+    if len(data) > max_bytes:
+        raise DefinitionError(f"the file is larger than the limit of {max_bytes} bytes", source=source)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DefinitionError(
+            [
+                Problem(
+                    message=f"not valid UTF-8 (byte {exc.start})",
+                    source=source,
+                    line=line,
+                    hint="save the file as UTF-8",
+                )
+            ],
+            source=source,
+        ) from None
+    return text
+
+
+class TaskParser:
+    """Parses and lints task files. ``step_types``: custom step types that will be registered (no
+    warning for them); ``agent_ids``: when given, agent ids not in it are errors."""
+
+    def __init__(
+        self,
+        *,
+        step_types: Iterable[str] = (),
+        agent_ids: Iterable[str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        engine: TemplateEngine | None = None,
+    ) -> None:
+        self.step_types = frozenset(step_types)
+        self.agent_ids = None if agent_ids is None else frozenset(agent_ids)
+        self.max_bytes = max_bytes
+        self.engine = engine or default_engine()
+
+    parse_time_string = staticmethod(durations.parse_time_string)
+
+    # -- public API --------------------------------------------------------------------------------
+    def parse_task_file(self, path: str | os.PathLike[str]) -> Task:
+        source = os.fspath(path)
+        task, report = self._analyse(read_task_text(source, max_bytes=self.max_bytes), source, from_file=True)
+        report.raise_if_errors()
+        assert task is not None
+        return task
+
+    def parse_task_content(self, text: str, *, source: str | None = None) -> Task:
+        task, report = self._analyse(text, source)
+        report.raise_if_errors()
+        assert task is not None
+        return task
+
+    def lint_file(self, path: str | os.PathLike[str]) -> list[Problem]:
+        """Errors and warnings of a file, in line order. Never raises for a bad file."""
+        source = os.fspath(path)
+        try:
+            text = read_task_text(source, max_bytes=self.max_bytes)
+        except DefinitionError as exc:
+            return list(exc.problems)
+        return self._analyse(text, source, from_file=True)[1].problems
+
+    def lint_content(self, text: str, *, source: str | None = None) -> list[Problem]:
+        return self._analyse(text, source)[1].problems
+
+    def validate_task_requirements(self, task: Task, input: Mapping[str, Any]) -> dict[str, Any]:
+        return validate_input(task.requirements, input, task=task.name)
+
+    # -- the work ----------------------------------------------------------------------------------
+    def _analyse(
+        self, text: str, source: str | None, *, from_file: bool = False
+    ) -> tuple[Task | None, Report]:
+        report = Report(source)
+        if len(text) > self.max_bytes or len(text.encode("utf-8", "surrogatepass")) > self.max_bytes:
+            report.error(f"the text is larger than the limit of {self.max_bytes} bytes")
+            return None, report
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        bad = _CONTROL.search(text)
+        if bad is not None:
+            what = "NUL byte" if bad.group() == "\x00" else f"control character {bad.group()!r}"
+            report.error(
+                f"the file contains a {what}", _line_at(text, bad.start()), "task files are plain text"
+            )
+            return None, report
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            report.error("the text contains an unpaired surrogate", _line_at(text, exc.start))
+            return None, report
+        doc = outline(text)
+        for line, message, hint, is_error in doc.problems:
+            report.add(message, line, hint, severity="error" if is_error else "warning")
+        meta = self._metadata(report, doc)
+        requirements = read_requirements(
+            report, meta.requirements, meta.requirements_line_of or (lambda *p: None)
+        )
+        phases = self._phases(report, doc, meta, source)
+        if not report.has_errors:
+            check_references(report, phases, requirements, meta.output.fields, meta.output_line)
+        if report.has_errors or meta.name is None:
+            return None, report
+        order = PhaseGraph.from_edges([p.name for p in phases], {p.name: p.depends_on for p in phases}).order
+        task = Task(
+            name=TaskName(meta.name), title=doc.title, description=meta.description, version=meta.version,
+            max_execution_time_s=meta.max_execution_time_s, retry=meta.retry, requirements=requirements,
+            output=meta.output, max_concurrent_phases=meta.max_concurrent_phases,
+            max_concurrent_agents=meta.max_concurrent_agents, budget=frozen_mapping(meta.budget),
+            phases=hash_phases(phases, order, meta.retry), source=source, document=text,
+            content_hash=hash_document(text), metadata=frozen_mapping(meta.metadata),
+        )  # fmt: skip
+        if from_file and source is not None:
+            stem = Path(source).stem
+            if stem != task.name and re.fullmatch(r"[a-z0-9][a-z0-9._-]*", stem):
+                report.warning(
+                    f"the file is named {stem!r} but the task is named {task.name!r}",
+                    doc.metadata_line,
+                    "tasks are found by file name; keep the two equal",
+                )
+        return task, report
+
+    def _metadata(self, report: Report, doc: Outline) -> TaskMeta:
+        if doc.metadata is None:
+            report.error(
+                "no ```yaml metadata block before the first phase",
+                doc.title_line or 1,
+                "add a fenced ```yaml block with at least 'name: my-task' under the title",
+            )
+            return TaskMeta()
+        try:
+            data = load_yaml(doc.metadata)
+        except YamlProblem as exc:
+            line = doc.metadata_line + (exc.line or 1) - 1
+            report.error(f"metadata block: {exc}", line, _yaml_hint(doc.metadata))
+            return TaskMeta()
+        return read_metadata(report, data, doc.metadata_line, self.engine)
+
+    def _phases(self, report: Report, doc: Outline, meta: TaskMeta, source: str | None) -> list[Phase]:
+        if not doc.phases:
+            report.error(
+                "the task has no phases",
+                doc.title_line or 1,
+                "add at least one '## Phase: <name>' section with a '### Steps' list",
+            )
+            return []
+        seen: dict[str, PhaseBlock] = {}
+        names: list[str] = []
+        headers: list[PhaseHeader] = []
+        built: list[Phase] = []
+        if len(doc.phases) > MAX_PHASES:
+            report.error(
+                f"the task has {len(doc.phases)} phases; at most {MAX_PHASES} are allowed",
+                doc.phases[MAX_PHASES].line,
+                "split it into several tasks",
+            )
+        for block in doc.phases[:MAX_PHASES]:
+            if report.full:
+                break
+            name = block.name
+            if not name:
+                report.error("a phase has no name", block.line, "write '## Phase: <name>'")
+                continue
+            if len(name) > MAX_PHASE_NAME or _BAD_PHASE_CHARS.search(name):
+                report.error(
+                    f"phase name {name[:40]!r} is not allowed",
+                    block.line,
+                    f'at most {MAX_PHASE_NAME} characters, without {{ }} " or `',
+                )
+                continue
+            key = normalise_name(name)
+            if key in seen:
+                first = seen[key]
+                same = (
+                    ""
+                    if first.name == name
+                    else f" (the same as {first.name!r} once case and Unicode are normalised)"
+                )
+                report.error(
+                    f"duplicate phase name {name!r}{same}; the first is at line {first.line}",
+                    block.line,
+                    "give each phase its own name",
+                )
+                continue
+            seen[key] = block
+            header = self._header(report, block, meta)
+            phase = self._phase(report, block, header)
+            names.append(name)
+            headers.append(header)
+            built.append(phase)
+        self._check_dependencies(report, built, headers, names)
+        if meta.output.phase is not None and meta.output.phase not in names:
+            report.error(
+                f"output names unknown phase {meta.output.phase!r}{did_you_mean(meta.output.phase, names)}",
+                meta.output_line,
+                "name a phase, e.g. output: Verdict",
+            )
+        return built
+
+    def _header(self, report: Report, block: PhaseBlock, meta: TaskMeta) -> PhaseHeader:
+        try:
+            data = load_yaml(block.header)
+        except YamlProblem as exc:
+            report.error(
+                f"the header of phase {block.name!r}: {exc}",
+                block.header_line + (exc.line or 1) - 1,
+                _yaml_hint(block.header),
+            )
+            return PhaseHeader()
+        return read_phase_header(
+            report, data, block.header_line, block.name, block.line, self.engine, meta.retry
+        )
+
+    def _phase(self, report: Report, block: PhaseBlock, header: PhaseHeader) -> Phase:
+        ctx = StepContext(
+            report=report,
+            engine=self.engine,
+            phase=block.name,
+            step_types=self.step_types,
+            agent_ids=self.agent_ids,
+        )
+        sections = {kind: self._items(report, block, kind) for kind in ("steps", "agents", "outputs")}
+        steps = []
+        for index, item in enumerate(sections["steps"]):
+            if report.full:
+                break
+            steps.append(parse_step(ctx, item, index))
+        agents, dynamic = parse_agents(ctx, sections["agents"])
+        outputs = parse_outputs(ctx, sections["outputs"])
+        kept = tuple(s for s in steps if s is not None)
+        if not kept and not agents and not dynamic and "steps" not in block.sections:
+            report.warning(
+                f"phase {block.name!r} has no steps and no agents",
+                block.line,
+                "add a '### Steps' list (and '### Agents' for prompts)",
+            )
+        elif any(s.kind is StepKind.PROMPT for s in kept) and not agents and not dynamic:
+            report.warning(
+                f"phase {block.name!r} has prompt steps but no agents to send them to",
+                block.line,
+                "add a '### Agents' list, or use 'agent: <id> - <query>' steps",
+            )
+        if header.min_agents is not None and not dynamic and header.min_agents > len(agents):
+            report.warning(
+                f"phase {block.name!r} needs {header.min_agents} agents (minAgents) but lists {len(agents)}",
+                block.line,
+            )
+        description = "\n\n".join(part for part in (header.description, *block.prose) if part)
+        return Phase(
+            name=PhaseName(block.name), depends_on=tuple(PhaseName(d) for d, _ in header.depends_on),
+            parallel=header.parallel, timeout_s=header.timeout_s, retry=header.retry,
+            checkpoint=header.checkpoint,
+            when=header.when, optional=header.optional, min_agents=header.min_agents, rounds=header.rounds,
+            steps=kept, agents=agents, agent_expressions=dynamic, outputs=outputs, description=description,
+            line=block.line,
+        )  # fmt: skip
+
+    @staticmethod
+    def _items(report: Report, block: PhaseBlock, kind: str) -> list[Item]:
+        items = block.sections.get(kind, [])
+        if len(items) > MAX_ITEMS:
+            report.error(
+                f"phase {block.name!r} has {len(items)} {kind}; at most {MAX_ITEMS} are allowed",
+                items[MAX_ITEMS].line,
+            )
+            return items[:MAX_ITEMS]
+        return items
+
+    def _check_dependencies(
+        self, report: Report, phases: list[Phase], headers: list[PhaseHeader], names: list[str]
+    ) -> None:
+        by_normal = {normalise_name(n): n for n in names}
+        known = set(names)
+        valid: dict[str, list[str]] = {}
+        for index, (phase, header) in enumerate(zip(phases, headers, strict=True)):
+            kept: list[str] = []
+            for dep, line in header.depends_on:
+                if dep not in known:
+                    close = by_normal.get(normalise_name(dep))
+                    hint = f" (did you mean {close!r}?)" if close else did_you_mean(dep, names)
+                    report.error(
+                        f"phase {phase.name!r} depends on unknown phase {dep!r}{hint}",
+                        line or phase.line,
+                        "phases: " + ", ".join(names),
+                    )
+                elif dep in kept:
+                    report.warning(f"phase {phase.name!r} lists {dep!r} twice in dependsOn", line)
+                else:
+                    kept.append(dep)
+            valid[phase.name] = kept
+            if kept != list(phase.depends_on):
+                phases[index] = _with_deps(phase, kept)
+        line_of = {p.name: p.line for p in phases}
+        for cycle in find_cycles(names, valid):
+            report.error(
+                f"circular dependency: {format_cycle(cycle)}",
+                line_of[PhaseName(cycle[0])],
+                "remove one of these dependsOn entries",
+            )
+
+
+def _with_deps(phase: Phase, deps: list[str]) -> Phase:
+    from dataclasses import replace
+
+    return replace(phase, depends_on=tuple(PhaseName(d) for d in deps))
+
+
+def _yaml_hint(text: str) -> str | None:
+    if "{{" in text:
+        return 'quote values that start with {{ in YAML, e.g. when: "{{ input.amount > 0 }}"'
+    if "\t" in text:
+        return "YAML does not allow tabs for indentation; use spaces"
+    return None

@@ -1,0 +1,102 @@
+"""Cross-checks of what templates read: ``phases.X`` must name a phase, and should name an upstream one.
+
+Only the template *texts* are scanned (never the whole file), for the two spellings the format documents:
+``phases.Name`` and ``phases["Name"]`` / ``phases['Name']``; likewise ``input.name`` against the declared
+requirements. Reading a phase that is not upstream is a warning: it may not have run yet when the
+template renders, or it may run concurrently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+
+from quorum.definition.model import Phase, Requirement, StepKind
+from quorum.definition.report import Report
+from quorum.definition.suggest import did_you_mean
+from quorum.graph import PhaseGraph
+
+__all__ = ("check_references",)
+
+_PHASE_REF = re.compile(r"""\bphases\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(["'])(.*?)\2\s*\])""")
+_INPUT_REF = re.compile(r"\binput\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*([\"'])(.*?)\2\s*\])")
+_EXPRESSION_BUILTINS = frozenset({"items", "keys", "values", "get"})
+
+
+def _code(phase: Phase) -> Iterator[tuple[str, int | None]]:
+    """Every expression of a phase, and every step text that is a template, with its line."""
+    if phase.when:
+        yield phase.when, phase.line
+    for step in phase.steps:
+        if step.kind is StepKind.VALIDATION and step.condition:
+            yield step.condition, step.line
+        if "{{" in step.text or "{%" in step.text:
+            yield step.text, step.line
+    for expression in phase.agent_expressions:
+        yield expression, phase.line
+
+
+def check_references(
+    report: Report,
+    phases: Sequence[Phase],
+    requirements: Sequence[Requirement],
+    output_fields: Mapping[str, str],
+    output_line: int | None,
+) -> None:
+    names = [p.name for p in phases]
+    known = set(names)
+    graph = PhaseGraph.from_edges(names, {p.name: p.depends_on for p in phases})
+    # Ancestor sets as bit masks over the topological order: linear in phases, cheap to test.
+    position: dict[str, int] = {name: i for i, name in enumerate(graph.order)}
+    ancestors: dict[str, int] = {}
+    for name in graph.order:
+        mask = 0
+        for dep in graph.dependencies(name):
+            mask |= ancestors[dep] | (1 << position[dep])
+        ancestors[name] = mask
+    declared = {r.name for r in requirements}
+    for phase in phases:
+        if report.full:
+            return
+        for text, line in _code(phase):
+            for match in _PHASE_REF.finditer(text):
+                target = match.group(1) or match.group(3)
+                if target in _EXPRESSION_BUILTINS and match.group(1):
+                    continue
+                if target not in known:
+                    report.error(
+                        f"phase {phase.name!r} reads phases.{target}, which is not a phase"
+                        f"{did_you_mean(target, names)}",
+                        line,
+                        'names with spaces are written phases["Round Table"]',
+                    )
+                elif target != phase.name and not (ancestors[phase.name] >> position[target]) & 1:
+                    report.warning(
+                        f"phase {phase.name!r} reads the outputs of {target!r} but does not depend on "
+                        "it, so it may not have run yet",
+                        line,
+                        f"add {target!r} to dependsOn",
+                    )
+            if declared:
+                _check_inputs(report, text, declared, line, f"phase {phase.name!r}")
+    for key, expression in output_fields.items():
+        for match in _PHASE_REF.finditer(expression):
+            target = match.group(1) or match.group(3)
+            if target not in known and not (match.group(1) and target in _EXPRESSION_BUILTINS):
+                report.error(
+                    f"output.{key} reads phases.{target}, which is not a phase{did_you_mean(target, names)}",
+                    output_line,
+                )
+        if declared:
+            _check_inputs(report, expression, declared, output_line, f"output.{key}")
+
+
+def _check_inputs(report: Report, text: str, declared: set[str], line: int | None, where: str) -> None:
+    for match in _INPUT_REF.finditer(text):
+        field = match.group(1) or match.group(3)
+        if field not in declared and field not in _EXPRESSION_BUILTINS:
+            report.warning(
+                f"{where} reads input.{field}, which is not a requirement{did_you_mean(field, declared)}",
+                line,
+                "declare it under requirements, or fix the name",
+            )

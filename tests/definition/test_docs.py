@@ -1,0 +1,59 @@
+"""docs/task-format.md matches the code: its task examples parse, its error example fails as shown."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from quorum.definition.durations import UNITS
+from quorum.definition.model import BUILTIN_STEP_KINDS
+from quorum.definition.parser import TaskParser
+from quorum.definition.schema import PHASE_KEYS, TASK_KEYS
+from quorum.definition.steps import BUILTIN_AGGREGATORS
+from quorum.errors import DefinitionError
+
+pytestmark = [pytest.mark.unit]
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "task-format.md"
+
+
+def fences(info: str) -> list[tuple[int, str]]:
+    tokens = MarkdownIt("commonmark").parse(DOC.read_text(encoding="utf-8"))
+    return [
+        (t.map[0] + 1 if t.map else 0, t.content)
+        for t in tokens
+        if t.type == "fence" and t.info.strip() == info
+    ]
+
+
+def test_doc_has_task_examples() -> None:
+    assert len(fences("markdown task")) >= 5
+
+
+@pytest.mark.parametrize(("line", "example"), fences("markdown task"))
+def test_every_task_example_parses(line: int, example: str) -> None:
+    problems = TaskParser().lint_content(example, source=f"docs/task-format.md:{line}")
+    assert [p for p in problems if p.severity == "error"] == []
+    TaskParser().parse_task_content(example)
+
+
+def test_error_example_reports_what_the_doc_shows() -> None:
+    ((_, example),) = fences("markdown task-error")
+    with pytest.raises(DefinitionError) as info:
+        TaskParser().parse_task_content(example, source="task.md")
+    text = DOC.read_text(encoding="utf-8")
+    shown = text[text.index("reports, all at once:") :].split("```text\n", 1)[1].split("```", 1)[0]
+    assert str(info.value) == shown.strip()
+
+
+def test_documented_keys_match_the_code() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for key in (*TASK_KEYS, *PHASE_KEYS):
+        assert f"| `{key}` |" in text, key
+    for kind in (*BUILTIN_STEP_KINDS, *BUILTIN_AGGREGATORS):
+        assert f"`{kind}`" in text, kind
+    for unit in UNITS:
+        assert re.search(rf"`{re.escape(unit)}`", text), unit
