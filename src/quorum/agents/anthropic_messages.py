@@ -1,0 +1,128 @@
+"""The ``anthropic:<model>`` provider: Anthropic's Messages API via the official SDK (an optional extra).
+
+The answer format is asked for in the prompt; with ``response_format: json_schema`` the schema is also
+sent as structured output (``output_config.format``). The agent validates the answer and re-prompts
+once. SDK retries are off: the AgentManager retries transient failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from quorum.agents.endpoints import Endpoint
+from quorum.agents.failures import ProviderError, from_exception
+from quorum.agents.llm import ChatCall, ChatResult
+from quorum.errors import ConfigurationError
+
+__all__ = ("DEFAULT_MAX_TOKENS", "AnthropicMessagesTransport")
+
+DEFAULT_MAX_TOKENS = 2048
+"""The Messages API requires ``max_tokens``; agent files may set their own."""
+
+
+class AnthropicMessagesTransport:
+    __slots__ = ("_agent_id", "_client", "_endpoint", "_loop")
+
+    def __init__(self, endpoint: Endpoint, *, agent_id: str) -> None:
+        self._endpoint = endpoint
+        self._agent_id = agent_id
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"AnthropicMessagesTransport(base_url={self._endpoint.base_url!r})"
+
+    def _get_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # Connections belong to the loop that opened them; a manager used by a later asyncio.run()
+            # needs a fresh client (the old loop, and its sockets, are gone).
+            self._client = None
+            self._loop = loop
+        if self._client is None:
+            try:
+                import anthropic
+            except ImportError:
+                raise ConfigurationError(
+                    "the anthropic package is not installed: pip install 'quorum[anthropic]'"
+                ) from None
+            if self._endpoint.api_key is None:
+                raise ProviderError(
+                    self._agent_id, "no API key for Anthropic: set " + " or ".join(self._endpoint.key_names)
+                )
+            self._client = anthropic.AsyncAnthropic(
+                api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
+            )
+        return self._client
+
+    def _arguments(self, call: ChatCall) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "model": call.model,
+            "system": call.system,
+            "messages": [{"role": role, "content": content} for role, content in call.messages],
+            "max_tokens": call.max_tokens or DEFAULT_MAX_TOKENS,
+        }
+        if call.response_format == "json_schema" and call.schema is not None:
+            args["output_config"] = {"format": {"type": "json_schema", "schema": dict(call.schema)}}
+        if call.timeout_s is not None:
+            args["timeout"] = call.timeout_s
+        # Sampling settings and provider options go in the JSON body as given: SDK versions differ in
+        # which of them they name as parameters, and the server is the judge of what it accepts.
+        extra: dict[str, Any] = {}
+        if call.temperature is not None:
+            extra["temperature"] = min(call.temperature, 1.0)
+        extra.update(call.options)
+        if extra:
+            args["extra_body"] = extra
+        return args
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def complete(self, call: ChatCall, /) -> ChatResult:
+        client = self._get_client()
+        args = self._arguments(call)
+        try:
+            if call.on_chunk is None:
+                message = await client.messages.create(**args)
+                text = "".join(
+                    getattr(block, "text", "")
+                    for block in message.content
+                    if getattr(block, "type", "") == "text"
+                )
+                return ChatResult(
+                    text=text,
+                    tokens_in=int(message.usage.input_tokens or 0),
+                    tokens_out=int(message.usage.output_tokens or 0),
+                    model=message.model,
+                )
+            return await self._stream(client, args, call)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            error = from_exception(self._agent_id, exc, provider="anthropic")
+        # Raised outside the except block so that the SDK exception is neither the cause nor the context:
+        # it holds the request and the server's body, either of which may carry the API key.
+        raise error
+
+    async def _stream(self, client: Any, args: dict[str, Any], call: ChatCall) -> ChatResult:
+        assert call.on_chunk is not None
+        stream = await client.messages.create(**args, stream=True)
+        parts: list[str] = []
+        tokens_in = tokens_out = 0
+        model: str | None = None
+        async for event in stream:
+            kind = getattr(event, "type", "")
+            if kind == "message_start":
+                model = event.message.model
+                tokens_in = int(event.message.usage.input_tokens or 0)
+                tokens_out = int(getattr(event.message.usage, "output_tokens", 0) or 0)
+            elif kind == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
+                parts.append(event.delta.text)
+                call.on_chunk(event.delta.text)
+            elif kind == "message_delta" and getattr(event, "usage", None) is not None:
+                tokens_out = int(event.usage.output_tokens or 0)
+        return ChatResult(text="".join(parts), tokens_in=tokens_in, tokens_out=tokens_out, model=model)

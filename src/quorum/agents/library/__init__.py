@@ -1,0 +1,1 @@
+"""The built-in agent definitions (one Markdown file per agent); read with importlib.resources."""

@@ -1,0 +1,204 @@
+"""LLMAgent: persona + prompt → a chat transport → validated JSON, with one repair re-prompt.
+
+Transports (``openai_chat``, ``anthropic_messages``, or a provider's own) implement one method,
+``complete(call) -> ChatResult``. The agent never falls back to a default answer: an answer that is
+still invalid after the repair prompt raises :class:`~quorum.errors.AgentError`.
+
+Streaming: when the request's ``metadata["on_chunk"]`` is a callable (the engine sets it to emit
+``agent:chunk`` events) or the agent was given an ``on_chunk`` hook, text arrives piece by piece —
+unless the agent file says ``stream: false``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from quorum.agents.definitions import AgentDefinition
+from quorum.agents.prompting import (
+    AnswerInvalid,
+    answer_schema,
+    build_prompt,
+    repair_message,
+    validate_answer,
+)
+from quorum.agents.protocol import AgentRequest, AgentResponse
+from quorum.agents.secrets import redact
+from quorum.definition.model import frozen_mapping
+from quorum.errors import AgentError
+
+__all__ = ("ON_CHUNK", "ChatCall", "ChatResult", "ChatTransport", "ChunkHook", "LLMAgent")
+
+ON_CHUNK = "on_chunk"
+"""Key in ``AgentRequest.metadata``: ``callable(text: str)`` receiving streamed text."""
+
+ChunkHook = Callable[[AgentRequest, str], object]
+_EMPTY: Mapping[str, Any] = frozen_mapping()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatCall:
+    """One chat completion, provider-neutral. ``messages`` are (role, content) pairs after the system."""
+
+    model: str
+    system: str
+    messages: tuple[tuple[str, str], ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    response_format: str = "json_object"
+    schema: Mapping[str, Any] | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    on_chunk: Callable[[str], object] | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatResult:
+    text: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model: str | None = None
+
+
+class ChatTransport(Protocol):
+    async def complete(self, call: ChatCall, /) -> ChatResult: ...
+
+
+class LLMAgent:
+    """An agent answered by a chat model. Holds no secret itself: the transport does, privately."""
+
+    __slots__ = ("default_response_format", "definition", "model_name", "on_chunk", "transport")
+
+    def __init__(
+        self,
+        definition: AgentDefinition,
+        transport: ChatTransport,
+        *,
+        model_name: str,
+        default_response_format: str = "json_object",
+        on_chunk: ChunkHook | None = None,
+    ) -> None:
+        self.definition = definition
+        self.transport = transport
+        self.model_name = model_name
+        self.default_response_format = default_response_format
+        self.on_chunk = on_chunk
+
+    def __repr__(self) -> str:
+        return f"LLMAgent(id={self.definition.id!r}, model={self.definition.model!r})"
+
+    async def aclose(self) -> None:
+        """Close the transport's connections (the manager's ``aclose`` calls this)."""
+        close = getattr(self.transport, "aclose", None)
+        if close is not None:
+            await close()
+
+    def cache_material(self, request: AgentRequest) -> dict[str, Any]:
+        """What the answer depends on: the full prompt and every generation parameter."""
+        prompt = build_prompt(self.definition.persona, request)
+        return {
+            "system": prompt.system,
+            "user": prompt.user,
+            "model": self.definition.model,
+            "temperature": self.definition.temperature,
+            "max_tokens": self.definition.max_tokens,
+            "response_format": self.definition.response_format or self.default_response_format,
+            "options": dict(self.definition.options),
+            "outputs": [(s.name, s.type) for s in request.outputs],
+        }
+
+    def _chunk_sink(self, request: AgentRequest) -> Callable[[str], object] | None:
+        if self.definition.stream is False:  # the agent file turned streaming off (some servers lack it)
+            return None
+        from_request = request.metadata.get(ON_CHUNK) if request.metadata else None
+        hook = self.on_chunk
+        if from_request is None and hook is None:
+            return None
+        if hook is None:
+            return from_request if callable(from_request) else None
+
+        def sink(text: str) -> None:
+            if callable(from_request):
+                from_request(text)
+            hook(request, text)
+
+        return sink
+
+    async def query(self, request: AgentRequest, /) -> AgentResponse:
+        started = time.perf_counter()
+        definition = self.definition
+        prompt = build_prompt(definition.persona, request)
+        response_format = definition.response_format or self.default_response_format
+        call = ChatCall(
+            model=self.model_name,
+            system=prompt.system,
+            messages=(("user", prompt.user),),
+            temperature=definition.temperature,
+            max_tokens=definition.max_tokens,
+            response_format=response_format,
+            schema=answer_schema(request.outputs) if response_format == "json_schema" else None,
+            options=definition.options,
+            on_chunk=self._chunk_sink(request),
+            timeout_s=request.timeout_s or definition.timeout_s,
+        )
+        result = await self.transport.complete(call)
+        tokens_in, tokens_out = result.tokens_in, result.tokens_out
+        try:
+            data = validate_answer(result.text, request.outputs)
+        except AnswerInvalid as first:
+            # One repair round: show the model its answer and what was wrong with it.
+            repair = ChatCall(
+                model=call.model,
+                system=call.system,
+                messages=(*call.messages, ("assistant", result.text), ("user", repair_message(str(first)))),
+                temperature=call.temperature,
+                max_tokens=call.max_tokens,
+                response_format=call.response_format,
+                schema=call.schema,
+                options=call.options,
+                on_chunk=call.on_chunk,
+                timeout_s=call.timeout_s,
+            )
+            result = await self.transport.complete(repair)
+            tokens_in += result.tokens_in
+            tokens_out += result.tokens_out
+            try:
+                data = validate_answer(result.text, request.outputs)
+            except AnswerInvalid as second:
+                raise AgentError(
+                    request.agent_id, f"invalid answer after one repair attempt: {redact(str(second))}"
+                ) from None
+        text = redact(result.text)
+        data = _redact_values(data)
+        return AgentResponse(
+            agent_id=request.agent_id,
+            text=text,
+            data=frozen_mapping(data),
+            stance=data["stance"],
+            recommendation=data["recommendation"],
+            confidence=float(data["confidence"]),
+            rationale=data["rationale"],
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            model=definition.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=self._cost(tokens_in, tokens_out),
+        )
+
+    def _cost(self, tokens_in: int, tokens_out: int) -> float | None:
+        d = self.definition
+        if d.price_in_per_mtok is None and d.price_out_per_mtok is None:
+            return None
+        return (tokens_in * (d.price_in_per_mtok or 0.0) + tokens_out * (d.price_out_per_mtok or 0.0)) / 1e6
+
+
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v) for v in value]
+    return value
