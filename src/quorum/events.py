@@ -3,6 +3,30 @@
 The same events feed handlers (``executor.on``), async iterators (``executor.events()``), the history
 journal, the CLI and (later) the web dashboard. Adding a field never breaks a handler: fields are
 keyword-only with defaults, and ``data`` carries event-specific details.
+
+What the engine puts in each event (``phase``/``step``/``agent`` fields are set where they apply):
+
+=====================  ============================================================================
+execution:start        data: input, task_hash, phases (names); task (the definition, when recorded)
+execution:complete     duration_ms; data: status, verdict
+execution:error        duration_ms, error, phase (when a phase caused it); data: status, error_type,
+                       validation + condition (a false ``validation:`` step)
+execution:timeout      duration_ms, error; data: status, limit_s
+execution:aborted      duration_ms, error; data: status, reason
+execution:paused       data: reason
+execution:resumed      data: paused_ms; or recovered (True), owner, reused_calls after a crash
+phase:start            data: attempt, max_attempts, parallel
+phase:complete         duration_ms; data: attempt, outputs, warnings
+phase:failed           error; data: attempt, will_retry, optional | validation | budget
+phase:retry            data: attempt (the next one), delay_ms, error
+phase:skipped          data: reason ("dependencies skipped" or "condition false: <expr>")
+step:start             step; data: kind, type (+ concurrent for grouped agent steps)
+step:complete          step, duration_ms; data: kind, type
+agent:start            step, agent; data: call_key, round, attempt
+agent:response         step, agent, duration_ms, error; data: call_key, round, attempt, response (dict)
+agent:error            step, agent, duration_ms, error; data: call_key, round, attempt, error_type
+checkpoint:created     phase; data: checkpoint_id, label, phase, snapshot (when recorded)
+=====================  ============================================================================
 """
 
 from __future__ import annotations

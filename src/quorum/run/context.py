@@ -1,0 +1,465 @@
+"""ExecutionContext: the state of one execution, its status machine, checkpoints and JSON form.
+
+The context is plain state plus the seed's method set (start, complete, fail, abort, timeout, pause,
+resume, start_phase, complete_phase, create_checkpoint, restore_checkpoint, get_abort_signal,
+to_json/from_json, template_context). The executor drives it; it never does I/O itself.
+
+Checkpoints: the executor takes one automatically after every completed phase (label ``after:<phase>``)
+— cheap, because a checkpoint holds references to the frozen :class:`PhaseResult` objects, not copies.
+``create_checkpoint(label)`` takes one by hand. ``restore_checkpoint(id)`` rolls the phases back to the
+checkpoint (later checkpoints are dropped) and puts the execution back to ``pending`` so the executor
+can run it on from there (``TaskExecutor.run_context``) or a copy of it (``TaskExecutor.fork``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from quorum.definition.model import Task, frozen_mapping
+from quorum.errors import InvalidTransitionError
+from quorum.ids import CheckpointId, ExecutionId, PhaseName
+from quorum.run.results import ExecutionResult, PhaseResult, Usage, thaw
+from quorum.run.status import PHASE_TERMINAL, ExecutionStatus, PhaseStatus, check_transition
+from quorum.signals import AbortSignal
+
+__all__ = ("Checkpoint", "ExecutionContext", "new_execution_id")
+
+_S = ExecutionStatus
+
+
+def new_execution_id() -> ExecutionId:
+    return ExecutionId(uuid.uuid4().hex[:16])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    """The finished phases at one moment (references to frozen results, so taking one is cheap)."""
+
+    id: CheckpointId
+    label: str
+    created_at: float
+    sequence: int
+    phases: Mapping[PhaseName, PhaseResult] = field(default_factory=lambda: MappingProxyType({}))
+    usage: Usage = field(default_factory=Usage)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "created_at": self.created_at,
+            "sequence": self.sequence,
+            "phases": {name: p.to_dict() for name, p in self.phases.items()},
+            "usage": self.usage.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
+        return cls(
+            id=CheckpointId(data["id"]),
+            label=data["label"],
+            created_at=data["created_at"],
+            sequence=data["sequence"],
+            phases={PhaseName(k): PhaseResult.from_dict(v) for k, v in data.get("phases", {}).items()},
+            usage=Usage(**data.get("usage", {})),
+        )
+
+
+class ExecutionContext:
+    """The mutable state of one execution. Not thread-safe: one event loop drives it."""
+
+    def __init__(
+        self,
+        task: Task,
+        input: Mapping[str, Any] | None = None,
+        *,
+        execution_id: str | None = None,
+        created_at: float | None = None,
+    ) -> None:
+        self.id: ExecutionId = ExecutionId(execution_id) if execution_id else new_execution_id()
+        self.task = task
+        self.input: Mapping[str, Any] = frozen_mapping(input)
+        self.status: ExecutionStatus = _S.PENDING
+        self.status_reason: str | None = None
+        self.error: str | None = None
+        self.verdict: Mapping[str, Any] | None = None
+        self.created_at = time.time() if created_at is None else created_at
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.paused_s = 0.0
+        """Total time spent paused (it does not count against the time limit)."""
+        self.paused_at: float | None = None
+        self.phases: dict[PhaseName, PhaseResult] = {}
+        self.checkpoints: list[Checkpoint] = []
+        self.sequence = 0
+        """The last event sequence number used (events continue from here after a restore)."""
+        self.calls = 0
+        self.call_errors = 0
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.cost_usd = 0.0
+        self._abort = AbortSignal()
+        self._views: dict[PhaseName, Mapping[str, Any]] = {}
+        self._optional = {p.name: p.optional for p in task.phases}
+        self._settled: dict[PhaseName, PhaseResult] = {}
+        self._task_view: Mapping[str, Any] = MappingProxyType(
+            {"name": task.name, "version": task.version, "title": task.title}
+        )
+
+    # --- status -----------------------------------------------------------------------------------
+    def _go(self, target: ExecutionStatus) -> None:
+        check_transition(self.status, target)
+        self.status = target
+
+    def start(self) -> None:
+        self._go(_S.RUNNING)
+        if self.started_at is None:
+            self.started_at = time.time()
+
+    def complete(self, verdict: Mapping[str, Any] | None = None) -> None:
+        self._go(_S.COMPLETED)
+        self.verdict = verdict
+        self._end()
+
+    def fail(self, error: BaseException | str) -> None:
+        self._go(_S.FAILED)
+        self.error = str(error)
+        self._end()
+
+    def abort(self, reason: str = "aborted") -> None:
+        self._go(_S.ABORTED)
+        self.status_reason = reason
+        self.error = f"aborted: {reason}"
+        self._abort.abort(reason, kind="abort")
+        self._end()
+
+    def timeout(self, limit_s: float | None = None) -> None:
+        self._go(_S.TIMEOUT)
+        self.error = (
+            "execution timed out" if limit_s is None else f"execution exceeded its time limit of {limit_s:g}s"
+        )
+        self._abort.abort(self.error, kind="timeout")
+        self._end()
+
+    def pause(self, reason: str = "") -> None:
+        self._go(_S.PAUSED)
+        self.status_reason = reason
+        self.paused_at = time.monotonic()
+
+    def resume(self) -> float:
+        """Back to running; returns how long the pause lasted (seconds)."""
+        self._go(_S.RUNNING)
+        paused = 0.0 if self.paused_at is None else time.monotonic() - self.paused_at
+        self.paused_s += paused
+        self.paused_at = None
+        self.status_reason = None
+        return paused
+
+    def _end(self) -> None:
+        if self.paused_at is not None:
+            self.paused_s += time.monotonic() - self.paused_at
+            self.paused_at = None
+        self.ended_at = time.time()
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else time.time()
+        return (end - self.started_at) * 1000.0
+
+    def get_abort_signal(self) -> AbortSignal:
+        return self._abort
+
+    # --- phases -----------------------------------------------------------------------------------
+    def phase_status(self, name: str) -> PhaseStatus:
+        result = self.phases.get(PhaseName(name))
+        return PhaseStatus.PENDING if result is None else result.status
+
+    def start_phase(self, name: str, *, attempt: int = 1) -> PhaseResult:
+        phase = PhaseName(name)
+        if phase not in self._optional:
+            raise KeyError(name)
+        current = self.phases.get(phase)
+        if current is not None and current.status in (PhaseStatus.COMPLETED, PhaseStatus.SKIPPED):
+            raise InvalidTransitionError(f"phase {name} {current.status.value}", "running")
+        started = current.started_at if current is not None and attempt > 1 else None
+        result = PhaseResult(
+            name=phase,
+            status=PhaseStatus.RUNNING,
+            attempts=attempt,
+            started_at=time.time() if started is None else started,
+        )
+        self.phases[phase] = result
+        self._settled.pop(phase, None)  # running again (a retry): not settled any more
+        return result
+
+    def complete_phase(
+        self,
+        name: str,
+        outputs: Mapping[str, Any],
+        *,
+        answers: tuple[Any, ...] = (),
+        warnings: tuple[str, ...] = (),
+    ) -> PhaseResult:
+        return self._finish_phase(name, PhaseStatus.COMPLETED, outputs=outputs, answers=answers,
+                                  warnings=warnings)
+
+    def fail_phase(self, name: str, error: str, *, answers: tuple[Any, ...] = ()) -> PhaseResult:
+        return self._finish_phase(name, PhaseStatus.FAILED, error=error, answers=answers)
+
+    def cancel_phase(self, name: str, reason: str, *, answers: tuple[Any, ...] = ()) -> PhaseResult:
+        return self._finish_phase(name, PhaseStatus.CANCELLED, error=reason, answers=answers)
+
+    def skip_phase(self, name: str, reason: str) -> PhaseResult:
+        phase = PhaseName(name)
+        current = self.phases.get(phase)
+        if current is not None and current.status is not PhaseStatus.PENDING:
+            raise InvalidTransitionError(f"phase {name} {current.status.value}", "skipped")
+        now = time.time()
+        result = PhaseResult(
+            name=phase, status=PhaseStatus.SKIPPED, skipped_reason=reason, started_at=now, ended_at=now,
+            duration_ms=0.0,
+        )
+        self._set_result(result)
+        return result
+
+    def _finish_phase(
+        self,
+        name: str,
+        status: PhaseStatus,
+        *,
+        outputs: Mapping[str, Any] | None = None,
+        answers: tuple[Any, ...] = (),
+        warnings: tuple[str, ...] = (),
+        error: str | None = None,
+    ) -> PhaseResult:
+        phase = PhaseName(name)
+        current = self.phases.get(phase)
+        if current is None or current.status is not PhaseStatus.RUNNING:
+            was = "pending" if current is None else current.status.value
+            raise InvalidTransitionError(f"phase {name} {was}", status.value)
+        now = time.time()
+        started = current.started_at or now
+        result = PhaseResult(
+            name=phase,
+            status=status,
+            outputs=MappingProxyType(dict(outputs)) if outputs else MappingProxyType({}),
+            answers=answers,
+            attempts=current.attempts,
+            started_at=started,
+            ended_at=now,
+            duration_ms=(now - started) * 1000.0,
+            error=error,
+            warnings=warnings,
+        )
+        self._set_result(result)
+        return result
+
+    def _set_result(self, result: PhaseResult) -> None:
+        self.phases[result.name] = result
+        # Settled phases (what a checkpoint holds) are kept apart, so a checkpoint is one dict copy.
+        if self._is_settled(result):
+            self._settled[result.name] = result
+        else:
+            self._settled.pop(result.name, None)
+        if result.status in PHASE_TERMINAL:
+            self._views[result.name] = MappingProxyType(
+                {"outputs": result.outputs, "responses": result.responses, "status": result.status.value}
+            )
+
+    def set_phase_result(self, result: PhaseResult) -> None:
+        """Put a finished phase result in place (used when state is rebuilt from a journal)."""
+        self._set_result(result)
+
+    def record_usage(self, response: Any) -> None:
+        self.calls += 1
+        if response.error is not None:
+            self.call_errors += 1
+        self.record_tokens(response)
+
+    def record_tokens(self, response: Any) -> None:
+        self.tokens_in += response.tokens_in
+        self.tokens_out += response.tokens_out
+        if response.cost_usd:
+            self.cost_usd += response.cost_usd
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            calls=self.calls, errors=self.call_errors, tokens_in=self.tokens_in, tokens_out=self.tokens_out,
+            cost_usd=self.cost_usd,
+        )
+
+    # --- checkpoints ------------------------------------------------------------------------------
+    def create_checkpoint(self, label: str = "") -> Checkpoint:
+        done = dict(self._settled)
+        checkpoint = Checkpoint(
+            id=CheckpointId(f"{self.id}-cp{len(self.checkpoints) + 1}"),
+            label=label,
+            created_at=time.time(),
+            sequence=self.sequence,
+            phases=MappingProxyType(done),
+            usage=self.usage,
+        )
+        self.checkpoints.append(checkpoint)
+        return checkpoint
+
+    def _is_settled(self, result: PhaseResult) -> bool:
+        status = result.status
+        if status is PhaseStatus.COMPLETED or status is PhaseStatus.SKIPPED:
+            return True
+        return status is PhaseStatus.FAILED and self._optional.get(result.name, False)
+
+    def get_checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        for checkpoint in self.checkpoints:
+            if checkpoint.id == checkpoint_id:
+                return checkpoint
+        raise KeyError(checkpoint_id)
+
+    def restore_checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        """Roll the phases back to the checkpoint; the execution goes back to ``pending``.
+
+        Refused while running (pause it first, or restore after it ended). Later checkpoints are dropped.
+        """
+        if self.status is _S.RUNNING:
+            raise InvalidTransitionError(self.status.value, "restore a checkpoint (pause first)")
+        checkpoint = self.get_checkpoint(checkpoint_id)
+        index = self.checkpoints.index(checkpoint)
+        del self.checkpoints[index + 1 :]
+        self.phases = {}
+        self._views = {}
+        self._settled = {}
+        for result in checkpoint.phases.values():
+            self._set_result(result)
+        usage = checkpoint.usage
+        self.calls, self.call_errors = usage.calls, usage.errors
+        self.tokens_in, self.tokens_out, self.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+        self._back_to_pending()
+        return checkpoint
+
+    def rewind(self, phases: Iterable[str] = ()) -> tuple[PhaseName, ...]:
+        """Forget ``phases``, every phase that depends on them (transitively) and every phase that is
+        not settled; the execution goes back to ``pending`` to run those again (re-run from a phase).
+        Returns the phases that will run again. Refused while running."""
+        if self.status is _S.RUNNING:
+            raise InvalidTransitionError(self.status.value, "rewind (pause first)")
+        dropped = {PhaseName(p) for p in phases}
+        changed = True
+        while changed:
+            changed = False
+            for phase in self.task.phases:
+                if phase.name not in dropped and any(d in dropped for d in phase.depends_on):
+                    dropped.add(phase.name)
+                    changed = True
+        keep = {n: r for n, r in self.phases.items() if n not in dropped and self._is_settled(r)}
+        self.phases = {}
+        self._views = {}
+        self._settled = {}
+        for result in keep.values():
+            self._set_result(result)
+        self._back_to_pending()
+        return tuple(p.name for p in self.task.phases if p.name not in keep)
+
+    def _back_to_pending(self) -> None:
+        self.status = _S.PENDING
+        self.status_reason = None
+        self.error = None
+        self.verdict = None
+        self.ended_at = None
+        self.paused_at = None
+        self._abort = AbortSignal()
+
+    # --- templates --------------------------------------------------------------------------------
+    def phase_views(self) -> dict[PhaseName, Mapping[str, Any]]:
+        """``phases`` of the template context: name -> {outputs, responses, status}, finished phases."""
+        return dict(self._views)
+
+    def template_context(
+        self, phase: str | None = None, *, attempt: int = 1, round: int = 0, phases: Any = None
+    ) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "task": self._task_view,
+            "phases": self.phase_views() if phases is None else phases,
+            "phase": {"name": phase, "attempt": attempt, "round": round},
+            "execution": {"id": self.id, "started_at": self.started_at},
+        }
+
+    # --- results and JSON -------------------------------------------------------------------------
+    def result(self) -> ExecutionResult:
+        return ExecutionResult(
+            id=self.id,
+            task=self.task.name,
+            status=self.status,
+            verdict=self.verdict,
+            phases=MappingProxyType(dict(self.phases)),
+            error=self.error,
+            duration_ms=self.duration_ms,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            input=self.input,
+            usage=self.usage,
+            checkpoints=tuple(c.id for c in self.checkpoints),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task": self.task.to_dict(),
+            "input": thaw(self.input),
+            "status": self.status.value,
+            "status_reason": self.status_reason,
+            "error": self.error,
+            "verdict": thaw(self.verdict),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "paused_s": self.paused_s,
+            "sequence": self.sequence,
+            "usage": self.usage.to_dict(),
+            "phases": {name: p.to_dict() for name, p in self.phases.items()},
+            "checkpoints": [c.to_dict() for c in self.checkpoints],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, task: Task | None = None) -> ExecutionContext:
+        ctx = cls(
+            task if task is not None else Task.from_dict(data["task"]),
+            data.get("input"),
+            execution_id=data["id"],
+            created_at=data["created_at"],
+        )
+        ctx.status = ExecutionStatus(data["status"])
+        ctx.status_reason = data.get("status_reason")
+        ctx.error = data.get("error")
+        verdict = data.get("verdict")
+        ctx.verdict = None if verdict is None else frozen_mapping(verdict)
+        ctx.started_at = data.get("started_at")
+        ctx.ended_at = data.get("ended_at")
+        ctx.paused_s = data.get("paused_s", 0.0)
+        if ctx.status is _S.PAUSED:
+            ctx.paused_at = time.monotonic()
+        ctx.sequence = data.get("sequence", 0)
+        usage = Usage(**data.get("usage", {}))
+        ctx.calls, ctx.call_errors = usage.calls, usage.errors
+        ctx.tokens_in, ctx.tokens_out, ctx.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+        for name, p in data.get("phases", {}).items():
+            ctx._set_result(PhaseResult.from_dict({**p, "name": name}))
+        ctx.checkpoints = [Checkpoint.from_dict(c) for c in data.get("checkpoints", ())]
+        return ctx
+
+    def to_json(self, **dumps: Any) -> str:
+        return json.dumps(self.to_dict(), **dumps)
+
+    @classmethod
+    def from_json(cls, text: str, *, task: Task | None = None) -> ExecutionContext:
+        return cls.from_dict(json.loads(text), task=task)
+
+    def __repr__(self) -> str:
+        return f"<ExecutionContext {self.id} {self.task.name} {self.status.value}>"

@@ -1,0 +1,192 @@
+"""What an execution produced: :class:`PhaseResult` per phase and the :class:`ExecutionResult`.
+
+Both are frozen. ``to_dict`` gives plain JSON-friendly data and ``from_dict`` reads it back exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from quorum.agents.protocol import AgentResponse
+from quorum.definition.model import frozen_mapping
+from quorum.ids import AgentId, ExecutionId, PhaseName
+from quorum.run.status import ExecutionStatus, PhaseStatus
+
+__all__ = ("ExecutionResult", "PhaseResult", "Usage", "response_dict", "thaw")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
+def thaw(value: Any) -> Any:
+    """Plain JSON-friendly data from frozen mappings and tuples."""
+    kind = type(value)
+    # Exact-type checks first: the ABC isinstance checks below are slow and this runs per event.
+    if kind in _LEAVES:
+        return value
+    if kind is dict or kind is MappingProxyType:
+        leaves = _LEAVES
+        return {k: v if type(v) in leaves else thaw(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        leaves = _LEAVES
+        return [v if type(v) in leaves else thaw(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    if isinstance(value, AgentResponse):
+        return response_dict(value)
+    return value
+
+
+def response_dict(r: AgentResponse) -> dict[str, Any]:
+    """``r.to_dict()``, built with the fast :func:`thaw` (it runs once per recorded agent call)."""
+    return {
+        "agent_id": r.agent_id, "text": r.text, "data": thaw(r.data), "stance": r.stance,
+        "recommendation": r.recommendation, "confidence": r.confidence, "rationale": r.rationale,
+        "latency_ms": r.latency_ms, "model": r.model, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
+        "cost_usd": r.cost_usd, "cached": r.cached, "error": r.error,
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """What the agents of one execution consumed."""
+
+    calls: int = 0
+    errors: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "errors": self.errors,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost_usd": self.cost_usd,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseResult:
+    """One phase of one execution.
+
+    ``answers`` holds every agent answer (failed calls included, with ``error`` set) in the order they
+    arrived; ``responses`` maps each agent to its latest successful answer (or its error when it never
+    succeeded).
+    """
+
+    name: PhaseName
+    status: PhaseStatus = PhaseStatus.PENDING
+    outputs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    answers: tuple[AgentResponse, ...] = ()
+    attempts: int = 0
+    duration_ms: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: str | None = None
+    skipped_reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def responses(self) -> Mapping[AgentId, AgentResponse]:
+        latest: dict[AgentId, AgentResponse] = {}
+        for answer in self.answers:
+            if answer.ok or latest.get(answer.agent_id, answer).error is not None:
+                latest[answer.agent_id] = answer
+        return latest
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "outputs": thaw(self.outputs),
+            "answers": [response_dict(a) for a in self.answers],
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "error": self.error,
+            "skipped_reason": self.skipped_reason,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PhaseResult:
+        return cls(
+            name=PhaseName(data["name"]),
+            status=PhaseStatus(data["status"]),
+            outputs=frozen_mapping(data.get("outputs")),
+            answers=tuple(AgentResponse.from_dict(a) for a in data.get("answers", ())),
+            attempts=int(data.get("attempts", 0)),
+            duration_ms=data.get("duration_ms"),
+            started_at=data.get("started_at"),
+            ended_at=data.get("ended_at"),
+            error=data.get("error"),
+            skipped_reason=data.get("skipped_reason"),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionResult:
+    """The outcome of one execution. Partial when it failed, was aborted or timed out."""
+
+    id: ExecutionId
+    task: str
+    status: ExecutionStatus
+    verdict: Mapping[str, Any] | None = None
+    phases: Mapping[PhaseName, PhaseResult] = field(default_factory=lambda: MappingProxyType({}))
+    error: str | None = None
+    duration_ms: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    input: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    usage: Usage = field(default_factory=Usage)
+    checkpoints: tuple[str, ...] = ()
+    """Ids of the checkpoints taken, oldest first."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ExecutionStatus.COMPLETED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task": self.task,
+            "status": self.status.value,
+            "verdict": thaw(self.verdict),
+            "phases": {name: p.to_dict() for name, p in self.phases.items()},
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "input": thaw(self.input),
+            "usage": self.usage.to_dict(),
+            "checkpoints": list(self.checkpoints),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExecutionResult:
+        verdict = data.get("verdict")
+        return cls(
+            id=ExecutionId(data["id"]),
+            task=data["task"],
+            status=ExecutionStatus(data["status"]),
+            verdict=None if verdict is None else frozen_mapping(verdict),
+            phases={PhaseName(k): PhaseResult.from_dict(v) for k, v in data.get("phases", {}).items()},
+            error=data.get("error"),
+            duration_ms=data.get("duration_ms"),
+            started_at=data.get("started_at"),
+            ended_at=data.get("ended_at"),
+            input=frozen_mapping(data.get("input")),
+            usage=Usage(**data.get("usage", {})),
+            checkpoints=tuple(data.get("checkpoints", ())),
+        )

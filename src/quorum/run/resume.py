@@ -1,0 +1,219 @@
+"""Resuming an execution from the history store (after its process died).
+
+The state is rebuilt from the latest ``checkpoint:created`` snapshot; the journal after it tells which
+attempt each unfinished phase had reached. Completed phases are not run again, and agent calls the
+journal records as completed (by their stable :class:`~quorum.agents.protocol.CallKey`) are answered
+from the journal instead of being asked again; calls that were in flight run again.
+
+Refused (:class:`~quorum.errors.ResumeRefusedError`) when the execution already ended, when another
+live process holds its lease, or when the task file changed in a phase that has not completed yet
+(content hashes recorded at start): fork from a checkpoint or start a new execution instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from quorum.definition.model import Task
+from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
+from quorum.events import EventType
+from quorum.ids import CheckpointId, PhaseName
+from quorum.run.context import Checkpoint, ExecutionContext
+from quorum.run.results import PhaseResult, Usage
+from quorum.run.status import TERMINAL, ExecutionStatus, PhaseStatus
+
+if TYPE_CHECKING:
+    from quorum.history.base import ExecutionRecord, HistoryStore
+    from quorum.run.executor import TaskExecutor
+    from quorum.run.handle import ExecutionHandle
+
+__all__ = ("MAX_RECOVERY_ATTEMPTS", "rebuild_context", "recover", "resume_from_store")
+
+MAX_RECOVERY_ATTEMPTS = 3
+"""An execution taken over this many times already is marked failed instead of resumed again (its
+recovery keeps crashing the process)."""
+
+
+async def _recorded_task(store: HistoryStore, record: ExecutionRecord) -> Task:
+    # A store that keeps the definition with the row (``task_definition``) makes even an execution
+    # whose start event never became durable resumable; otherwise the start event carries it.
+    definition = getattr(record, "task_definition", None)
+    if definition:
+        return Task.from_dict(definition)
+    first = await store.read_journal(record.id, after=0, limit=1)
+    if first and first[0].type == EventType.EXECUTION_START and "task" in first[0].data:
+        return Task.from_dict(first[0].data["task"])
+    raise ResumeRefusedError(
+        f"execution {record.id} has no recorded task definition in its journal; start it again instead"
+    )
+
+
+def _check_task_unchanged(executor: TaskExecutor, record: ExecutionRecord, done: set[str]) -> None:
+    source = record.task_source
+    if not source or not record.task_hash:
+        return
+    try:
+        current = executor.load_task(source)
+    except Exception:  # the file is gone or broken: the recorded definition is used
+        return
+    if current.content_hash == record.task_hash:
+        return
+    changed = [
+        p.name for p in current.phases
+        if p.name not in done and record.phase_hashes.get(p.name) != p.content_hash
+    ]
+    if changed:
+        raise ResumeRefusedError(
+            f"execution {record.id}: the task file {source} changed in phase(s) not completed yet: "
+            f"{', '.join(changed)}. Fork a new execution from a checkpoint, or start it again."
+        )
+
+
+def _phase_from_snapshot(data: Mapping[str, Any], calls: Mapping[str, Mapping[str, Any]]) -> PhaseResult:
+    refs = data.get("answer_refs")
+    if refs is None:
+        return PhaseResult.from_dict(data)
+    answers = []
+    for ref in refs:
+        if isinstance(ref, str):
+            recorded = calls.get(ref)
+            if recorded is None:
+                raise ResumeRefusedError(f"the journal lacks the answer of call {ref} named by a checkpoint")
+            answers.append(recorded)
+        else:
+            answers.append(ref)
+    return PhaseResult.from_dict({**data, "answers": answers})
+
+
+async def rebuild_context(
+    store: HistoryStore,
+    record: ExecutionRecord,
+    task: Task,
+    calls: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[ExecutionContext, dict[str, int]]:
+    """The context at the latest checkpoint, and the attempt each unfinished phase had reached."""
+    if calls is None:
+        calls = await store.completed_calls(record.id)
+    ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
+    ctx.started_at = record.started_at
+    ctx.sequence = record.last_sequence
+    after = 0
+    checkpoint = await store.latest_checkpoint(record.id)
+    if checkpoint is not None:
+        after = checkpoint.sequence
+        snapshot: Mapping[str, Any] = checkpoint.data.get("snapshot") or {}
+        for name, data in (snapshot.get("phases") or {}).items():
+            ctx.set_phase_result(_phase_from_snapshot({**data, "name": name}, calls))
+        usage = Usage(**dict(snapshot.get("usage") or {}))
+        ctx.calls, ctx.call_errors = usage.calls, usage.errors
+        ctx.tokens_in, ctx.tokens_out, ctx.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+        ctx.paused_s = float(snapshot.get("paused_s") or 0.0)
+        ctx.checkpoints.append(Checkpoint(
+            id=CheckpointId(str(checkpoint.data.get("checkpoint_id", f"{record.id}-recovered"))),
+            label=str(checkpoint.data.get("label", "")), created_at=checkpoint.timestamp,
+            sequence=checkpoint.sequence, phases=dict(ctx.phases), usage=usage,
+        ))
+    attempts: dict[str, int] = {}
+    for event in await store.read_journal(record.id, after=after):
+        if event.phase is None:
+            continue
+        if event.type == EventType.PHASE_START or event.type == EventType.PHASE_RETRY:
+            attempts[event.phase] = int(event.data.get("attempt", 1))
+        elif event.type in (EventType.PHASE_COMPLETE, EventType.PHASE_SKIPPED):
+            attempts.pop(event.phase, None)
+    done = {n for n, r in ctx.phases.items() if r.status is PhaseStatus.COMPLETED}
+    return ctx, {n: a for n, a in attempts.items() if PhaseName(n) not in done}
+
+
+async def resume_from_store(
+    executor: TaskExecutor, execution_id: str, *, keep_paused: bool = False
+) -> ExecutionHandle:
+    """Drive a stored execution on in this process. With ``keep_paused`` an execution that was paused
+    before the crash stays paused (``recover``); otherwise resuming it is what was asked."""
+    store = executor.history_store
+    assert store is not None
+    record = await store.get_execution(execution_id)
+    if record is None:
+        raise ExecutionNotFoundError(execution_id)
+    if ExecutionStatus(record.status) in TERMINAL:
+        raise ResumeRefusedError(f"execution {execution_id} already ended as {record.status}")
+    task = await _recorded_task(store, record)
+    lease = await store.acquire_lease(execution_id, executor.owner, ttl_s=executor.lease_ttl_s)
+    if lease is None:
+        raise ResumeRefusedError(
+            f"execution {execution_id} is driven by another live process ({record.owner}); "
+            "use `quorum pause|resume|abort` to control it there"
+        )
+    if record.last_sequence == 0:
+        # Created, but its start never became durable: nothing ran (phases wait for that write).
+        ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
+        control = [(r.action, r.reason) for r in await store.take_control_requests(execution_id)]
+        return await executor._launch(ctx, create_record=False, lease=lease, pending_control=control)
+    try:
+        calls = await store.completed_calls(execution_id)
+        ctx, attempts = await rebuild_context(store, record, task, calls)
+        _check_task_unchanged(executor, record, {str(n) for n in ctx.phases})
+        # The time limit keeps counting what the execution had already used before the crash.
+        if record.started_at is not None:
+            used = max(0.0, record.updated_at - record.started_at - ctx.paused_s)
+        else:
+            used = 0.0
+        if keep_paused and record.status == ExecutionStatus.PAUSED:
+            ctx.status = ExecutionStatus.PAUSED
+            ctx.paused_at = time.monotonic()
+        else:
+            ctx.status = ExecutionStatus.RUNNING
+        control = [(r.action, r.reason) for r in await store.take_control_requests(execution_id)]
+    except BaseException:
+        await store.release_lease(lease)
+        raise
+    return await executor._launch(
+        ctx, completed_calls=dict(calls), start_attempts=attempts, create_record=False, lease=lease,
+        used_s=used, recovered_at=time.time(), pending_control=control,
+    )
+
+
+async def recover(
+    executor: TaskExecutor, *, wait: bool = True, max_attempts: int = MAX_RECOVERY_ATTEMPTS
+) -> list[ExecutionHandle]:
+    """Resume every execution left running or paused by a dead process (see ``list_orphans``).
+
+    Paused ones stay paused, and pause/abort requests made before the crash are picked up. With
+    ``wait`` it returns when they have all ended."""
+    store = executor.history_store
+    if store is None:
+        return []
+    handles: list[ExecutionHandle] = []
+    for record in await store.list_orphans():
+        if record.recovery_attempts >= max_attempts:
+            await _give_up(executor, store, record)
+            continue
+        try:
+            handles.append(await resume_from_store(executor, record.id, keep_paused=True))
+        except ResumeRefusedError as exc:
+            executor._log.warning("not recovering %s: %s", record.id, exc)
+    if wait:
+        for handle in handles:
+            await handle.result()
+    return handles
+
+
+async def _give_up(executor: TaskExecutor, store: HistoryStore, record: ExecutionRecord) -> None:
+    from quorum.events import Event
+
+    lease = await store.acquire_lease(record.id, executor.owner, ttl_s=executor.lease_ttl_s)
+    if lease is None:
+        return
+    try:
+        message = (f"recovery abandoned after {record.recovery_attempts} attempts (each crashed or was "
+                   "interrupted); inspect it with `quorum show` and start it again")
+        await store.append([Event(
+            type=EventType.EXECUTION_ERROR, execution_id=record.id, sequence=record.last_sequence + 1,
+            timestamp=time.time(), task=record.task, error=message,
+            data={"status": "failed", "error_type": "RecoveryAbandoned"},
+        )], epoch=lease.epoch)
+        executor._log.error("execution %s: %s", record.id, message)
+    finally:
+        await store.release_lease(lease)

@@ -1,0 +1,1 @@
+"""Steps: the strategy and aggregator protocols, the registry and the built-in aggregators."""
