@@ -20,6 +20,9 @@ from quorum.events import Event
 from quorum.ids import ExecutionId
 
 __all__ = (
+    "ACTIVE_STATUSES",
+    "EXECUTION_STATUSES",
+    "TERMINAL_STATUSES",
     "ControlAction",
     "ControlRequest",
     "ExecutionRecord",
@@ -29,6 +32,14 @@ __all__ = (
 )
 
 ControlAction = Literal["pause", "resume", "abort"]
+
+EXECUTION_STATUSES: frozenset[str] = frozenset(
+    {"pending", "running", "paused", "completed", "failed", "aborted", "timeout"}
+)
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "aborted", "timeout"})
+"""Final outcomes: recorded once; an execution in one of these is never driven again."""
+ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "paused"})
+"""Statuses that need an owner; such an execution whose owner is gone is an orphan."""
 
 _EMPTY: Mapping[str, Any] = frozen_mapping()
 
@@ -50,6 +61,11 @@ class ExecutionRecord:
     task_hash: str = ""
     phase_hashes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     task_source: str | None = None
+    task_definition: Mapping[str, Any] | None = None
+    """The task as ``Task.to_dict()``, kept with the row (durable with ``create_execution``), so that an
+    execution can be resumed even when its first event never became durable. Returned by
+    ``get_execution``; ``list_executions`` and ``list_orphans`` leave it None to stay light. The SQLite
+    store keeps one copy per distinct definition."""
     verdict: Mapping[str, Any] | None = None
     error: str | None = None
     last_sequence: int = 0
@@ -106,7 +122,9 @@ class HistoryStore(Protocol):
         events of several executions may be mixed. Durable when the call returns (group commit allowed).
         ``execution:*`` events update the execution row; ``agent:response`` events whose ``data`` holds
         ``call_key`` record a completed call; ``checkpoint:created`` events record a checkpoint.
-        With ``epoch`` given, refuse (LeaseLostError) if the execution's lease epoch differs."""
+        With ``epoch`` given, refuse (LeaseLostError) if the execution's lease epoch differs.
+        StoreError (nothing of the call written) for a gap, a duplicate, an unknown execution, or any
+        event after the final outcome (the journal of an ended execution is closed)."""
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None: ...
 
@@ -127,7 +145,10 @@ class HistoryStore(Protocol):
         """The newest ``checkpoint:created`` event (its ``data`` holds the snapshot)."""
 
     async def acquire_lease(self, execution_id: str, owner: str, *, ttl_s: float) -> Lease | None:
-        """Take ownership if free, expired, or already ours; bump the epoch. None if held by another."""
+        """Take ownership if free, expired, or already ours; bump the epoch. None if held by another.
+
+        Also free: held by a process of this host that no longer exists. Also None: the execution has
+        ended (nothing to drive; a caller that read it as running must re-read, not start)."""
 
     async def renew_lease(self, lease: Lease, *, ttl_s: float) -> Lease:
         """Extend; LeaseLostError if someone else took it."""
