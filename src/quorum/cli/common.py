@@ -1,0 +1,219 @@
+"""What every command shares: exit codes, the two consoles, one style of errors, durations, asyncio.
+
+Errors a user can cause reach the top of :func:`quorum.cli.app.run_app`, which prints them with
+:func:`print_error` (``error: ...`` on stderr, every problem on its own line, no traceback) and exits
+with :data:`ExitCode`. ``--debug`` or ``QUORUM_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+from quorum.errors import (
+    ConfigurationError,
+    DefinitionError,
+    InputValidationError,
+    Problem,
+    QuorumError,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = (
+    "STATUS_EXIT",
+    "CliError",
+    "ExitCode",
+    "debug_enabled",
+    "err_console",
+    "exit_code_for_status",
+    "fail",
+    "out_console",
+    "parse_duration",
+    "print_error",
+    "run_async",
+    "set_debug",
+)
+
+T = TypeVar("T")
+
+
+class ExitCode(enum.IntEnum):
+    """The documented exit codes of every command (docs/cli.md)."""
+
+    OK = 0
+    """Success; for run/resume: the execution completed."""
+    FAILED = 1
+    """The execution failed, a file is invalid, or an error occurred."""
+    USAGE = 2
+    """Bad command line: unknown option, bad value, missing or wrong task input, unknown task."""
+    TIMEOUT = 3
+    """The execution ran past its time limit."""
+    ABORTED = 4
+    """The execution was aborted (second Ctrl-C, or `quorum abort`)."""
+    PAUSED = 5
+    """The execution is paused (first Ctrl-C); `quorum resume <id>` continues it."""
+    INTERRUPTED = 130
+    """Ctrl-C outside of an execution."""
+
+
+STATUS_EXIT: dict[str, ExitCode] = {
+    "completed": ExitCode.OK,
+    "failed": ExitCode.FAILED,
+    "timeout": ExitCode.TIMEOUT,
+    "aborted": ExitCode.ABORTED,
+    "paused": ExitCode.PAUSED,
+}
+
+
+def exit_code_for_status(status: str) -> ExitCode:
+    return STATUS_EXIT.get(status, ExitCode.FAILED)
+
+
+class CliError(QuorumError):
+    """An error found by the CLI itself, with the exit code it ends the command with."""
+
+    def __init__(self, message: str, *, code: ExitCode = ExitCode.FAILED, details: tuple[str, ...] = ()):
+        self.code = code
+        self.details = details
+        super().__init__(message)
+
+
+def fail(message: str, *, code: ExitCode = ExitCode.FAILED, details: tuple[str, ...] = ()) -> NoReturn:
+    raise CliError(message, code=code, details=details)
+
+
+_debug = False
+
+
+def set_debug(value: bool) -> None:
+    global _debug
+    _debug = value
+
+
+def debug_enabled() -> bool:
+    return _debug or os.environ.get("QUORUM_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+_consoles: dict[bool, Console] = {}
+
+
+def _console(stderr: bool) -> Console:
+    console = _consoles.get(stderr)
+    if console is None:
+        from rich.console import Console
+
+        # Rich decides colour and width from the stream itself (NO_COLOR, TERM, COLUMNS, not-a-TTY);
+        # no highlighting: numbers and paths in reports are data, not syntax.
+        console = Console(stderr=stderr, highlight=False)
+        _consoles[stderr] = console
+    return console
+
+
+def out_console() -> Console:
+    return _console(False)
+
+
+def err_console() -> Console:
+    return _console(True)
+
+
+def print_error(exc: BaseException) -> ExitCode:
+    """Print an error in the one style of the CLI; returns the exit code it deserves."""
+    from rich.markup import escape
+
+    console = err_console()
+    code = ExitCode.FAILED
+    lines: list[str]
+    if isinstance(exc, CliError):
+        code = exc.code
+        lines = [str(exc), *(d for d in exc.details if d)]
+    elif isinstance(exc, DefinitionError):
+        from quorum.errors import TaskNotFoundError
+
+        if isinstance(exc, TaskNotFoundError):
+            code = ExitCode.USAGE
+        problems = exc.problems or ()
+        shown = [p for p in problems if p.severity == "error"] or list(problems)
+        lines = [_problem(p) for p in shown] or [str(exc)]
+        if len(lines) > 1:
+            lines = [f"{len(lines)} problems:", *lines]
+    elif isinstance(exc, InputValidationError):
+        code = ExitCode.USAGE
+        lines = str(exc).splitlines()
+    elif isinstance(exc, ConfigurationError):
+        code = ExitCode.USAGE
+        lines = [f"configuration: {exc}"]
+    elif isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        lines = [f"{where}{exc.strerror or exc}"]
+    elif isinstance(exc, QuorumError):
+        lines = str(exc).splitlines() or [type(exc).__name__]
+    else:
+        lines = [f"internal error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback"]
+    head, *rest = lines
+    # soft_wrap: an error line stays one line (whole paths, greppable), whatever the width
+    console.print(f"[bold red]error:[/] {escape(head)}", soft_wrap=True)
+    for line in rest:
+        console.print(f"  {escape(line)}", soft_wrap=True)
+    return code
+
+
+def _problem(p: Problem) -> str:
+    """``file:line: message (hint: ...)``; the location only when there is one."""
+    where = f"{p.location}: " if p.source is not None or p.line is not None else ""
+    kind = "warning: " if p.severity == "warning" else ""
+    return f"{where}{kind}{p.message}" + (f" (hint: {p.hint})" if p.hint else "")
+
+
+_UNIT_SECONDS: dict[str, float] = {}
+for _names, _seconds in (
+    (("ms", "msec", "msecs", "millisecond", "milliseconds"), 0.001),
+    (("s", "sec", "secs", "second", "seconds"), 1.0),
+    (("m", "min", "mins", "minute", "minutes"), 60.0),
+    (("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    (("d", "day", "days"), 86400.0),
+    (("w", "wk", "wks", "week", "weeks"), 604800.0),
+):
+    for _name in _names:
+        _UNIT_SECONDS[_name] = _seconds
+_DURATION_PART = re.compile(r"\s*(\d{1,12}(?:\.\d{1,9})?)\s*([a-zA-Z]+)\s*")
+_MAX_DURATION_S = 100 * 365 * 86400.0
+
+
+def parse_duration(text: str, *, what: str = "duration") -> float:
+    """A CLI duration in seconds: ``30s``, ``5m``, ``1h30m``, ``2 days``, ``90d``, ``2w``, or a plain
+    number of *seconds* (unlike task files, where plain numbers are milliseconds). Command-line
+    durations may be long (retention), so this is not the task format's 30-day-capped parser."""
+    value = text.strip()
+    seconds: float | None = None
+    try:
+        seconds = float(value)
+    except ValueError:
+        total, pos = 0.0, 0
+        while pos < len(value):
+            match = _DURATION_PART.match(value, pos)
+            unit = match.group(2).lower() if match else ""
+            if match is None or unit not in _UNIT_SECONDS:
+                break
+            total += float(match.group(1)) * _UNIT_SECONDS[unit]
+            pos = match.end()
+        else:
+            seconds = total if value else None
+    if seconds is None or not 0 < seconds <= _MAX_DURATION_S:
+        fail(
+            f"bad {what} {text!r}: use a positive time such as 30s, 5m, 1h30m, 2 days or 30d "
+            "(a plain number is seconds)",
+            code=ExitCode.USAGE,
+        )
+    return seconds
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
+    return asyncio.run(coro)

@@ -1,0 +1,236 @@
+"""Driving one execution in the foreground for ``quorum run`` and ``quorum resume``: progress and Ctrl-C.
+
+- The first Ctrl-C pauses the execution (at its next step boundary; calls in flight finish and are
+  recorded); once the pause is durable in the history the command ends with exit status 5 and prints
+  how to resume. A second Ctrl-C, while it pauses, aborts it (exit status 4). A third leaves at once.
+- A pause asked for by another process (``quorum pause <id>``) keeps this process waiting, paused,
+  until ``quorum resume <id>`` or ``quorum abort <id>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from quorum.cli.common import ExitCode
+from quorum.events import Event, EventType
+
+if TYPE_CHECKING:
+    from quorum.cli.render import EventSink
+    from quorum.history.base import HistoryStore
+    from quorum.run.executor import TaskExecutor
+    from quorum.run.handle import ExecutionHandle
+    from quorum.run.results import ExecutionResult
+
+__all__ = ("Outcome", "RunSession", "leave_now")
+
+_SETTLE_S = 30.0
+"""How long a Ctrl-C pause waits for the calls in flight to finish before leaving anyway (they are
+then run again on resume, as after a crash)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    execution_id: str
+    result: ExecutionResult | None
+    """None when the command leaves the execution paused."""
+
+    @property
+    def status(self) -> str:
+        return "paused" if self.result is None else self.result.status.value
+
+
+class RunSession:
+    def __init__(self, store: HistoryStore | None, *, view: EventSink | None) -> None:
+        self._executor: TaskExecutor | None = None
+        self._store = store
+        self._view = view
+        self._handle: ExecutionHandle | None = None
+        self._interrupts = 0
+        self._paused_by_us = False
+        self._paused = asyncio.Event()
+        self._in_flight = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._last_sequence = 0
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def install(self) -> None:
+        """Take Ctrl-C over from now on (call it first thing in the event loop: a Ctrl-C pressed while
+        the agents are being loaded must not cancel the command half-way through creating the record)."""
+        loop = self._loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            self._loop = None
+
+    def uninstall(self) -> None:
+        if self._loop is not None:
+            try:
+                self._loop.remove_signal_handler(signal.SIGINT)
+            except (NotImplementedError, RuntimeError):
+                pass
+            self._loop = None
+
+    def bind(self, executor: TaskExecutor) -> None:
+        self._executor = executor
+        executor.on("*", self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        handle = self._handle
+        if handle is not None and event.execution_id != handle.id:
+            return
+        self._last_sequence = max(self._last_sequence, event.sequence)
+        kind = event.type
+        if kind == EventType.AGENT_START:
+            self._in_flight += 1
+            self._settled.clear()
+        elif kind in (EventType.AGENT_RESPONSE, EventType.AGENT_ERROR):
+            self._in_flight = max(0, self._in_flight - 1)
+            if self._in_flight == 0:
+                self._settled.set()
+        elif kind == EventType.EXECUTION_PAUSED:
+            if self._paused_by_us:
+                self._paused.set()
+            else:
+                self._note(f"paused from elsewhere: `quorum resume {event.execution_id}` continues it, "
+                           f"`quorum abort {event.execution_id}` ends it")
+        elif kind == EventType.EXECUTION_RESUMED and not event.data.get("recovered"):
+            # resumed from elsewhere (`quorum resume`); a recovery's "resumed" only marks its start
+            self._paused_by_us = False
+            self._paused.clear()
+        if self._view is not None:
+            self._view.on_event(event)
+
+    def _note(self, text: str) -> None:
+        if self._view is not None:
+            self._view.note(text)
+
+    async def drive(self, start: Callable[[], Awaitable[ExecutionHandle]]) -> Outcome:
+        """Start (or resume) the execution and follow it to its end, or to a pause by Ctrl-C."""
+        await asyncio.sleep(0)  # run the Ctrl-C callbacks of signals that came during the set-up
+        if self._interrupts:
+            from quorum.cli.common import CliError
+
+            raise CliError("interrupted before the execution started; nothing was run",
+                           code=ExitCode.INTERRUPTED)
+        handle = self._handle = await start()
+        if self._view is not None:
+            self._view.attach(handle.context)
+        for _ in range(self._interrupts):  # pressed while it was being created
+            self._interrupts -= 1
+            self._on_sigint()
+        result_task = asyncio.ensure_future(handle.result())
+        paused_task = asyncio.ensure_future(self._paused.wait())
+        while True:
+            done, _ = await asyncio.wait({result_task, paused_task}, return_when=asyncio.FIRST_COMPLETED)
+            if result_task in done:
+                paused_task.cancel()
+                return Outcome(execution_id=handle.id, result=result_task.result())
+            if await self._leave_paused(result_task):
+                return Outcome(execution_id=handle.id, result=None)
+            if result_task.done():
+                return Outcome(execution_id=handle.id, result=result_task.result())
+            paused_task = asyncio.ensure_future(self._paused.wait())
+
+    async def _leave_paused(self, result_task: asyncio.Future[ExecutionResult]) -> bool:
+        """After our own pause took effect: let the calls in flight finish and the journal catch up.
+        False when the execution ended (or was resumed) meanwhile."""
+        settle: asyncio.Future[Any] = asyncio.ensure_future(self._settled.wait())
+        waiting: set[asyncio.Future[Any]] = {settle, result_task}
+        await asyncio.wait(waiting, timeout=_SETTLE_S, return_when=asyncio.FIRST_COMPLETED)
+        settle.cancel()
+        if result_task.done() or not self._paused_by_us:
+            return False
+        await self._journal_caught_up()
+        return not result_task.done() and self._paused_by_us
+
+    async def _journal_caught_up(self) -> None:
+        store, handle = self._store, self._handle
+        if store is None or handle is None:
+            return
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            record = await store.get_execution(handle.id)
+            if record is not None and record.last_sequence >= self._last_sequence:
+                return
+            await asyncio.sleep(0.02)
+
+    # --- Ctrl-C --------------------------------------------------------------------------------------
+    def _on_sigint(self) -> None:
+        self._interrupts += 1
+        handle = self._handle
+        if handle is None:
+            self._note("Ctrl-C: the execution will be paused as soon as it has started")
+            return
+        if handle.done:
+            return  # it has just ended; the report follows
+        if self._interrupts == 1 and self._store is None:
+            # nothing could resume it later: stop it instead
+            self._interrupts = 2
+            self._note("Ctrl-C: no history to resume from (--no-history), so aborting")
+            self._abort(handle.id, "interrupted (Ctrl-C)")
+        elif self._interrupts == 1:
+            self._paused_by_us = True
+            self._note("Ctrl-C: pausing at the next step boundary (Ctrl-C again to abort)")
+            self._spawn(self._pause(handle.id))
+        elif self._interrupts == 2:
+            self._paused_by_us = False
+            self._note("Ctrl-C again: aborting")
+            self._abort(handle.id, "interrupted (Ctrl-C twice)")
+        else:
+            if self._view is not None:
+                try:
+                    self._view.close()
+                except Exception:  # leaving anyway; a broken terminal must not keep us here
+                    pass
+            sys.stderr.write("\ninterrupted; the execution is left as the history records it "
+                             f"(quorum show {handle.id})\n")
+            leave_now(ExitCode.INTERRUPTED)
+
+    def _abort(self, execution_id: str, reason: str) -> None:
+        if self._executor is not None:
+            self._spawn(self._executor.abort_execution(execution_id, reason))
+
+    async def _pause(self, execution_id: str) -> None:
+        from quorum.errors import InvalidTransitionError
+
+        if self._executor is None:
+            return
+        try:
+            await self._executor.pause_execution(execution_id, "interrupted (Ctrl-C)")
+        except InvalidTransitionError:
+            # already paused by another process: leave it paused, now at our request
+            handle = self._handle
+            if handle is not None and handle.status.value == "paused":
+                self._paused.set()
+            else:
+                self._paused_by_us = False
+
+    def _spawn(self, coro: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def leave_now(code: int) -> None:
+    """End the process at once, leaving the history as it is.
+
+    Used when a paused execution is left for ``quorum resume``: returning through ``asyncio.run`` would
+    cancel the execution's task, which the engine records as an abort. The journal already holds the
+    paused state durably (each append returns once committed), and an execution whose process is gone
+    is taken over by ``quorum resume`` / ``quorum recover``.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -1,0 +1,164 @@
+"""An execution as the history tells it: its record, and its phases rebuilt by replaying its journal.
+
+``quorum show`` and ``quorum export`` read an execution from another process's history, so they cannot
+ask the executor: they fold the journal (one pass, in sequence order) into :class:`PhaseRow`\\ s, taking
+each phase's outputs from its ``phase:complete`` event, or from the latest checkpoint's snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from quorum.events import Event, EventType
+from quorum.history.base import ExecutionRecord
+
+__all__ = ("TIMELINE_TYPES", "ExecutionView", "PhaseRow", "build_view")
+
+_T = EventType
+
+TIMELINE_TYPES = frozenset(
+    {
+        _T.EXECUTION_START, _T.EXECUTION_COMPLETE, _T.EXECUTION_ERROR, _T.EXECUTION_TIMEOUT,
+        _T.EXECUTION_PAUSED, _T.EXECUTION_RESUMED, _T.EXECUTION_ABORTED, _T.PHASE_START,
+        _T.PHASE_COMPLETE, _T.PHASE_FAILED, _T.PHASE_RETRY, _T.PHASE_SKIPPED, _T.CHECKPOINT_CREATED,
+    }
+)  # fmt: skip
+"""The events ``quorum show`` lists by default (``--events`` lists every one)."""
+
+
+@dataclass(slots=True)
+class PhaseRow:
+    name: str
+    status: str = "pending"
+    attempts: int = 0
+    duration_ms: float | None = None
+    answers: int = 0
+    agent_errors: int = 0
+    outputs: Mapping[str, Any] | None = None
+    error: str | None = None
+    skipped_reason: str | None = None
+    agents: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+            "answers": self.answers,
+            "agent_errors": self.agent_errors,
+            "agents": list(self.agents),
+            "outputs": _thaw(self.outputs),
+            "error": self.error,
+            "skipped_reason": self.skipped_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionView:
+    record: ExecutionRecord
+    phases: Mapping[str, PhaseRow]
+    events: Sequence[Event]
+
+    def to_dict(self, *, all_events: bool = False) -> dict[str, Any]:
+        r = self.record
+        return {
+            "id": r.id,
+            "task": r.task,
+            "status": r.status,
+            "verdict": _thaw(r.verdict),
+            "error": r.error,
+            "duration_ms": r.duration_ms,
+            "created_at": r.created_at,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "input": _thaw(r.input),
+            "owner": r.owner,
+            "task_source": r.task_source,
+            "task_hash": r.task_hash,
+            "phases": {name: row.to_dict() for name, row in self.phases.items()},
+            "events": [e.to_dict() for e in self.events if all_events or e.type in TIMELINE_TYPES],
+        }
+
+
+def build_view(record: ExecutionRecord, events: Sequence[Event], *, checkpoint: Event | None = None,
+               phase_order: Sequence[str] = ()) -> ExecutionView:
+    rows: dict[str, PhaseRow] = {name: PhaseRow(name=name) for name in phase_order}
+    for event in events:
+        if event.phase is None:
+            continue
+        row = rows.get(event.phase)
+        if row is None:
+            row = rows[event.phase] = PhaseRow(name=event.phase)
+        _fold(row, event)
+    if checkpoint is not None:
+        _from_checkpoint(rows, checkpoint)
+    if record.status in ("failed", "aborted", "timeout"):
+        for row in rows.values():
+            if row.status in ("running", "retrying"):
+                row.status = "cancelled"
+    return ExecutionView(record=record, phases=rows, events=tuple(events))
+
+
+def _fold(row: PhaseRow, event: Event) -> None:
+    kind = event.type
+    data = event.data
+    if kind == _T.PHASE_START:
+        row.status = "running"
+        attempt = data.get("attempt")
+        row.attempts = int(attempt) if isinstance(attempt, int) else row.attempts + 1
+    elif kind == _T.PHASE_COMPLETE:
+        row.status = "completed"
+        row.duration_ms = event.duration_ms
+        outputs = data.get("outputs")
+        if outputs is None and isinstance(data.get("result"), Mapping):
+            outputs = data["result"].get("outputs")
+        if isinstance(outputs, Mapping):
+            row.outputs = outputs
+    elif kind == _T.PHASE_FAILED:
+        row.status = "failed"
+        row.duration_ms = event.duration_ms
+        row.error = event.error
+    elif kind == _T.PHASE_RETRY:
+        row.status = "retrying"
+    elif kind == _T.PHASE_SKIPPED:
+        row.status = "skipped"
+        row.skipped_reason = str(data.get("reason") or event.error or "") or None
+    elif kind == _T.AGENT_RESPONSE:
+        row.answers += 1
+        if event.agent and event.agent not in row.agents:
+            row.agents.append(event.agent)
+    elif kind == _T.AGENT_ERROR:
+        row.agent_errors += 1
+        if event.agent and event.agent not in row.agents:
+            row.agents.append(event.agent)
+
+
+def _from_checkpoint(rows: dict[str, PhaseRow], checkpoint: Event) -> None:
+    """Fill outputs the journal's phase events did not carry from the checkpoint's snapshot."""
+    phases = checkpoint.data.get("phases")
+    if not isinstance(phases, Mapping):
+        snapshot = checkpoint.data.get("snapshot") or checkpoint.data.get("checkpoint")
+        phases = snapshot.get("phases") if isinstance(snapshot, Mapping) else None
+    if not isinstance(phases, Mapping):
+        return
+    for name, result in phases.items():
+        if not isinstance(result, Mapping):
+            continue
+        row = rows.get(name)
+        if row is None:
+            row = rows[name] = PhaseRow(name=name, status=str(result.get("status", "completed")))
+        if row.outputs is None and isinstance(result.get("outputs"), Mapping):
+            row.outputs = result["outputs"]
+        if row.skipped_reason is None and result.get("skipped_reason"):
+            row.skipped_reason = str(result["skipped_reason"])
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_thaw(v) for v in value]
+    return value

@@ -1,0 +1,314 @@
+"""``quorum run`` and ``quorum resume``: an execution driven in this process, with its progress and report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from quorum.cli.common import ExitCode, err_console, exit_code_for_status, fail, out_console, run_async
+from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, ModelOpt, TaskArg, TasksDirOpt
+
+if TYPE_CHECKING:
+    from quorum.cli.driver import Outcome
+    from quorum.cli.render import EventSink
+    from quorum.config import Config
+    from quorum.definition.model import Task
+    from quorum.errors import InputValidationError
+    from quorum.history.base import HistoryStore
+    from quorum.run.executor import TaskExecutor
+    from quorum.run.results import ExecutionResult
+
+__all__ = ("build_executor", "open_history", "print_result", "result_json", "resume", "run")
+
+PlainOpt = Annotated[
+    bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
+]
+
+
+def run(
+    task: TaskArg,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Inputs as key=value; the task's requirements give their types.",
+                       metavar="[KEY=VALUE]...", show_default=False),
+    ] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", exists=True, dir_okay=False,
+                     help="A JSON object of inputs; key=value arguments override its fields."),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", exists=True, dir_okay=False,
+                     help="Price history CSV (date,close[,volume]) given to the task as input `prices`."),
+    ] = None,
+    model: ModelOpt = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Time limit of the execution (e.g. 90s, 5m); replaces the task's "
+                     "maxExecutionTime. A plain number is seconds."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the result as JSON (ExecutionResult's fields).")
+    ] = False,
+    plain: PlainOpt = False,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Keep no record (in-memory history; cannot be resumed).")
+    ] = False,
+    db: DbOpt = None,
+    tasks_dir: TasksDirOpt = None,
+    agents_dir: AgentsDirOpt = None,
+) -> None:
+    """Run a task and show its progress, then its verdict.
+
+    On a terminal a live view shows the phases with their state, the agents in flight, retries and
+    skipped phases; otherwise one line per event. Ctrl-C pauses (resume with `quorum resume <id>`);
+    Ctrl-C again aborts. Exit status: 0 completed, 1 failed, 2 bad usage or input, 3 timeout,
+    4 aborted, 5 paused.
+    """
+    from dataclasses import replace
+
+    from quorum.cli.common import parse_duration
+    from quorum.cli.inputs import build_input
+    from quorum.config import load_config
+    from quorum.definition.loader import TaskLoader
+    from quorum.errors import InputValidationError
+
+    cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model, timeout=timeout)
+    parsed = TaskLoader(list(cfg.tasks_dirs)).load(task)
+    raw = build_input(parsed, inputs or [], input_file=input_file, prices=prices)
+    try:
+        checked = _validate(parsed, raw)
+    except InputValidationError as exc:
+        _input_error(parsed, exc)
+    if cfg.timeout:
+        parsed = replace(parsed, max_execution_time_s=parse_duration(cfg.timeout, what="--timeout"))
+    code = run_async(_run(cfg, parsed, checked, as_json=as_json, plain=plain, no_history=no_history))
+    raise typer.Exit(code)
+
+
+def _validate(task: Task, raw: dict[str, Any]) -> dict[str, Any]:
+    from quorum.definition.parser import TaskParser
+
+    return TaskParser().validate_task_requirements(task, raw)
+
+
+def _input_error(task: Task, exc: InputValidationError) -> NoReturn:
+    from rich.markup import escape
+
+    from quorum.cli.inputs import requirements_table, usage_line
+
+    console = err_console()
+    console.print(f"[bold red]error:[/] invalid input for task {escape(task.name)}; nothing was started",
+                  soft_wrap=True)
+    for problem in exc.problems:
+        console.print(f"  - {escape(problem)}", soft_wrap=True)
+    console.print()
+    console.print(requirements_table(task))
+    console.print()
+    console.print(escape(usage_line(task)), soft_wrap=True)
+    raise typer.Exit(ExitCode.USAGE)
+
+
+async def _run(cfg: Config, task: Task, input: dict[str, Any], *, as_json: bool, plain: bool,
+               no_history: bool) -> int:
+    from quorum.cli.driver import RunSession
+
+    store = None if no_history else await open_history(cfg)
+    try:
+        view = _view(task, as_json=as_json, plain=plain)
+        session = RunSession(store, view=view)
+        session.install()
+        try:
+            executor = build_executor(cfg, store)
+            session.bind(executor)
+            outcome = await session.drive(lambda: executor.start(task, input))
+        finally:
+            session.uninstall()
+            if view is not None:
+                view.close()
+        if outcome.result is not None:
+            await executor.aclose()  # lets the engine release its lease before the store closes
+        return await _finish(outcome, as_json=as_json, store=store)
+    finally:
+        if store is not None:
+            await store.close()
+
+
+async def open_history(cfg: Config) -> HistoryStore:
+    from quorum.history.stores import open_store
+
+    store = open_store(cfg.db)
+    await store.open()
+    return store
+
+
+def build_executor(cfg: Config, store: HistoryStore | None) -> TaskExecutor:
+    from quorum.agents.defaults import default_agent_manager
+    from quorum.run.executor import TaskExecutor
+
+    manager = default_agent_manager(
+        agents_dirs=list(cfg.agents_dirs),
+        tasks_dirs=list(cfg.tasks_dirs),
+        model_overrides=cfg.model_specs() or None,
+        endpoints=cfg.endpoint_urls(),
+        config=cfg.provider_variables(),
+    )
+    tasks_dir = cfg.tasks_dirs[0] if cfg.tasks_dirs else None
+    return TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store)
+
+
+def _view(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | None:
+    if as_json:
+        return None
+    from quorum.cli.render import LiveView, PlainView
+
+    if plain or not sys.stdout.isatty():
+        return PlainView(sys.stdout)
+    from quorum.cli.progress import Progress
+
+    progress = Progress()
+    if task is not None:
+        progress.seed(task)
+    return LiveView(progress, out_console())
+
+
+async def _finish(outcome: Outcome, *, as_json: bool, store: HistoryStore | None) -> int:
+    from quorum.cli.driver import leave_now
+
+    if outcome.result is None:
+        # paused by Ctrl-C: the history holds it; leave it for `quorum resume`
+        if as_json:
+            sys.stdout.write(json.dumps({"id": outcome.execution_id, "status": "paused"}) + "\n")
+        else:
+            _paused_message(outcome.execution_id)
+        if store is not None:
+            leave_now(ExitCode.PAUSED)
+        return ExitCode.PAUSED
+    result = outcome.result
+    if as_json:
+        sys.stdout.write(json.dumps(result_json(result), indent=2, default=str) + "\n")
+    else:
+        print_result(result, recorded=store is not None)
+    return exit_code_for_status(result.status.value)
+
+
+def _paused_message(execution_id: str) -> None:
+    console = out_console()
+    console.print()
+    console.print(f"[bold magenta]paused[/] execution {execution_id}")
+    console.print(f"  resume it:  [bold]quorum resume {execution_id}[/]")
+    console.print(f"  abort it:   quorum abort {execution_id}")
+    console.print(f"  look at it: quorum show {execution_id}")
+
+
+def result_json(result: ExecutionResult) -> dict[str, Any]:
+    """``ExecutionResult.to_dict()`` with each phase's ``responses`` (agent -> latest answer) added,
+    as the Python API's ``PhaseResult.responses`` gives them."""
+    data = result.to_dict()
+    for name, phase in result.phases.items():
+        data["phases"][name]["responses"] = {agent: r.to_dict() for agent, r in phase.responses.items()}
+    return data
+
+
+def print_result(result: ExecutionResult, *, recorded: bool) -> None:
+    from rich.markup import escape
+
+    from quorum.cli.report import render_verdict, status_text
+
+    console = out_console()
+    usage = result.usage
+    bits = [f"{(result.duration_ms or 0.0) / 1000:.2f}s", f"{usage.calls} agent calls"]
+    if usage.errors:
+        bits.append(f"{usage.errors} failed")
+    if usage.tokens_in or usage.tokens_out:
+        bits.append(f"{usage.tokens_in + usage.tokens_out:,} tokens")
+    if usage.cost_usd:
+        bits.append(f"${usage.cost_usd:.4f}")
+    console.print()
+    line = status_text(result.status.value)
+    console.print(line, f"[bold]{escape(result.task)}[/]", f"[dim]{result.id}[/]", " · ".join(bits))
+    if result.error:
+        console.print(f"[red]{escape(result.error)}[/]")
+    for phase in result.phases.values():
+        status = phase.status.value
+        if status == "skipped":
+            console.print(f"[dim]skipped {escape(phase.name)}: {escape(phase.skipped_reason or '')}[/]")
+        elif status in ("failed", "cancelled"):
+            console.print(f"[red]{status} {escape(phase.name)}[/]: {escape(phase.error or '')}")
+        for warning in phase.warnings:
+            console.print(f"[yellow]warning[/] {escape(phase.name)}: {escape(warning)}")
+    console.print()
+    if result.verdict is not None or result.status.value == "completed":
+        console.print("[bold underline]Verdict[/]")
+        console.print(render_verdict(result.verdict, compact=True))
+        console.print()
+    if recorded:
+        console.print(f"full record: [bold]quorum show {result.id}[/]", soft_wrap=True)
+
+
+def resume(
+    execution_id: ExecutionIdArg,
+    as_json: JsonOpt = False,
+    plain: PlainOpt = False,
+    model: ModelOpt = None,
+    db: DbOpt = None,
+    tasks_dir: TasksDirOpt = None,
+    agents_dir: AgentsDirOpt = None,
+) -> None:
+    """Resume a paused execution, or one whose process died, from its journal.
+
+    Completed phases and completed agent calls are not run again. If another live process drives the
+    execution (paused with `quorum pause`), that process is asked to continue it; otherwise this
+    command drives it to its end, with the same output and exit status as `quorum run`.
+    """
+    from quorum.config import load_config
+
+    cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model)
+    raise typer.Exit(run_async(_resume(cfg, execution_id, as_json=as_json, plain=plain)))
+
+
+async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool) -> int:
+    from quorum.cli.control import owner_alive
+    from quorum.cli.driver import RunSession
+    from quorum.cli.store import db_exists, find_execution
+
+    if not db_exists(cfg):
+        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
+    store = await open_history(cfg)
+    try:
+        record = await find_execution(store, execution_id, where=cfg.db)
+        if record.status in ("completed", "failed", "aborted", "timeout"):
+            fail(f"execution {record.id} already ended as {record.status}; there is nothing to resume",
+                 details=(f"see it with `quorum show {record.id}`",))
+        if await owner_alive(store, record):
+            if record.status != "paused":
+                fail(f"execution {record.id} is running in another process ({record.owner}); "
+                     "there is nothing to resume")
+            await store.request_control(record.id, "resume", "requested from the command line")
+            if as_json:
+                sys.stdout.write(json.dumps({"id": record.id, "status": "resume requested"}) + "\n")
+            else:
+                out_console().print(f"resume requested for execution {record.id}; the process driving it "
+                                    f"({record.owner}) continues it")
+            return ExitCode.OK
+        view = _view(None, as_json=as_json, plain=plain)
+        session = RunSession(store, view=view)
+        session.install()
+        try:
+            executor = build_executor(cfg, store)
+            session.bind(executor)
+            outcome = await session.drive(lambda: executor.resume_execution(record.id))
+        finally:
+            session.uninstall()
+            if view is not None:
+                view.close()
+        if outcome.result is not None:
+            await executor.aclose()
+        return await _finish(outcome, as_json=as_json, store=store)
+    finally:
+        await store.close()

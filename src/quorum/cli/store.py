@@ -1,0 +1,64 @@
+"""Opening the history store the configuration names, and finding an execution by id or prefix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from quorum.cli.common import CliError, ExitCode, fail
+
+if TYPE_CHECKING:
+    from quorum.config import Config
+    from quorum.history.base import ExecutionRecord, HistoryStore
+
+__all__ = ("db_exists", "find_execution", "opened_store")
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+:")
+_PREFIX_SCAN = 10_000
+"""How many recent executions a short id prefix is matched against."""
+
+
+def db_exists(cfg: Config) -> bool:
+    """False when the history is a plain SQLite path that does not exist yet (nothing recorded)."""
+    if _URL.match(cfg.db):
+        return True
+    return Path(cfg.db).exists()
+
+
+@asynccontextmanager
+async def opened_store(cfg: Config) -> AsyncIterator[HistoryStore]:
+    from quorum.history.stores import open_store
+
+    store = open_store(cfg.db)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def find_execution(store: HistoryStore, id_or_prefix: str, *, where: str = "") -> ExecutionRecord:
+    """The execution with this id, or the one execution whose id starts with it."""
+    text = id_or_prefix.strip()
+    if not text:
+        fail("an execution id is needed (see `quorum history`)", code=ExitCode.USAGE)
+    record = await store.get_execution(text)
+    if record is not None:
+        return record
+    recent = await store.list_executions(limit=_PREFIX_SCAN)
+    matches = [r for r in recent if r.id.startswith(text)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        fail(
+            f"no execution with id {text!r}",
+            details=(f"history: {where}" if where else "", "list the executions with `quorum history`"),
+        )
+    raise CliError(
+        f"execution id prefix {text!r} is ambiguous: {len(matches)} executions match",
+        code=ExitCode.USAGE,
+        details=tuple(f"{r.id}  {r.task}  {r.status}" for r in matches[:10]),
+    )
