@@ -13,7 +13,24 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    # definition
+    "Budget": "quorum.agents.budget",
+    "ResponseCache": "quorum.agents.cache",
+    "default_agent_manager": "quorum.agents.defaults",
+    "AgentDefinition": "quorum.agents.definitions",
+    "parse_agent_file": "quorum.agents.definitions",
+    "ProviderError": "quorum.agents.failures",
+    "FunctionAgent": "quorum.agents.function",
+    "AgentManager": "quorum.agents.manager",
+    "parse_model_overrides": "quorum.agents.models",
+    "Agent": "quorum.agents.protocol",
+    "AgentRequest": "quorum.agents.protocol",
+    "AgentResponse": "quorum.agents.protocol",
+    "CallKey": "quorum.agents.protocol",
+    "register_provider": "quorum.agents.providers",
+    "AgentRegistry": "quorum.agents.registry",
+    "CircuitOpenError": "quorum.agents.resilience",
+    "parse_time_string": "quorum.definition.durations",
+    "TaskLoader": "quorum.definition.loader",
     "OutputSelector": "quorum.definition.model",
     "OutputSpec": "quorum.definition.model",
     "Phase": "quorum.definition.model",
@@ -22,20 +39,18 @@ _EXPORTS: dict[str, str] = {
     "Step": "quorum.definition.model",
     "StepKind": "quorum.definition.model",
     "Task": "quorum.definition.model",
-    # agents
-    "Agent": "quorum.agents.protocol",
-    "AgentRequest": "quorum.agents.protocol",
-    "AgentResponse": "quorum.agents.protocol",
-    "CallKey": "quorum.agents.protocol",
-    "AgentManager": "quorum.agents.manager",
-    "FunctionAgent": "quorum.agents.function",
-    # events, signals, history
-    "Event": "quorum.events",
-    "EventType": "quorum.events",
-    "AbortSignal": "quorum.signals",
-    "ExecutionRecord": "quorum.history.base",
-    "HistoryStore": "quorum.history.base",
-    # errors
+    "TaskParser": "quorum.definition.parser",
+    "run": "quorum.engine.api",
+    "Checkpoint": "quorum.engine.context",
+    "ExecutionContext": "quorum.engine.context",
+    "TaskExecutor": "quorum.engine.executor",
+    "ActiveExecution": "quorum.engine.handle",
+    "ExecutionHandle": "quorum.engine.handle",
+    "ExecutionResult": "quorum.engine.results",
+    "PhaseResult": "quorum.engine.results",
+    "Usage": "quorum.engine.results",
+    "ExecutionStatus": "quorum.engine.status",
+    "PhaseStatus": "quorum.engine.status",
     "AgentError": "quorum.errors",
     "AgentTimeoutError": "quorum.errors",
     "BudgetExceededError": "quorum.errors",
@@ -56,56 +71,100 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "quorum.errors",
     "TaskNotFoundError": "quorum.errors",
     "TemplateRenderError": "quorum.errors",
-    # ids
+    "Event": "quorum.events",
+    "EventType": "quorum.events",
+    "PhaseGraph": "quorum.graph",
+    "ExecutionRecord": "quorum.history.base",
+    "HistoryStore": "quorum.history.base",
+    "MemoryHistoryStore": "quorum.history.memory",
+    "SQLiteHistoryStore": "quorum.history.sqlite",
+    "open_store": "quorum.history.stores",
     "AgentId": "quorum.ids",
     "ExecutionId": "quorum.ids",
     "PhaseName": "quorum.ids",
+    "AbortSignal": "quorum.signals",
+    "Aggregator": "quorum.steps.protocol",
+    "StepContext": "quorum.steps.protocol",
+    "StepStrategy": "quorum.steps.protocol",
+    "TemplateEngine": "quorum.templates",
 }
 
 __all__ = (
     "AbortSignal",
+    "ActiveExecution",
     "Agent",
+    "AgentDefinition",
     "AgentError",
     "AgentId",
     "AgentManager",
+    "AgentRegistry",
     "AgentRequest",
     "AgentResponse",
     "AgentTimeoutError",
+    "Aggregator",
+    "Budget",
     "BudgetExceededError",
     "CallKey",
+    "Checkpoint",
+    "CircuitOpenError",
     "ConfigurationError",
     "DefinitionError",
     "Event",
     "EventType",
+    "ExecutionContext",
     "ExecutionError",
+    "ExecutionHandle",
     "ExecutionId",
     "ExecutionInterrupt",
     "ExecutionNotFoundError",
     "ExecutionRecord",
+    "ExecutionResult",
+    "ExecutionStatus",
     "ExecutionTimeoutError",
     "FunctionAgent",
     "HistoryStore",
     "InputValidationError",
     "InvalidTransitionError",
     "LeaseLostError",
+    "MemoryHistoryStore",
     "OutputSelector",
     "OutputSpec",
     "Phase",
     "PhaseFailedError",
+    "PhaseGraph",
     "PhaseName",
+    "PhaseResult",
+    "PhaseStatus",
     "Problem",
+    "ProviderError",
     "QuorumError",
     "Requirement",
+    "ResponseCache",
     "ResumeRefusedError",
     "RetryPolicy",
+    "SQLiteHistoryStore",
     "Step",
+    "StepContext",
     "StepKind",
+    "StepStrategy",
     "StepValidationError",
     "StoreError",
     "Task",
+    "TaskExecutor",
+    "TaskLoader",
     "TaskNotFoundError",
+    "TaskParser",
+    "TemplateEngine",
     "TemplateRenderError",
+    "Usage",
     "__version__",
+    "default_agent_manager",
+    "open_store",
+    "parse_agent_file",
+    "parse_model_overrides",
+    "parse_time_string",
+    "register_provider",
+    "run",
 )
 
 
@@ -123,9 +182,20 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from quorum.agents.budget import Budget
+    from quorum.agents.cache import ResponseCache
+    from quorum.agents.defaults import default_agent_manager
+    from quorum.agents.definitions import AgentDefinition, parse_agent_file
+    from quorum.agents.failures import ProviderError
     from quorum.agents.function import FunctionAgent
     from quorum.agents.manager import AgentManager
+    from quorum.agents.models import parse_model_overrides
     from quorum.agents.protocol import Agent, AgentRequest, AgentResponse, CallKey
+    from quorum.agents.providers import register_provider
+    from quorum.agents.registry import AgentRegistry
+    from quorum.agents.resilience import CircuitOpenError
+    from quorum.definition.durations import parse_time_string
+    from quorum.definition.loader import TaskLoader
     from quorum.definition.model import (
         OutputSelector,
         OutputSpec,
@@ -136,6 +206,13 @@ if TYPE_CHECKING:
         StepKind,
         Task,
     )
+    from quorum.definition.parser import TaskParser
+    from quorum.engine.api import run
+    from quorum.engine.context import Checkpoint, ExecutionContext
+    from quorum.engine.executor import TaskExecutor
+    from quorum.engine.handle import ActiveExecution, ExecutionHandle
+    from quorum.engine.results import ExecutionResult, PhaseResult, Usage
+    from quorum.engine.status import ExecutionStatus, PhaseStatus
     from quorum.errors import (
         AgentError,
         AgentTimeoutError,
@@ -159,6 +236,12 @@ if TYPE_CHECKING:
         TemplateRenderError,
     )
     from quorum.events import Event, EventType
+    from quorum.graph import PhaseGraph
     from quorum.history.base import ExecutionRecord, HistoryStore
+    from quorum.history.memory import MemoryHistoryStore
+    from quorum.history.sqlite import SQLiteHistoryStore
+    from quorum.history.stores import open_store
     from quorum.ids import AgentId, ExecutionId, PhaseName
     from quorum.signals import AbortSignal
+    from quorum.steps.protocol import Aggregator, StepContext, StepStrategy
+    from quorum.templates import TemplateEngine

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 from quorum.agents.function import coerce_response
 from quorum.agents.manager import AgentManager
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
+from quorum.engine.retry import is_testing, set_testing
 from quorum.events import Event
-from quorum.run.retry import is_testing, set_testing
 
 if TYPE_CHECKING:
-    from quorum.run.executor import TaskExecutor
+    from quorum.engine.executor import TaskExecutor
 
 __all__ = (
     "ConcurrencyProbe",

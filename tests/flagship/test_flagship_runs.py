@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-executor_module = pytest.importorskip("quorum.run.executor")
-pytest.importorskip("quorum.agents.defaults")
-pytest.importorskip("quorum.definition.loader")
+import quorum.engine.executor as executor_module
 
 pytestmark = pytest.mark.integration
 

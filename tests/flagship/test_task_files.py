@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-parser_module = pytest.importorskip("quorum.definition.parser")
-
-from quorum.agents.builtin import SPECIALISTS  # noqa: E402
+import quorum.definition.parser as parser_module
+from quorum.agents.builtin import SPECIALISTS
 
 pytestmark = pytest.mark.unit
 

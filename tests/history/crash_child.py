@@ -41,10 +41,10 @@ from typing import Any
 from quorum.agents.manager import AgentManager
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import OutputSelector, OutputSpec, Phase, Step, StepKind, Task
+from quorum.engine.executor import TaskExecutor
 from quorum.events import Event
 from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.ids import AgentId, PhaseName, TaskName
-from quorum.run.executor import TaskExecutor
 
 # (phase, agents, parallel, checkpoint)
 SHAPE: tuple[tuple[str, int, bool, bool], ...] = (

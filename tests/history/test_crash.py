@@ -13,7 +13,6 @@ The child program is ``crash_child.py``; its agents write one ledger line per ca
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
 import random
 import sqlite3
@@ -29,19 +28,9 @@ import pytest
 from quorum.history._sqlite_blobs import decode_payload
 
 CHILD = str(Path(__file__).with_name("crash_child.py"))
-_ENGINE_READY = (
-    importlib.util.find_spec("quorum.run.executor") is not None
-    and importlib.util.find_spec("quorum.run.resume") is not None
-)
-
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.errors,
-    pytest.mark.skipif(
-        not _ENGINE_READY,
-        reason="needs the engine's resume-from-store: quorum.run.executor.TaskExecutor.resume_execution(id) "
-        "rebuilding an execution from the journal in a new process (quorum.run.resume)",
-    ),
 ]
 
 TERMINAL_EVENTS = {"execution:complete", "execution:error", "execution:timeout", "execution:aborted"}

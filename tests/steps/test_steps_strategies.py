@@ -12,8 +12,8 @@ import pytest
 
 from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import Phase, Step
+from quorum.engine.status import ExecutionStatus
 from quorum.errors import DefinitionError
-from quorum.run.status import ExecutionStatus
 from quorum.steps.protocol import StepContext
 from quorum.testing import ScriptedAgent, echo_agent
 

@@ -23,10 +23,10 @@ from quorum.events import Event, EventType
 
 if TYPE_CHECKING:
     from quorum.cli.render import EventSink
+    from quorum.engine.executor import TaskExecutor
+    from quorum.engine.handle import ExecutionHandle
+    from quorum.engine.results import ExecutionResult
     from quorum.history.base import HistoryStore
-    from quorum.run.executor import TaskExecutor
-    from quorum.run.handle import ExecutionHandle
-    from quorum.run.results import ExecutionResult
 
 __all__ = ("Outcome", "RunSession", "leave_now")
 

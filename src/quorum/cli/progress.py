@@ -18,7 +18,7 @@ from quorum.ids import PhaseName
 
 if TYPE_CHECKING:
     from quorum.definition.model import Phase, Task
-    from quorum.run.results import PhaseResult
+    from quorum.engine.results import PhaseResult
 
 __all__ = ("PhaseProgress", "Progress")
 

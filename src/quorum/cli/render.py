@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-    from quorum.run.context import ExecutionContext
+    from quorum.engine.context import ExecutionContext
 
 __all__ = ("EventSink", "LiveView", "PlainView", "format_event")
 

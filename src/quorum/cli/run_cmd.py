@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from quorum.cli.render import EventSink
     from quorum.config import Config
     from quorum.definition.model import Task
+    from quorum.engine.executor import TaskExecutor
+    from quorum.engine.results import ExecutionResult
     from quorum.errors import InputValidationError
     from quorum.history.base import HistoryStore
-    from quorum.run.executor import TaskExecutor
-    from quorum.run.results import ExecutionResult
 
 __all__ = ("build_executor", "open_history", "print_result", "result_json", "resume", "run")
 
@@ -149,7 +149,7 @@ async def open_history(cfg: Config) -> HistoryStore:
 
 def build_executor(cfg: Config, store: HistoryStore | None) -> TaskExecutor:
     from quorum.agents.defaults import default_agent_manager
-    from quorum.run.executor import TaskExecutor
+    from quorum.engine.executor import TaskExecutor
 
     manager = default_agent_manager(
         agents_dirs=list(cfg.agents_dirs),

@@ -24,7 +24,7 @@ from quorum.definition.model import Phase, Step
 from quorum.signals import AbortSignal
 
 if TYPE_CHECKING:
-    from quorum.run.context import ExecutionContext
+    from quorum.engine.context import ExecutionContext
 
 __all__ = ("Aggregator", "StepContext", "StepOutcome", "StepStrategy")
 

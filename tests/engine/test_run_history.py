@@ -12,12 +12,12 @@ import pytest
 from run_helpers import executor_with, phase, prompt, task
 
 from quorum.agents.protocol import AgentRequest
+from quorum.engine.status import ExecutionStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import EventType as E
 from quorum.history.base import HistoryStore
 from quorum.history.memory import MemoryHistoryStore
 from quorum.history.sqlite import SQLiteHistoryStore
-from quorum.run.status import ExecutionStatus
 from quorum.testing import ScriptedAgent, sleeping_agent
 
 pytestmark = pytest.mark.integration

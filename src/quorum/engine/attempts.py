@@ -13,13 +13,13 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from quorum.definition.model import Phase
+from quorum.engine.phases import PhaseRunner
+from quorum.engine.retry import backoff_delay_ms, retry_sleep
 from quorum.errors import BudgetExceededError, ExecutionInterrupt, PhaseFailedError, StepValidationError
 from quorum.events import EventType
-from quorum.run.phases import PhaseRunner
-from quorum.run.retry import backoff_delay_ms, retry_sleep
 
 if TYPE_CHECKING:
-    from quorum.run.live import LiveExecution
+    from quorum.engine.live import LiveExecution
 
 __all__ = ("Fatal", "checkpoint_after", "run_attempts")
 

@@ -17,7 +17,7 @@ class EngineLogger:
 
     def __init__(self, logger: Any = None) -> None:
         if logger is None:
-            logger = logging.getLogger("quorum.run")
+            logger = logging.getLogger("quorum.engine")
         self._std = logger if isinstance(logger, logging.Logger) else None
         self._debug = getattr(logger, "debug", None)
         self._info = getattr(logger, "info", None)

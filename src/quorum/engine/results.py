@@ -12,8 +12,8 @@ from typing import Any
 
 from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import frozen_mapping
+from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.ids import AgentId, ExecutionId, PhaseName
-from quorum.run.status import ExecutionStatus, PhaseStatus
 
 __all__ = ("ExecutionResult", "PhaseResult", "Usage", "response_dict", "thaw")
 

@@ -21,10 +21,10 @@ from run_helpers import (
 )
 
 from quorum.agents.protocol import AgentRequest
+from quorum.engine.api import run
+from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.errors import InputValidationError, InvalidTransitionError, TaskNotFoundError
 from quorum.events import EventType as E
-from quorum.run.api import run
-from quorum.run.status import ExecutionStatus, PhaseStatus
 from quorum.testing import EventCapture, ScriptedAgent, make_manager, sleeping_agent
 
 pytestmark = pytest.mark.integration
@@ -190,9 +190,9 @@ async def test_committee_latency_is_close_to_its_critical_path() -> None:
     assert elapsed >= 12 * 0.02
 
 
-def test_quorum_run_is_callable_even_once_the_package_is_imported(tmp_path: Path) -> None:
-    import quorum.run
-    import quorum.run.executor  # binds quorum.run to the package
+def test_quorum_run_blocks_and_returns_the_result(tmp_path: Path) -> None:
+    import quorum
+    import quorum.engine.executor  # importing the engine must not shadow quorum.run
 
     tasks = _write_task(tmp_path)
     result = quorum.run("small-committee", {"ticker": "BTC", "amount": 3}, tasks_dir=tasks,
@@ -226,7 +226,7 @@ async def test_fork_re_runs_named_phases_and_what_depends_on_them() -> None:
 
 
 def test_rewind_drops_dependents_and_unsettled_phases() -> None:
-    from quorum.run.context import ExecutionContext
+    from quorum.engine.context import ExecutionContext
 
     t = task(phase("A", prompt("a"), agents=("a",)), phase("B", prompt("b"), agents=("a",), depends_on="A"),
              phase("C", prompt("c"), agents=("a",), depends_on="B"), phase("X", prompt("x"), agents=("a",)))

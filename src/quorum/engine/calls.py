@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
+from quorum.engine.results import response_dict
 from quorum.errors import BudgetExceededError
 from quorum.events import EventType
 from quorum.ids import AgentId
-from quorum.run.results import response_dict
 
 if TYPE_CHECKING:
-    from quorum.run.phases import PhaseRunner
+    from quorum.engine.phases import PhaseRunner
 
 __all__ = ("call_agent", "fan_out")
 

@@ -23,17 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from quorum.agents.protocol import AgentDirectory
 from quorum.definition.model import StepKind, Task
+from quorum.engine.bus import EventBus, Handler
+from quorum.engine.context import ExecutionContext
+from quorum.engine.handle import ActiveExecution, ExecutionHandle
+from quorum.engine.live import LiveExecution
+from quorum.engine.log import EngineLogger
+from quorum.engine.results import ExecutionResult, thaw
+from quorum.engine.retry import Sleep
 from quorum.errors import DefinitionError, ExecutionNotFoundError, Problem, ResumeRefusedError
 from quorum.events import Event
 from quorum.history.base import ExecutionRecord, HistoryStore, Lease
 from quorum.ids import ExecutionId
-from quorum.run.bus import EventBus, Handler
-from quorum.run.context import ExecutionContext
-from quorum.run.handle import ActiveExecution, ExecutionHandle
-from quorum.run.live import LiveExecution
-from quorum.run.log import EngineLogger
-from quorum.run.results import ExecutionResult, thaw
-from quorum.run.retry import Sleep
 from quorum.steps.protocol import Aggregator, StepStrategy
 from quorum.steps.registry import StepRegistry
 
@@ -306,7 +306,7 @@ class TaskExecutor:
             return ExecutionHandle(live)
         if self.history_store is None:
             raise ExecutionNotFoundError(execution_id)
-        from quorum.run.resume import resume_from_store
+        from quorum.engine.resume import resume_from_store
 
         handle: ExecutionHandle = await resume_from_store(self, execution_id)
         return handle
@@ -316,7 +316,7 @@ class TaskExecutor:
 
         In the foreground by default (returns when they have ended); ``wait=False`` returns the
         handles at once. Paused ones stay paused; pending pause/abort requests are honoured."""
-        from quorum.run.resume import recover
+        from quorum.engine.resume import recover
 
         handles: list[ExecutionHandle] = await recover(self, wait=wait)
         return handles
@@ -429,7 +429,7 @@ class TaskExecutor:
 
 
 def _fresh_id() -> str:
-    from quorum.run.context import new_execution_id
+    from quorum.engine.context import new_execution_id
 
     return new_execution_id()
 

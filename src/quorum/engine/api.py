@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from quorum.definition.model import Task
-from quorum.run.executor import TaskExecutor
-from quorum.run.results import ExecutionResult
+from quorum.engine.executor import TaskExecutor
+from quorum.engine.results import ExecutionResult
 
 __all__ = ("run",)
 

@@ -6,8 +6,8 @@ import pytest
 from run_helpers import agent_step, aggregate, executor_with, phase, prompt, task, validation
 
 from quorum.agents.protocol import AgentRequest
+from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.events import EventType as E
-from quorum.run.status import ExecutionStatus, PhaseStatus
 from quorum.testing import (
     ConcurrencyProbe,
     EventCapture,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from run_helpers import executor_with, phase, prompt, task
 
+from quorum.engine.status import ExecutionStatus
 from quorum.events import EVENT_TYPES, Event
 from quorum.events import EventType as E
-from quorum.run.status import ExecutionStatus
 from quorum.testing import EventCapture, ScriptedAgent, sleeping_agent
 
 pytestmark = pytest.mark.unit
@@ -105,7 +105,7 @@ async def test_a_failing_handler_is_logged_and_never_breaks_the_run(caplog: pyte
 
     ex.on(E.PHASE_START, broken)
     ex.on(E.PHASE_COMPLETE, broken_async)
-    with caplog.at_level(logging.ERROR, logger="quorum.run"):
+    with caplog.at_level(logging.ERROR, logger="quorum.engine"):
         result = await ex.execute(T, {"x": 1})
     assert result.status is ExecutionStatus.COMPLETED
     messages = " ".join(r.getMessage() for r in caplog.records)

@@ -8,9 +8,9 @@ import pytest
 from run_helpers import executor_with, phase, prompt, task
 
 from quorum.definition.model import RetryPolicy
+from quorum.engine.retry import backoff_delay_ms, is_testing
+from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.events import EventType as E
-from quorum.run.retry import backoff_delay_ms, is_testing
-from quorum.run.status import ExecutionStatus, PhaseStatus
 from quorum.testing import EventCapture, FakeSleep, failing_agent, fast_retries, flaky_agent
 
 pytestmark = pytest.mark.errors

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from quorum.errors import LeaseLostError
 
 if TYPE_CHECKING:
-    from quorum.run.live import LiveExecution
+    from quorum.engine.live import LiveExecution
 
 __all__ = ("ControlPoller",)
 

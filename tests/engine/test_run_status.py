@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from quorum.engine.status import TERMINAL, TRANSITIONS, ExecutionStatus, check_transition
 from quorum.errors import InvalidTransitionError
-from quorum.run.status import TERMINAL, TRANSITIONS, ExecutionStatus, check_transition
 
 pytestmark = pytest.mark.unit
 

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from quorum.definition.model import Task
+from quorum.engine.status import PhaseStatus
 from quorum.errors import TemplateRenderError
 from quorum.ids import PhaseName
-from quorum.run.status import PhaseStatus
 
 if TYPE_CHECKING:
-    from quorum.run.context import ExecutionContext
+    from quorum.engine.context import ExecutionContext
 
 __all__ = ("compute_verdict", "sinks")
 
@@ -33,7 +33,7 @@ def compute_verdict(task: Task, ctx: ExecutionContext) -> Mapping[str, Any]:
         result = ctx.phases.get(selector.phase)
         return {} if result is None else result.outputs
     if selector.fields:
-        from quorum.run import templating
+        from quorum.engine import templating
 
         context = ctx.template_context()
         verdict: dict[str, Any] = {}

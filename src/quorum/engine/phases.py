@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import Phase, Step, StepKind
+from quorum.engine import templating
+from quorum.engine.calls import call_agent, fan_out
+from quorum.engine.status import PhaseStatus
 from quorum.errors import AgentError, ExecutionError, StepValidationError
 from quorum.events import EventType
 from quorum.ids import AgentId, PhaseName
-from quorum.run import templating
-from quorum.run.calls import call_agent, fan_out
-from quorum.run.status import PhaseStatus
 from quorum.steps.protocol import StepContext
 
 if TYPE_CHECKING:
-    from quorum.run.live import LiveExecution
+    from quorum.engine.live import LiveExecution
 
 __all__ = ("PhaseError", "PhaseRunner", "answer_value", "phase_outputs")
 

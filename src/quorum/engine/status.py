@@ -16,7 +16,7 @@
 - ``completed`` / ``failed`` / ``aborted`` / ``timeout``: terminal.
 
 A terminal (or pending/paused) execution may be rolled back with
-:meth:`~quorum.run.context.ExecutionContext.restore_checkpoint`; that is the one way out of a terminal
+:meth:`~quorum.engine.context.ExecutionContext.restore_checkpoint`; that is the one way out of a terminal
 status (back to ``pending``), so the restored state can be run again or forked.
 Every other change is checked against :data:`TRANSITIONS`; an illegal one raises
 :class:`~quorum.errors.InvalidTransitionError`.

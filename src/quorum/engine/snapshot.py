@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quorum.run.context import Checkpoint, ExecutionContext
-from quorum.run.results import PhaseResult, response_dict, thaw
+from quorum.engine.context import Checkpoint, ExecutionContext
+from quorum.engine.results import PhaseResult, response_dict, thaw
 
 __all__ = ("Snapshots",)
 

@@ -11,11 +11,11 @@ from run_helpers import agent_step, custom, executor_with, phase, prompt, task
 
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import RetryPolicy
+from quorum.engine.executor import TaskExecutor
+from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionInterrupt, ExecutionNotFoundError, InvalidTransitionError
 from quorum.events import Event
 from quorum.events import EventType as E
-from quorum.run.executor import TaskExecutor
-from quorum.run.status import ExecutionStatus, PhaseStatus
 from quorum.signals import AbortSignal
 from quorum.testing import EventCapture, ScriptedAgent, failing_agent, sleeping_agent
 

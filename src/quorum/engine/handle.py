@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from quorum.engine.results import ExecutionResult
+from quorum.engine.status import ExecutionStatus
 from quorum.events import Event
 from quorum.ids import ExecutionId, PhaseName
-from quorum.run.results import ExecutionResult
-from quorum.run.status import ExecutionStatus
 
 if TYPE_CHECKING:
-    from quorum.run.context import ExecutionContext
-    from quorum.run.live import LiveExecution
+    from quorum.engine.context import ExecutionContext
+    from quorum.engine.live import LiveExecution
 
 __all__ = ("ActiveExecution", "ExecutionHandle")
 

@@ -1,7 +1,7 @@
 """LiveExecution: one execution in flight — its events, pause, abort, timeouts and final status.
 
-The phases are run by :class:`~quorum.run.scheduler.PhaseScheduler`, each phase's attempts by
-:func:`~quorum.run.attempts.run_attempts`. A non-optional phase that fails after its last attempt, a
+The phases are run by :class:`~quorum.engine.scheduler.PhaseScheduler`, each phase's attempts by
+:func:`~quorum.engine.attempts.run_attempts`. A non-optional phase that fails after its last attempt, a
 false ``validation:`` step or an exhausted budget fails the execution at once: everything else in
 flight is cancelled and kept as partial results.
 
@@ -20,6 +20,14 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from quorum.engine.attempts import Fatal
+from quorum.engine.poller import ControlPoller
+from quorum.engine.recorder import Recorder
+from quorum.engine.results import ExecutionResult
+from quorum.engine.scheduler import PhaseScheduler
+from quorum.engine.snapshot import Snapshots
+from quorum.engine.status import ExecutionStatus
+from quorum.engine.verdict import compute_verdict
 from quorum.errors import (
     ExecutionInterrupt,
     InvalidTransitionError,
@@ -28,19 +36,11 @@ from quorum.errors import (
 from quorum.events import Event, EventType
 from quorum.history.base import ExecutionRecord
 from quorum.ids import PhaseName
-from quorum.run.attempts import Fatal
-from quorum.run.poller import ControlPoller
-from quorum.run.recorder import Recorder
-from quorum.run.results import ExecutionResult
-from quorum.run.scheduler import PhaseScheduler
-from quorum.run.snapshot import Snapshots
-from quorum.run.status import ExecutionStatus
-from quorum.run.verdict import compute_verdict
 
 if TYPE_CHECKING:
+    from quorum.engine.context import ExecutionContext
+    from quorum.engine.executor import TaskExecutor
     from quorum.history.base import Lease
-    from quorum.run.context import ExecutionContext
-    from quorum.run.executor import TaskExecutor
 
 __all__ = ("LiveExecution",)
 

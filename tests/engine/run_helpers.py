@@ -94,7 +94,7 @@ COMMITTEE_AGENTS = (*ANALYSIS, *ROUNDTABLE, *DEBATE, *VALIDATORS, "judge")
 
 def executor_with(agents: dict[str, Any] | None = None, **options: Any) -> Any:
     """A TaskExecutor over an AgentManager holding ``agents`` (ScriptedAgents or callables)."""
-    from quorum.run.executor import TaskExecutor
+    from quorum.engine.executor import TaskExecutor
     from quorum.testing import make_manager
 
     options.setdefault("max_execution_time", 30.0)

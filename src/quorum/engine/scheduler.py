@@ -15,14 +15,14 @@ import collections
 from typing import TYPE_CHECKING
 
 from quorum.definition.model import Phase
+from quorum.engine.attempts import Fatal, run_attempts
+from quorum.engine.status import PhaseStatus
 from quorum.errors import PhaseFailedError
 from quorum.events import EventType
 from quorum.ids import PhaseName
-from quorum.run.attempts import Fatal, run_attempts
-from quorum.run.status import PhaseStatus
 
 if TYPE_CHECKING:
-    from quorum.run.live import LiveExecution
+    from quorum.engine.live import LiveExecution
 
 __all__ = ("PhaseScheduler",)
 
@@ -127,7 +127,7 @@ class PhaseScheduler:
             self._launch()
 
     def _when(self, phase: Phase) -> bool:
-        from quorum.run import templating
+        from quorum.engine import templating
 
         assert phase.when is not None
         try:

@@ -22,10 +22,10 @@ from types import MappingProxyType
 from typing import Any
 
 from quorum.definition.model import Task, frozen_mapping
+from quorum.engine.results import ExecutionResult, PhaseResult, Usage, thaw
+from quorum.engine.status import PHASE_TERMINAL, ExecutionStatus, PhaseStatus, check_transition
 from quorum.errors import InvalidTransitionError
 from quorum.ids import CheckpointId, ExecutionId, PhaseName
-from quorum.run.results import ExecutionResult, PhaseResult, Usage, thaw
-from quorum.run.status import PHASE_TERMINAL, ExecutionStatus, PhaseStatus, check_transition
 from quorum.signals import AbortSignal
 
 __all__ = ("Checkpoint", "ExecutionContext", "new_execution_id")

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from run_helpers import phase, prompt, task
 
 from quorum.agents.protocol import AgentResponse
+from quorum.engine.context import ExecutionContext
+from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.errors import InvalidTransitionError
 from quorum.ids import AgentId
-from quorum.run.context import ExecutionContext
-from quorum.run.status import ExecutionStatus, PhaseStatus
 
 pytestmark = pytest.mark.unit
 
@@ -176,7 +176,7 @@ def test_json_round_trip_property(inputs: dict[str, object], outputs: object) ->
 
 
 def test_fast_response_dict_matches_to_dict() -> None:
-    from quorum.run.results import response_dict
+    from quorum.engine.results import response_dict
 
     r = AgentResponse(agent_id=AgentId("a"), text="t", data={"x": [1, {"y": (2, 3)}], "z": None},
                       stance="bullish", confidence=0.5, tokens_in=3, cost_usd=0.1, error=None)

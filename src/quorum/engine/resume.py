@@ -17,17 +17,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from quorum.definition.model import Task
+from quorum.engine.context import Checkpoint, ExecutionContext
+from quorum.engine.results import PhaseResult, Usage
+from quorum.engine.status import TERMINAL, ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import EventType
 from quorum.ids import CheckpointId, PhaseName
-from quorum.run.context import Checkpoint, ExecutionContext
-from quorum.run.results import PhaseResult, Usage
-from quorum.run.status import TERMINAL, ExecutionStatus, PhaseStatus
 
 if TYPE_CHECKING:
+    from quorum.engine.executor import TaskExecutor
+    from quorum.engine.handle import ExecutionHandle
     from quorum.history.base import ExecutionRecord, HistoryStore
-    from quorum.run.executor import TaskExecutor
-    from quorum.run.handle import ExecutionHandle
 
 __all__ = ("MAX_RECOVERY_ATTEMPTS", "rebuild_context", "recover", "resume_from_store")
 
