@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from quorum.agents.budget import Budget, BudgetUsage
+from quorum.agents.function import freeze_data
 from quorum.agents.manager import AgentManager
 from quorum.agents.policy import AgentPolicy
 from quorum.agents.protocol import AgentRequest, AgentResponse
@@ -18,6 +21,7 @@ from quorum.agents.resilience import (
     CircuitOpenError,
     RateLimiter,
 )
+from quorum.definition.model import frozen_mapping
 from quorum.errors import AgentError, AgentTimeoutError, BudgetExceededError
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
@@ -501,3 +505,138 @@ async def test_managers_close_their_agents() -> None:
 
 def _unused(*args: Any) -> None:  # keeps the Any import honest for type checkers of tests
     return None
+
+
+# -- shared timers (the per-call timeout of the plain path) ---------------------------------------
+
+
+async def test_a_shared_timer_fires_no_earlier_than_the_limit_and_little_later() -> None:
+    manager = AgentManager(default_timeout_s=0.064)
+    manager.register("a", slow)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(AgentTimeoutError) as caught:
+        await manager.query(req("a"))
+    elapsed = loop.time() - started
+    assert caught.value.timeout_s == 0.064
+    assert elapsed >= 0.064
+    assert elapsed < 0.064 * (1 + 1 / 64) + 0.05  # a slice late at most (plus scheduling slack)
+
+
+@pytest.mark.concurrency
+async def test_concurrent_calls_share_timers() -> None:
+    manager = AgentManager()  # the 60 s default applies to every call
+    gate = asyncio.Event()
+
+    async def agent(request: AgentRequest) -> str:
+        await gate.wait()
+        return "ok"
+
+    manager.register("a", agent)
+    loop = asyncio.get_running_loop()
+    before = len(loop._scheduled)  # type: ignore[attr-defined]
+    calls = [asyncio.create_task(manager.query(req("a"))) for _ in range(500)]
+    await asyncio.sleep(0)
+    armed = len(loop._scheduled) - before  # type: ignore[attr-defined]
+    assert 1 <= armed <= 2  # one timer per 1/64 of the limit, not one per call (500)
+    gate.set()
+    assert [r.text for r in await asyncio.gather(*calls)] == ["ok"] * 500
+
+
+@pytest.mark.concurrency
+async def test_cancelling_a_call_from_outside_is_not_a_timeout() -> None:
+    manager = AgentManager(default_timeout_s=5.0)
+    manager.register("a", slow)
+    call = asyncio.create_task(manager.query(req("a")))
+    await asyncio.sleep(0.01)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert call.cancelled()
+
+
+@pytest.mark.concurrency
+async def test_a_timeout_and_an_outside_cancel_together_stay_a_cancel() -> None:
+    manager = AgentManager(default_timeout_s=0.02)
+    started = asyncio.Event()
+
+    async def stubborn(request: AgentRequest) -> str:
+        started.set()
+        try:
+            await asyncio.sleep(1.0)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # still cleaning up when the caller cancels too
+            raise
+        return "late"
+
+    manager.register("a", stubborn)
+    call = asyncio.create_task(manager.query(req("a")))
+    await started.wait()
+    await asyncio.sleep(0.04)  # the timer has fired; the agent is cleaning up
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+
+
+async def test_an_answer_that_beats_the_cancellation_is_kept() -> None:
+    manager = AgentManager(default_timeout_s=0.02)
+
+    async def shielded(request: AgentRequest) -> str:
+        try:
+            await asyncio.sleep(1.0)
+        except asyncio.CancelledError:
+            return "answered anyway"  # swallows the timer's cancellation, like asyncio.timeout allows
+        return "late"
+
+    manager.register("a", shielded)
+    assert (await manager.query(req("a"))).text == "answered anyway"
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0  # the timer's cancel request was withdrawn
+
+
+def test_shared_timers_start_afresh_in_a_new_loop() -> None:
+    manager = AgentManager(default_timeout_s=0.03)
+    manager.register("a", slow)
+
+    async def once() -> None:
+        with pytest.raises(AgentTimeoutError):
+            await manager.query(req("a"))
+
+    asyncio.run(once())
+    asyncio.run(once())
+
+
+# -- answers are frozen --------------------------------------------------------------------------
+
+
+async def test_answers_are_deep_frozen_copies() -> None:
+    manager = AgentManager()
+    kept: dict[str, Any] = {"stance": "bullish", "n": 1, "items": [1, {"x": [2]}], "nested": {"y": [3]}}
+    manager.register("a", lambda r: kept)
+    response = await manager.query(req("a"))
+    kept["n"] = 2
+    kept["items"].append(9)
+    kept["nested"]["y"].append(4)
+    assert response.data["n"] == 1
+    assert response.data["items"] == (1, {"x": (2,)})
+    assert response.data["nested"] == {"y": (3,)}
+    with pytest.raises(TypeError):
+        response.data["n"] = 5  # type: ignore[index]
+    with pytest.raises(TypeError):
+        response.data["nested"]["z"] = 1  # type: ignore[index]
+    assert response.stance == "bullish"
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(value=st.dictionaries(st.text(max_size=4), json_like, max_size=5))
+def test_freeze_data_is_frozen_mapping(value: dict[str, Any]) -> None:
+    fast = freeze_data(value)
+    assert fast == frozen_mapping(value)
+    assert type(fast) is type(frozen_mapping(value))

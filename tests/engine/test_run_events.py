@@ -206,3 +206,173 @@ async def test_a_forgotten_or_closed_subscription_stops_costing_anything() -> No
         await ex.execute(T, {"x": 1})
         assert len(scoped) == 11
     assert not ex._bus.wants(E.AGENT_START)
+
+
+class StreamingAgent:
+    """A fake LLM agent: streams its answer through ``request.metadata["on_chunk"]`` when given one."""
+
+    def __init__(self, pieces: tuple[str, ...], *, in_thread: bool = False) -> None:
+        self.pieces = pieces
+        self.in_thread = in_thread
+        self.saw_callback: list[bool] = []
+
+    async def query(self, request: Any) -> Any:
+        from quorum.agents.protocol import AgentResponse
+
+        on_chunk = request.metadata.get("on_chunk")
+        self.saw_callback.append(on_chunk is not None)
+        if on_chunk is not None:
+            if self.in_thread:
+                await asyncio.to_thread(lambda: [on_chunk(p) for p in self.pieces])
+            else:
+                for piece in self.pieces:
+                    on_chunk(piece)
+                    await asyncio.sleep(0)
+        return AgentResponse(agent_id=request.agent_id, text="".join(self.pieces), data={"v": 1})
+
+
+STREAM_T = task(phase("P", prompt("go"), agents=("s",), outputs=("v",)))
+
+
+async def test_streamed_text_is_published_as_agent_chunk_events() -> None:
+    agent = StreamingAgent(("Hel", "lo", "", " world"))
+    ex = executor_with({"s": agent})
+    with EventCapture(ex) as events:
+        result = await ex.execute(STREAM_T, {})
+    assert result.status == ExecutionStatus.COMPLETED
+    assert agent.saw_callback == [True]
+    chunks = events.of(E.AGENT_CHUNK)
+    assert [c.data["text"] for c in chunks] == ["Hel", "lo", " world"]  # empty pieces are not events
+    assert all((c.phase, c.step, c.agent, c.execution_id) == ("P", 0, "s", result.id) for c in chunks)
+    # No sequence number of their own: each carries the latest journaled one (agent:start's here).
+    start = events.first(E.AGENT_START)
+    assert all(c.sequence == start.sequence for c in chunks)
+    journaled = [e for e in events.events if e.type != E.AGENT_CHUNK]
+    assert [e.sequence for e in journaled] == list(range(1, len(journaled) + 1))
+    # Between agent:start and agent:response, in order.
+    types = events.types()
+    assert types.index(E.AGENT_START) < types.index(E.AGENT_CHUNK) < types.index(E.AGENT_RESPONSE)
+
+
+async def test_no_chunk_callback_unless_someone_listens() -> None:
+    agent = StreamingAgent(("a", "b"))
+    ex = executor_with({"s": agent})
+    with EventCapture(ex, E.AGENT_RESPONSE) as events:
+        await ex.execute(STREAM_T, {})
+    assert agent.saw_callback == [False]
+    assert len(events.events) == 1
+    with EventCapture(ex, E.AGENT_CHUNK) as chunks:
+        await ex.execute(STREAM_T, {})
+    assert agent.saw_callback == [False, True]
+    assert [c.data["text"] for c in chunks.events] == ["a", "b"]
+
+
+async def test_chunks_from_a_worker_thread_reach_subscribers() -> None:
+    agent = StreamingAgent(("x", "y", "z"), in_thread=True)
+    ex = executor_with({"s": agent})
+    handle = await ex.start(STREAM_T, {})
+    texts: list[str] = []
+    async with ex.events(execution_id=handle.id) as stream:
+        async for event in stream:
+            if event.type == E.AGENT_CHUNK:
+                texts.append(event.data["text"])
+    await handle.result()
+    assert texts == ["x", "y", "z"]
+
+
+async def test_chunks_are_never_journaled() -> None:
+    from quorum.history.memory import MemoryHistoryStore
+
+    store = MemoryHistoryStore()
+    agent = StreamingAgent(("one", "two"))
+    ex = executor_with({"s": agent}, history_store=store)
+    with EventCapture(ex, E.AGENT_CHUNK) as chunks:
+        result = await ex.execute(STREAM_T, {})
+    assert len(chunks.events) == 2
+    journal = await store.read_journal(result.id)
+    assert journal
+    assert all(e.type != E.AGENT_CHUNK for e in journal)
+    assert [e.sequence for e in journal] == list(range(1, len(journal) + 1))
+    assert journal[-1].type == E.EXECUTION_COMPLETE
+
+
+def test_chunk_key_is_the_agents_layer_key() -> None:
+    from quorum.agents.llm import ON_CHUNK
+    from quorum.engine.calls import ON_CHUNK as ENGINE_ON_CHUNK
+
+    assert ENGINE_ON_CHUNK == ON_CHUNK
+
+
+def test_response_record_is_the_answers_dict() -> None:
+    from quorum.agents.protocol import AgentResponse
+    from quorum.engine.calls import ResponseRecord
+    from quorum.engine.results import response_dict
+
+    answer = AgentResponse(agent_id="a", text="t", data={"v": (1, {"w": (2,)})}, stance="bullish",
+                           tokens_in=3, latency_ms=1.5)
+    record = ResponseRecord(answer)
+    plain = response_dict(answer)
+    assert record == plain
+    assert dict(record) == plain
+    assert record.to_dict() == plain
+    assert list(record) == list(plain)
+    assert len(record) == len(plain)
+    assert record["data"] == {"v": [1, {"w": [2]}]}  # thawed, like response_dict
+    assert type(record["data"]) is dict
+    assert "stance" in record
+    assert "nope" not in record
+    with pytest.raises(KeyError):
+        record["nope"]
+    assert AgentResponse.from_dict(record) == answer.with_(data={"v": (1, {"w": (2,)})})
+
+
+async def test_step_events_carry_kind_and_type() -> None:
+    ex = executor_with(_agents())
+    with EventCapture(ex) as events:
+        await ex.execute(T, {"x": 1})
+    for kind in (E.STEP_START, E.STEP_COMPLETE):
+        assert dict(events.first(kind).data) == {"kind": "prompt", "type": None}
+
+
+async def test_a_recorded_execution_leaves_no_reference_cycles() -> None:
+    # Freed by reference counting as soon as it ends: long processes must not lean on the collector.
+    import gc
+
+    from quorum.engine.live import LiveExecution
+    from quorum.history.memory import MemoryHistoryStore
+
+    ex = executor_with(_agents(), history_store=MemoryHistoryStore())
+    await ex.execute(T, {"x": 1})
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(3):
+            await ex.execute(T, {"x": 1})
+        gc.collect()
+        cyclic = [o for o in gc.garbage if isinstance(o, LiveExecution)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert cyclic == []
+
+
+def test_response_event_data_is_the_documented_mapping() -> None:
+    from quorum.agents.protocol import AgentResponse
+    from quorum.engine.calls import ResponseEventData
+    from quorum.engine.results import response_dict
+    from quorum.events import Event
+
+    answer = AgentResponse(agent_id="a", text="t", data={"v": 1})
+    data = ResponseEventData("P/0/a/0/1", 0, 1, answer)
+    expected = {"call_key": "P/0/a/0/1", "round": 0, "attempt": 1, "response": response_dict(answer)}
+    assert data == expected
+    assert dict(data) == expected
+    assert data.get("call_key") == "P/0/a/0/1"
+    assert data.get("missing") is None
+    assert "response" in data
+    assert "missing" not in data
+    event = Event(type=E.AGENT_RESPONSE, execution_id="e", sequence=1, timestamp=0.0, data=data)  # type: ignore[arg-type]
+    assert event.to_dict()["data"] == expected
+    assert Event.from_dict(event.to_dict()).data == expected

@@ -1,6 +1,7 @@
-"""Backoff, a per-agent circuit breaker, and a per-provider rate limiter (token bucket).
+"""Backoff, a per-agent circuit breaker, a per-provider rate limiter (token bucket), and the shared
+timers that bound each call.
 
-All three take an injectable clock (and sleep) so tests run them on a fake timeline.
+The first three take an injectable clock (and sleep) so tests run them on a fake timeline.
 """
 
 from __future__ import annotations
@@ -8,13 +9,23 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from quorum.errors import AgentError
 
-__all__ = ("Backoff", "BreakerPolicy", "BreakerState", "CircuitBreaker", "CircuitOpenError", "RateLimiter")
+__all__ = (
+    "Backoff",
+    "BreakerPolicy",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "RateLimiter",
+    "SharedTimers",
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -166,3 +177,79 @@ class RateLimiter:
         wait = self.reserve()
         if wait > 0:
             await self._sleep(wait)
+
+
+class _Slot:
+    """One call under a :class:`SharedTimers` deadline."""
+
+    __slots__ = ("bucket", "cancelling", "fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any], bucket: set[_Slot]) -> None:
+        self.task = task
+        self.bucket = bucket
+        self.cancelling = task.cancelling()
+        self.fired = False
+
+
+class SharedTimers:
+    """Per-call timeouts that share event-loop timers (the manager's hot path).
+
+    ``asyncio.timeout`` puts one timer in the loop's heap per call and leaves it there, cancelled, until
+    it is due or swept: with a 60 s default timeout, a 10,000-agent fan-out keeps 10,000 timers alive.
+    Here a deadline is rounded *up* to a bucket ``limit / 64`` wide and every call whose deadline falls
+    in the same bucket shares one timer, so a call costs a set insertion and removal. A call times out
+    no earlier than its limit and at most 1/64 of it later (60 s: within 0.94 s; 50 ms: within 0.8 ms).
+
+    Semantics are those of ``asyncio.timeout``: when the bucket's timer fires, each call still in it has
+    its task cancelled; :meth:`leave` turns that cancellation into ``TimeoutError`` unless someone else
+    also cancelled the task (then the ``CancelledError`` goes on). One instance serves one event loop;
+    it starts afresh when used from another one.
+    """
+
+    __slots__ = ("_buckets", "_loop")
+
+    _SLICES = 64
+
+    def __init__(self) -> None:
+        self._buckets: dict[float, set[_Slot]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def enter(self, limit_s: float) -> _Slot:
+        """Start timing the current task; pair with :meth:`leave` in a ``finally``/``except``."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._buckets = {}
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("SharedTimers.enter() must be called from a task")
+        width = limit_s / self._SLICES
+        deadline = loop.time() + limit_s
+        if width > 0:
+            deadline = math.ceil(deadline / width) * width
+        buckets = self._buckets
+        bucket = buckets.get(deadline)
+        if bucket is None:
+            bucket = buckets[deadline] = set()
+            loop.call_at(deadline, self._fire, deadline, bucket)
+        slot = _Slot(task, bucket)
+        bucket.add(slot)
+        return slot
+
+    def _fire(self, deadline: float, bucket: set[_Slot]) -> None:
+        if self._buckets.get(deadline) is bucket:
+            del self._buckets[deadline]
+        for slot in bucket:
+            if not slot.task.done():
+                slot.fired = True
+                slot.task.cancel()
+        bucket.clear()
+
+    @staticmethod
+    def leave(slot: _Slot, error: BaseException | None = None) -> bool:
+        """Stop timing; True when ``error`` (a ``CancelledError``) is this timer's doing: a timeout."""
+        slot.bucket.discard(slot)
+        if not slot.fired:
+            return False
+        slot.fired = False
+        return slot.task.uncancel() <= slot.cancelling and isinstance(error, asyncio.CancelledError)

@@ -2,30 +2,134 @@
 
 Kept lean on purpose (issue 7): no copies of the context or of the peers per call, events built only
 when someone listens (the sequence number still advances), one ``AgentRequest`` per call.
+
+Streaming: when someone listens for ``agent:chunk`` on the bus (a handler for it or ``"*"``, or any
+``events()`` subscription), the request's ``metadata["on_chunk"]`` is a callback that the agents layer
+calls with each piece of streamed text (LLM agents do; see :mod:`quorum.agents.llm`), and each piece is
+published as an ``agent:chunk`` event (``phase``, ``step``, ``agent``; ``data={"text": piece}``). Nobody
+listening: no callback, no cost. Chunk events are live-only: they are never journaled to the history
+store (a long answer streams hundreds of them; the ``agent:response`` event already records the whole
+text) and take no sequence number of their own — each carries the sequence of the latest journaled
+event, so the journal's sequences stay gap-free whether or not anyone streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
-from quorum.engine.results import response_dict
+from quorum.engine.results import response_dict, thaw
 from quorum.errors import BudgetExceededError
-from quorum.events import EventType
-from quorum.ids import AgentId
+from quorum.events import Event, EventType
+from quorum.ids import AgentId, PhaseName
 
 if TYPE_CHECKING:
+    from quorum.engine.live import LiveExecution
     from quorum.engine.phases import PhaseRunner
 
-__all__ = ("call_agent", "fan_out")
+__all__ = ("ON_CHUNK", "ResponseEventData", "ResponseRecord", "call_agent", "fan_out")
 
 _START = EventType.AGENT_START
 _RESPONSE = EventType.AGENT_RESPONSE
 _ERROR = EventType.AGENT_ERROR
+_CHUNK = EventType.AGENT_CHUNK
 _perf = time.perf_counter
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+ON_CHUNK = "on_chunk"
+"""``quorum.agents.llm.ON_CHUNK`` (not imported from there: that module loads PyYAML)."""
+
+
+_RESPONSE_KEYS = (
+    "agent_id", "text", "data", "stance", "recommendation", "confidence", "rationale", "latency_ms", "model",
+    "tokens_in", "tokens_out", "cost_usd", "cached", "error",
+)
+_RESPONSE_KEYSET = frozenset(_RESPONSE_KEYS)
+
+
+class ResponseRecord(Mapping[str, Any]):
+    """``response.to_dict()`` as a read-only mapping over the (frozen) answer itself: the payload of
+    ``agent:response`` events.
+
+    Every recorded call used to copy its answer into a 14-key dict (plus a thawed copy of its data) that
+    the journal kept for the life of the execution, beside the answer the result already holds. The
+    view has the same keys and values (``data`` is thawed to plain dicts and lists on access) and
+    compares equal to that dict; ``to_dict()`` (and ``dict(record)``) gives the plain copy.
+    """
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: AgentResponse) -> None:
+        self.response = response
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "data":
+            return thaw(self.response.data)
+        if key in _RESPONSE_KEYSET:
+            return getattr(self.response, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_RESPONSE_KEYS)
+
+    def __len__(self) -> int:
+        return len(_RESPONSE_KEYS)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _RESPONSE_KEYSET
+
+    def __repr__(self) -> str:
+        return f"ResponseRecord({self.to_dict()!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return response_dict(self.response)
+
+
+_CALL_KEYS = ("call_key", "round", "attempt", "response")
+
+
+class ResponseEventData(Mapping[str, Any]):
+    """The data of an ``agent:response`` event — ``{"call_key", "round", "attempt", "response"}`` — in
+    one small object instead of a dict plus a :class:`ResponseRecord` (``response`` is made on access).
+
+    A journal keeps one per agent call for the life of the execution (and a fan-out holds thousands at
+    once while the garbage collector walks them), so it pays to be one object, not two.
+    """
+
+    __slots__ = ("_answer", "_attempt", "_key", "_round")
+
+    def __init__(self, key: str, rnd: int, attempt: int, answer: AgentResponse) -> None:
+        self._key = key
+        self._round = rnd
+        self._attempt = attempt
+        self._answer = answer
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "call_key":
+            return self._key
+        if key == "response":
+            return ResponseRecord(self._answer)
+        if key == "round":
+            return self._round
+        if key == "attempt":
+            return self._attempt
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_CALL_KEYS)
+
+    def __len__(self) -> int:
+        return len(_CALL_KEYS)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _CALL_KEYS
+
+    def __repr__(self) -> str:
+        return f"ResponseEventData({dict(self)!r})"
 
 
 async def call_agent(
@@ -77,6 +181,7 @@ async def call_agent(
         outputs=runner.phase.outputs,
         timeout_s=live.agent_timeout,
         abort=live.abort_signal,
+        metadata=_stream_to(live, phase, step, agent_id) if bus.wants(_CHUNK) else _EMPTY,
     )
     started = _perf()
     try:
@@ -117,11 +222,41 @@ async def call_agent(
     if recorder is not None or bus.wants(_RESPONSE):
         live.emit(_RESPONSE, phase=phase, step=step, agent=agent_id, duration_ms=elapsed,
                   error=response.error,
-                  data={"call_key": key, "round": rnd, "attempt": attempt,
-                        "response": response_dict(response)})
+                  data=ResponseEventData(key, rnd, attempt, response))
     else:
         ctx.sequence += 1
     return response
+
+
+def _stream_to(live: LiveExecution, phase: PhaseName, step: int, agent: AgentId) -> Mapping[str, Any]:
+    """Request metadata whose ``on_chunk`` publishes each streamed piece as an ``agent:chunk`` event."""
+    loop = asyncio.get_running_loop()
+    ctx = live.ctx
+    bus = live.bus
+    task_name = live.task.name
+
+    def publish(text: str) -> None:
+        # Not journaled, and no sequence number of its own (see the module docstring).
+        event = Event(
+            type=_CHUNK, execution_id=ctx.id, sequence=ctx.sequence, timestamp=time.time(), task=task_name,
+            phase=phase, step=step, agent=agent, data={"text": text},
+        )
+        bus.publish(event, live._spawn)
+
+    def on_chunk(text: str) -> None:
+        if not text:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            publish(text)
+        else:  # an agent streaming from a worker thread: hand the piece to the execution's loop
+            loop.call_soon_threadsafe(publish, text)
+
+    callback: Callable[[str], None] = on_chunk
+    return MappingProxyType({ON_CHUNK: callback})
 
 
 async def fan_out(
@@ -139,10 +274,15 @@ async def fan_out(
         return [await call_agent(runner, agents[0], prompt, step, rnd, peers, context)]
     limit = runner.live.max_agents
     if limit is None or limit >= n:
-        async with asyncio.TaskGroup() as tg:
-            tasks = [
-                tg.create_task(call_agent(runner, a, prompt, step, rnd, peers, context)) for a in agents
-            ]
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [
+                    tg.create_task(call_agent(runner, a, prompt, step, rnd, peers, context)) for a in agents
+                ]
+        except* BudgetExceededError as group:
+            # The only Exception a call lets out: raised bare, as a sequential call raises it, so that
+            # the phase recognises a budget stop (not a failed attempt to retry).
+            raise group.exceptions[0] from None
         return [t.result() for t in tasks]
     # Bounded: a fixed pool of workers pulling the next agent, so at most `limit` tasks exist at once.
     out: list[AgentResponse | None] = [None] * n
@@ -152,7 +292,10 @@ async def fan_out(
         for i in indexes:
             out[i] = await call_agent(runner, agents[i], prompt, step, rnd, peers, context)
 
-    async with asyncio.TaskGroup() as tg:
-        for _ in range(limit):
-            tg.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(limit):
+                tg.create_task(worker())
+    except* BudgetExceededError as group:
+        raise group.exceptions[0] from None
     return [r for r in out if r is not None]

@@ -21,6 +21,7 @@ import inspect
 import itertools
 import time
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, assert_never
 
 from quorum.agents.protocol import AgentResponse
@@ -41,6 +42,20 @@ __all__ = ("PhaseError", "PhaseRunner", "answer_value", "phase_outputs")
 
 _STEP_START = EventType.STEP_START
 _STEP_COMPLETE = EventType.STEP_COMPLETE
+_STEP_DATA: dict[tuple[str, str | None], Mapping[str, Any]] = {}
+"""Payload of step:start/step:complete per (kind, type): the same few values for every step of every
+execution, so one shared read-only mapping each instead of two new dicts per step (a journal keeps
+them all)."""
+
+
+def _step_data(kind: StepKind, step_type: str | None) -> Mapping[str, Any]:
+    key = (kind.value, step_type)
+    data = _STEP_DATA.get(key)
+    if data is None:
+        if len(_STEP_DATA) >= 1024:  # custom step types are open-ended: stay bounded
+            _STEP_DATA.clear()
+        data = _STEP_DATA[key] = MappingProxyType({"kind": kind.value, "type": step_type})
+    return data
 
 
 class PhaseError(ExecutionError):
@@ -150,8 +165,7 @@ class PhaseRunner:
         live = self.live
         kind = step.kind
         if live.wants(_STEP_START):
-            live.emit(_STEP_START, phase=self.name, step=step.index,
-                      data={"kind": kind.value, "type": step.type})
+            live.emit(_STEP_START, phase=self.name, step=step.index, data=_step_data(kind, step.type))
         else:
             live.ctx.sequence += 1
         started = time.perf_counter()
@@ -171,7 +185,7 @@ class PhaseRunner:
         if live.wants(_STEP_COMPLETE):
             live.emit(_STEP_COMPLETE, phase=self.name, step=step.index,
                       duration_ms=(time.perf_counter() - started) * 1000.0,
-                      data={"kind": kind.value, "type": step.type})
+                      data=_step_data(kind, step.type))
         else:
             live.ctx.sequence += 1
 

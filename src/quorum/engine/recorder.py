@@ -7,6 +7,13 @@ event (written at once: it carries the definition a resume needs) and the final 
 so the store sees few, large batches and agents never wait for it. A crash loses at most the events
 of the last linger window: those calls count as in flight and run again on resume.
 
+The linger also ends early when the event loop runs out of work (every agent of every execution is
+waiting): the batch is written *before* the loop goes to sleep rather than by a timer in the middle of
+the agents' wait. That matters for latency: each extra wake-up of a sleeping loop costs the agents'
+timers up to a millisecond (the selector rounds its timeout up to whole milliseconds), measured as
++1–2 % on a chain of 50 ms agent calls. "Out of work" is read from CPython's queue of ready callbacks
+(``loop._ready``); on a loop without one (uvloop) the linger simply runs its course.
+
 A failed append is retried twice (50 ms, then 200 ms); after that — or at once when the store says
 the lease was lost — the execution is told (``on_failure``) and ends as failed.
 """
@@ -14,7 +21,9 @@ the lease was lost — the execution is told (``on_failure``) and ends as failed
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
+from typing import Any
 
 from quorum.errors import LeaseLostError
 from quorum.events import Event
@@ -25,10 +34,61 @@ __all__ = ("Recorder",)
 _RETRY_DELAYS = (0.05, 0.2)
 
 
+def _ignore(exc: BaseException) -> None:
+    """``on_failure`` after the flusher ended (see ``Recorder.run``)."""
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _IdleWatch:
+    """Settles futures when the loop has no ready callback left, i.e. is about to wait for I/O or a
+    timer. One per loop, whatever the number of recorders: a single callback per loop turn, and only
+    while someone waits."""
+
+    __slots__ = ("__weakref__", "_armed", "_futures", "_loop", "_ready")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, ready: Any) -> None:
+        self._loop = loop
+        self._ready = ready
+        self._futures: list[asyncio.Future[None]] = []
+        self._armed = False
+
+    def add(self, future: asyncio.Future[None]) -> None:
+        self._futures.append(future)
+        if not self._armed:
+            self._armed = True
+            self._loop.call_soon(self._check)
+
+    def _check(self) -> None:
+        if self._ready:  # more callbacks to run: not idle yet (look again next turn)
+            self._loop.call_soon(self._check)
+            return
+        self._armed = False
+        futures, self._futures = self._futures, []
+        for future in futures:
+            _settle(future)
+
+
+_WATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _IdleWatch] = weakref.WeakKeyDictionary()
+
+
+def _idle_watch(loop: asyncio.AbstractEventLoop) -> _IdleWatch | None:
+    watch = _WATCHES.get(loop)
+    if watch is None:
+        ready = getattr(loop, "_ready", None)
+        if ready is None or not hasattr(ready, "__len__"):
+            return None
+        watch = _WATCHES[loop] = _IdleWatch(loop, ready)
+    return watch
+
+
 class Recorder:
     __slots__ = (
-        "_batch", "_closed", "_durable", "_hurry", "_on_failure", "_waiters", "_wake", "epoch", "failed",
-        "linger_s", "store", "written",
+        "_batch", "_closed", "_durable", "_hurry", "_lingering", "_on_failure", "_waiters", "_wake", "epoch",
+        "failed", "linger_s", "store", "written",
     )
 
     def __init__(
@@ -37,6 +97,7 @@ class Recorder:
         self.store = store
         self.linger_s = linger_s
         self._hurry = asyncio.Event()
+        self._lingering: asyncio.Future[None] | None = None
         self.epoch: int | None = None
         self._batch: list[Event] = []
         self._wake = asyncio.Event()
@@ -51,7 +112,7 @@ class Recorder:
         """Wait until the event with ``sequence`` (and all before it) is written (or writing failed)."""
         if self._durable >= sequence or self.failed is not None:
             return
-        self._hurry.set()
+        self._nudge()
         future = asyncio.get_running_loop().create_future()
         self._waiters.append((sequence, future))
         await future
@@ -75,7 +136,13 @@ class Recorder:
         """Flush what is left, then stop (``run`` returns)."""
         self._closed = True
         self._wake.set()
+        self._nudge()
+
+    def _nudge(self) -> None:
+        """Write now: end the current linger."""
         self._hurry.set()
+        if self._lingering is not None:
+            _settle(self._lingering)
 
     async def flush(self) -> None:
         while self._batch and self.failed is None:
@@ -83,22 +150,36 @@ class Recorder:
             await self._append(batch)
 
     async def run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._hurry.is_set() and self.linger_s > 0:
-                try:
-                    async with asyncio.timeout(self.linger_s):
-                        await self._hurry.wait()
-                except TimeoutError:
-                    pass
-            else:
-                await asyncio.sleep(0)  # at least the rest of this tick's events join the batch
-            if not self._closed:
-                self._hurry.clear()
-            await self.flush()
-            if self._closed and not self._batch:
-                return
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if not self._hurry.is_set() and self.linger_s > 0:
+                    # Until the linger ends, the loop runs out of work, or someone needs the write.
+                    loop = asyncio.get_running_loop()
+                    lingering = self._lingering = loop.create_future()
+                    timer = loop.call_later(self.linger_s, _settle, lingering)
+                    watch = _idle_watch(loop)
+                    if watch is not None:
+                        watch.add(lingering)
+                    try:
+                        await lingering
+                    finally:
+                        timer.cancel()
+                        self._lingering = None
+                else:
+                    await asyncio.sleep(0)  # at least the rest of this tick's events join the batch
+                if not self._closed:
+                    self._hurry.clear()
+                await self.flush()
+                if self._closed and not self._batch:
+                    return
+        finally:
+            # ``on_failure`` is a bound method of the execution, which holds this recorder: a reference
+            # cycle that only the garbage collector could free. Once the flusher is done, drop it, so
+            # that a finished execution (its journal batch, snapshots, events) is freed at once by
+            # reference counting. A failure later (a stray ``flush``) is still kept in ``failed``.
+            self._on_failure = _ignore
 
     async def _append(self, batch: list[Event]) -> None:
         for delay in (*_RETRY_DELAYS, None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from quorum.engine.context import Checkpoint, ExecutionContext
-from quorum.engine.results import PhaseResult, response_dict, thaw
+from quorum.engine.results import PhaseResult, response_dict
 
 __all__ = ("Snapshots",)
 
@@ -56,7 +56,9 @@ class Snapshots:
 
 def _phase_head(result: PhaseResult) -> dict[str, Any]:
     return {
-        "name": result.name, "status": result.status.value, "outputs": thaw(result.outputs), "answers": [],
+        # The outputs as they are (frozen): the stores encode frozen mappings and tuples like dicts and
+        # lists, and resume freezes what it reads; a thawed copy would duplicate every answer's data.
+        "name": result.name, "status": result.status.value, "outputs": result.outputs, "answers": [],
         "attempts": result.attempts, "duration_ms": result.duration_ms, "started_at": result.started_at,
         "ended_at": result.ended_at, "error": result.error, "skipped_reason": result.skipped_reason,
         "warnings": list(result.warnings),
