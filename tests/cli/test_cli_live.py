@@ -18,6 +18,18 @@ def _plain(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+def _owner(cli: Cli, execution_id: str) -> str | None:
+    import sqlite3
+
+    conn = sqlite3.connect(f"{cli.db.as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT owner FROM executions WHERE id = ?", (execution_id,)).fetchone()
+    finally:
+        conn.close()
+    assert row is not None
+    return None if row[0] is None else str(row[0])
+
+
 def _demo(pty_run: Callable[..., PtyRun], delay: str) -> PtyRun:
     return pty_run("run", str(DEMO_TASK), *DEMO_INPUT, "--agents-dir", str(AGENTS),
                    env={"QUORUM_TEST_DELAY": delay})
@@ -51,6 +63,8 @@ def test_ctrl_c_pauses_then_resume_finishes_without_rerunning_calls(
     assert f"paused execution {execution_id}" in text
     assert f"quorum resume {execution_id}" in text
     assert cli.status(execution_id) == "paused"
+    # It detached cleanly (not a hard exit): the lease is released, so nobody has to wait for it.
+    assert _owner(cli, execution_id) is None
 
     resumed = cli("resume", execution_id, "--agents-dir", str(AGENTS), "--json",
                   env={"QUORUM_TEST_DELAY": "0"})

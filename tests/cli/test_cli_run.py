@@ -182,3 +182,16 @@ def test_model_overrides_replace_an_agents_model(cli: Cli) -> None:
     assert unknown.code == 2, unknown
     assert "unknown agent 'analyst-z'" in unknown.err
     assert "did you mean 'analyst-" in unknown.err
+
+
+def test_model_override_reaches_a_flagship_agent_end_to_end(cli: Cli) -> None:
+    """`--model technical-analyst=python:...` replaces one built-in specialist of the shipped committee."""
+    r = cli("run", "investment-committee-meeting", "ticker=BTC", "amount=10000", "riskTolerance=medium",
+            "--model", "technical-analyst=python:cli_agents:analyst", "--json")
+    assert r.code == 0, r
+    result = r.json()
+    assert result["status"] == "completed"
+    analysis = result["phases"]["Analysis"]["responses"]
+    assert analysis["technical-analyst"]["rationale"] == "technical-analyst looked at BTC"  # the fixture
+    assert analysis["technical-analyst"]["data"]["score"] == 3
+    assert analysis["macro-analyst"]["rationale"] != "macro-analyst looked at BTC"  # the others: built-in

@@ -1,8 +1,10 @@
 """Driving one execution in the foreground for ``quorum run`` and ``quorum resume``: progress and Ctrl-C.
 
 - The first Ctrl-C pauses the execution (at its next step boundary; calls in flight finish and are
-  recorded); once the pause is durable in the history the command ends with exit status 5 and prints
-  how to resume. A second Ctrl-C, while it pauses, aborts it (exit status 4). A third leaves at once.
+  recorded); then this process detaches from it (``TaskExecutor.detach``: the journal is flushed, the
+  lease released, the status stays ``paused``) and the command ends normally with exit status 5,
+  printing how to resume. A second Ctrl-C, while it pauses, aborts it (exit status 4). A third leaves
+  at once.
 - A pause asked for by another process (``quorum pause <id>``) keeps this process waiting, paused,
   until ``quorum resume <id>`` or ``quorum abort <id>``.
 """
@@ -13,7 +15,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ then run again on resume, as after a crash)."""
 class Outcome:
     execution_id: str
     result: ExecutionResult | None
-    """None when the command leaves the execution paused."""
+    """None when the command leaves the execution paused (detached, for ``quorum resume``)."""
 
     @property
     def status(self) -> str:
@@ -58,7 +59,6 @@ class RunSession:
         self._in_flight = 0
         self._settled = asyncio.Event()
         self._settled.set()
-        self._last_sequence = 0
         self._tasks: set[asyncio.Task[object]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -87,7 +87,6 @@ class RunSession:
         handle = self._handle
         if handle is not None and event.execution_id != handle.id:
             return
-        self._last_sequence = max(self._last_sequence, event.sequence)
         kind = event.type
         if kind == EventType.AGENT_START:
             self._in_flight += 1
@@ -135,33 +134,37 @@ class RunSession:
                 paused_task.cancel()
                 return Outcome(execution_id=handle.id, result=result_task.result())
             if await self._leave_paused(result_task):
-                return Outcome(execution_id=handle.id, result=None)
+                outcome = await self._detach(handle)
+                if outcome is not None:
+                    paused_task.cancel()
+                    return outcome
             if result_task.done():
                 return Outcome(execution_id=handle.id, result=result_task.result())
             paused_task = asyncio.ensure_future(self._paused.wait())
 
     async def _leave_paused(self, result_task: asyncio.Future[ExecutionResult]) -> bool:
-        """After our own pause took effect: let the calls in flight finish and the journal catch up.
+        """After our own pause took effect: let the calls in flight finish (up to ``_SETTLE_S``).
         False when the execution ended (or was resumed) meanwhile."""
         settle: asyncio.Future[Any] = asyncio.ensure_future(self._settled.wait())
         waiting: set[asyncio.Future[Any]] = {settle, result_task}
         await asyncio.wait(waiting, timeout=_SETTLE_S, return_when=asyncio.FIRST_COMPLETED)
         settle.cancel()
-        if result_task.done() or not self._paused_by_us:
-            return False
-        await self._journal_caught_up()
         return not result_task.done() and self._paused_by_us
 
-    async def _journal_caught_up(self) -> None:
-        store, handle = self._store, self._handle
-        if store is None or handle is None:
-            return
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
-            record = await store.get_execution(handle.id)
-            if record is not None and record.last_sequence >= self._last_sequence:
-                return
-            await asyncio.sleep(0.02)
+    async def _detach(self, handle: ExecutionHandle) -> Outcome | None:
+        """Leave the paused execution to the history (journal flushed, lease released) for
+        `quorum resume`. None when it was resumed or is ending meanwhile: follow it on."""
+        from quorum.errors import InvalidTransitionError
+
+        assert self._executor is not None
+        try:
+            result = await self._executor.detach(handle.id)
+        except InvalidTransitionError:
+            self._paused.clear()  # not paused any more; a later pause of ours sets it again
+            return None
+        if result.status.terminal:  # it ended before the detach took effect
+            return Outcome(execution_id=handle.id, result=result)
+        return Outcome(execution_id=handle.id, result=None)
 
     # --- Ctrl-C --------------------------------------------------------------------------------------
     def _on_sigint(self) -> None:
@@ -221,12 +224,13 @@ class RunSession:
 
 
 def leave_now(code: int) -> None:
-    """End the process at once, leaving the history as it is.
+    """End the process at once, leaving the history as it is (the third Ctrl-C: the user wants out now,
+    even while a pause or an abort is still settling).
 
-    Used when a paused execution is left for ``quorum resume``: returning through ``asyncio.run`` would
-    cancel the execution's task, which the engine records as an abort. The journal already holds the
-    paused state durably (each append returns once committed), and an execution whose process is gone
-    is taken over by ``quorum resume`` / ``quorum recover``.
+    Returning through ``asyncio.run`` would cancel the execution's task, which the engine records as an
+    abort; leaving at once instead is what a crash does: the journal holds what was committed, and an
+    execution whose process is gone is taken over by ``quorum resume`` / ``quorum recover``. (A
+    paused execution is left cleanly with ``TaskExecutor.detach``, not this.)
     """
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -40,7 +40,7 @@ async def _recover(cfg: Config, *, as_json: bool) -> int:
     import asyncio
 
     from quorum.cli.render import PlainView
-    from quorum.cli.run_cmd import build_executor, open_history
+    from quorum.cli.run_cmd import build_executor, close_executor, open_history
     from quorum.cli.store import db_exists
     from quorum.errors import QuorumError
 
@@ -79,7 +79,7 @@ async def _recover(cfg: Config, *, as_json: bool) -> int:
                 rows.append({"id": record_id, "task": task, "status": "not recovered", "error": str(exc)})
 
         await asyncio.gather(*(one(r.id, r.task, r.status) for r in orphans))
-        await executor.aclose()
+        await close_executor(executor)
     finally:
         await store.close()
     if as_json:

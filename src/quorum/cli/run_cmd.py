@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from quorum.errors import InputValidationError
     from quorum.history.base import HistoryStore
 
-__all__ = ("build_executor", "open_history", "print_result", "result_json", "resume", "run")
+__all__ = ("build_executor", "close_executor", "open_history", "print_result", "resume", "run")
 
 PlainOpt = Annotated[
     bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
@@ -131,9 +131,9 @@ async def _run(cfg: Config, task: Task, input: dict[str, Any], *, as_json: bool,
             session.uninstall()
             if view is not None:
                 view.close()
-        if outcome.result is not None:
-            await executor.aclose()  # lets the engine release its lease before the store closes
-        return await _finish(outcome, as_json=as_json, store=store)
+        # Nothing is live any more (ended, or detached when paused): this closes the agents' clients.
+        await close_executor(executor)
+        return _finish(outcome, as_json=as_json, store=store)
     finally:
         if store is not None:
             await store.close()
@@ -162,6 +162,15 @@ def build_executor(cfg: Config, store: HistoryStore | None) -> TaskExecutor:
     return TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store)
 
 
+async def close_executor(executor: TaskExecutor) -> None:
+    """Close the executor, then the agent manager :func:`build_executor` made for it (the executor
+    closes only a manager it built itself): LLM clients and the response cache are released."""
+    await executor.aclose()
+    close = getattr(executor.agent_manager, "aclose", None)
+    if close is not None:
+        await close()
+
+
 def _view(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | None:
     if as_json:
         return None
@@ -177,21 +186,17 @@ def _view(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | None:
     return LiveView(progress, out_console())
 
 
-async def _finish(outcome: Outcome, *, as_json: bool, store: HistoryStore | None) -> int:
-    from quorum.cli.driver import leave_now
-
+def _finish(outcome: Outcome, *, as_json: bool, store: HistoryStore | None) -> int:
     if outcome.result is None:
-        # paused by Ctrl-C: the history holds it; leave it for `quorum resume`
+        # paused by Ctrl-C and detached: the history holds it, for `quorum resume`
         if as_json:
             sys.stdout.write(json.dumps({"id": outcome.execution_id, "status": "paused"}) + "\n")
         else:
             _paused_message(outcome.execution_id)
-        if store is not None:
-            leave_now(ExitCode.PAUSED)
         return ExitCode.PAUSED
     result = outcome.result
     if as_json:
-        sys.stdout.write(json.dumps(result_json(result), indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     else:
         print_result(result, recorded=store is not None)
     return exit_code_for_status(result.status.value)
@@ -204,15 +209,6 @@ def _paused_message(execution_id: str) -> None:
     console.print(f"  resume it:  [bold]quorum resume {execution_id}[/]")
     console.print(f"  abort it:   quorum abort {execution_id}")
     console.print(f"  look at it: quorum show {execution_id}")
-
-
-def result_json(result: ExecutionResult) -> dict[str, Any]:
-    """``ExecutionResult.to_dict()`` with each phase's ``responses`` (agent -> latest answer) added,
-    as the Python API's ``PhaseResult.responses`` gives them."""
-    data = result.to_dict()
-    for name, phase in result.phases.items():
-        data["phases"][name]["responses"] = {agent: r.to_dict() for agent, r in phase.responses.items()}
-    return data
 
 
 def print_result(result: ExecutionResult, *, recorded: bool) -> None:
@@ -307,8 +303,7 @@ async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool)
             session.uninstall()
             if view is not None:
                 view.close()
-        if outcome.result is not None:
-            await executor.aclose()
-        return await _finish(outcome, as_json=as_json, store=store)
+        await close_executor(executor)
+        return _finish(outcome, as_json=as_json, store=store)
     finally:
         await store.close()

@@ -9,6 +9,14 @@ Checkpoints: the executor takes one automatically after every completed phase (l
 ``create_checkpoint(label)`` takes one by hand. ``restore_checkpoint(id)`` rolls the phases back to the
 checkpoint (later checkpoints are dropped) and puts the execution back to ``pending`` so the executor
 can run it on from there (``TaskExecutor.run_context``) or a copy of it (``TaskExecutor.fork``).
+
+Duration: ``duration_ms`` is the execution's *running time* — the time it spent in ``running``, summed
+over every process that drove it. Paused time does not count, nor the time when no process drove it
+(between a crash or a :meth:`~quorum.engine.executor.TaskExecutor.detach` and the resume that took it
+over). Each process adds the stretches it drove (monotonic clock); a process that takes an execution
+over starts from the running time its journal records (:mod:`quorum.engine.journal`), where a process
+that died running is counted up to its last recorded event. ``started_at``/``ended_at`` stay wall-clock
+times, so ``ended_at - started_at`` is the elapsed time and may be longer.
 """
 
 from __future__ import annotations
@@ -94,6 +102,9 @@ class ExecutionContext:
         self.paused_s = 0.0
         """Total time spent paused (it does not count against the time limit)."""
         self.paused_at: float | None = None
+        self.active_s = 0.0
+        """Running time of the stretches already closed (see ``duration_ms``)."""
+        self._running_since: float | None = None
         self.phases: dict[PhaseName, PhaseResult] = {}
         self.checkpoints: list[Checkpoint] = []
         self.sequence = 0
@@ -120,6 +131,7 @@ class ExecutionContext:
         self._go(_S.RUNNING)
         if self.started_at is None:
             self.started_at = time.time()
+        self._running_since = time.monotonic()
 
     def complete(self, verdict: Mapping[str, Any] | None = None) -> None:
         self._go(_S.COMPLETED)
@@ -150,28 +162,52 @@ class ExecutionContext:
         self._go(_S.PAUSED)
         self.status_reason = reason
         self.paused_at = time.monotonic()
+        self._stop_running(self.paused_at)
 
     def resume(self) -> float:
         """Back to running; returns how long the pause lasted (seconds)."""
         self._go(_S.RUNNING)
-        paused = 0.0 if self.paused_at is None else time.monotonic() - self.paused_at
+        now = time.monotonic()
+        paused = 0.0 if self.paused_at is None else now - self.paused_at
         self.paused_s += paused
         self.paused_at = None
         self.status_reason = None
+        self._running_since = now
         return paused
 
+    def take_over(self, running_s: float) -> None:
+        """This process drives the execution from now on; it had already run ``running_s`` seconds
+        (in other processes, as its journal records). Its clock runs again if it is running."""
+        self.active_s = running_s
+        self._running_since = time.monotonic() if self.status is _S.RUNNING else None
+
+    def _stop_running(self, now: float) -> None:
+        if self._running_since is not None:
+            self.active_s += max(0.0, now - self._running_since)
+            self._running_since = None
+
     def _end(self) -> None:
+        now = time.monotonic()
         if self.paused_at is not None:
-            self.paused_s += time.monotonic() - self.paused_at
+            self.paused_s += now - self.paused_at
             self.paused_at = None
+        self._stop_running(now)
         self.ended_at = time.time()
 
     @property
+    def running_s(self) -> float:
+        """Running time so far, in seconds (see the module docstring)."""
+        if self._running_since is None:
+            return self.active_s
+        return self.active_s + max(0.0, time.monotonic() - self._running_since)
+
+    @property
     def duration_ms(self) -> float | None:
+        """The running time in milliseconds (None before it started): paused time and time no process
+        drove it are not counted."""
         if self.started_at is None:
             return None
-        end = self.ended_at if self.ended_at is not None else time.time()
-        return (end - self.started_at) * 1000.0
+        return self.running_s * 1000.0
 
     def get_abort_signal(self) -> AbortSignal:
         return self._abort
@@ -373,7 +409,15 @@ class ExecutionContext:
         self.verdict = None
         self.ended_at = None
         self.paused_at = None
+        self._running_since = None
         self._abort = AbortSignal()
+
+    def reset_clock(self) -> None:
+        """Forget when it started and how long it ran (a fork is a new execution with its own clock)."""
+        self.started_at = None
+        self.paused_s = 0.0
+        self.active_s = 0.0
+        self._running_since = None
 
     # --- templates --------------------------------------------------------------------------------
     def phase_views(self) -> dict[PhaseName, Mapping[str, Any]]:
@@ -421,6 +465,9 @@ class ExecutionContext:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "paused_s": self.paused_s,
+            # The closed stretches only (like ``paused_s``), so that the JSON form does not change with
+            # the clock: a context read back while running starts a new stretch when it is read.
+            "active_s": self.active_s,
             "sequence": self.sequence,
             "usage": self.usage.to_dict(),
             "phases": {name: p.to_dict() for name, p in self.phases.items()},
@@ -445,6 +492,10 @@ class ExecutionContext:
         ctx.paused_s = data.get("paused_s", 0.0)
         if ctx.status is _S.PAUSED:
             ctx.paused_at = time.monotonic()
+        running = data.get("active_s")
+        if running is None and ctx.started_at is not None and ctx.ended_at is not None:
+            running = max(0.0, ctx.ended_at - ctx.started_at - ctx.paused_s)  # written before running_s
+        ctx.take_over(float(running or 0.0))
         ctx.sequence = data.get("sequence", 0)
         usage = Usage(**data.get("usage", {}))
         ctx.calls, ctx.call_errors = usage.calls, usage.errors

@@ -30,7 +30,13 @@ from quorum.engine.live import LiveExecution
 from quorum.engine.log import EngineLogger
 from quorum.engine.results import ExecutionResult, thaw
 from quorum.engine.retry import Sleep
-from quorum.errors import DefinitionError, ExecutionNotFoundError, Problem, ResumeRefusedError
+from quorum.errors import (
+    DefinitionError,
+    ExecutionNotFoundError,
+    InvalidTransitionError,
+    Problem,
+    ResumeRefusedError,
+)
 from quorum.events import Event
 from quorum.history.base import ExecutionRecord, HistoryStore, Lease
 from quorum.ids import ExecutionId
@@ -53,7 +59,13 @@ class TaskExecutor:
     ``agent_timeout`` (seconds) bounds every agent call; ``sleep`` replaces the wait between retries
     (a fake clock for tests); ``control_poll_s`` is how often a history store is asked for pause/resume/
     abort requests from other processes; ``handler_grace_s`` is how long an execution waits at its end
-    for async event handlers still running (then they are cancelled).
+    for async event handlers still running (then they are cancelled); ``model_overrides`` (``--model``
+    values: ``provider:model`` for every agent, ``<agent-id>=provider:model`` for one) applies to the
+    default agent manager, the one the executor builds when ``agent_manager`` is None.
+
+    The executor closes what it created: ``aclose()`` (or leaving ``async with``) closes the default
+    agent manager it built (LLM clients, the response cache); an ``agent_manager`` given to it is the
+    caller's to close.
     """
 
     def __init__(
@@ -73,10 +85,13 @@ class TaskExecutor:
         lease_ttl_s: float = 30.0,
         handler_grace_s: float = 5.0,
         history_limit: int = 100,
+        model_overrides: Iterable[str] | str | None = None,
     ) -> None:
         self.tasks_dir = tasks_dir
         self.agents_dir = agents_dir
         self._agent_manager = agent_manager
+        self._owns_manager = False
+        self.model_overrides = model_overrides
         self.history_store = history_store
         self.max_execution_time = max_execution_time
         self.max_concurrent_phases = max_concurrent_phases
@@ -102,7 +117,8 @@ class TaskExecutor:
     @property
     def agent_manager(self) -> AgentDirectory:
         if self._agent_manager is None:
-            self._agent_manager = _default_manager(self.tasks_dir, self.agents_dir)
+            self._agent_manager = _default_manager(self.tasks_dir, self.agents_dir, self.model_overrides)
+            self._owns_manager = True
         return self._agent_manager
 
     def load_task(self, task: Task | str | os.PathLike[str]) -> Task:
@@ -229,6 +245,8 @@ class TaskExecutor:
             lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.lease_ttl_s)
             if lease is None:
                 raise ResumeRefusedError(f"execution {ctx.id} is owned by another process")
+        if recovered_at is not None and store is not None:
+            used_s = await self._catch_up(store, ctx, lease)
         live = LiveExecution(self, ctx, completed_calls=completed_calls, start_attempts=start_attempts,
                              lease=lease, used_s=used_s, recovered_at=recovered_at)
         live.pending_control = pending_control
@@ -240,6 +258,23 @@ class TaskExecutor:
         root.add_done_callback(self._root_done)
         return ExecutionHandle(live)
 
+    async def _catch_up(self, store: HistoryStore, ctx: ExecutionContext, lease: Lease | None) -> float:
+        """A context rebuilt from its latest checkpoint, taken over by this process: settle the phases
+        the journal shows settled since (they are neither run nor announced again) and return the
+        running time the journal records (the time limit and ``duration_ms`` go on from it)."""
+        from quorum.engine.journal import running_time_s, settle_from_journal
+
+        try:
+            events = await store.read_journal(ctx.id)
+        except BaseException:
+            if lease is not None:
+                await store.release_lease(lease)
+            raise
+        settle_from_journal(ctx, events)
+        running = running_time_s(events)
+        ctx.take_over(running)
+        return running
+
     def _root_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -247,7 +282,8 @@ class TaskExecutor:
 
     def _finished(self, live: LiveExecution, result: ExecutionResult) -> None:
         self._live.pop(live.ctx.id, None)
-        self._history.appendleft(live.ctx)
+        if result.status.terminal:  # not a detached one: it goes on elsewhere
+            self._history.appendleft(live.ctx)
 
     @property
     def owner(self) -> str:
@@ -320,6 +356,25 @@ class TaskExecutor:
 
         handles: list[ExecutionHandle] = await recover(self, wait=wait)
         return handles
+
+    async def detach(self, execution_id: str) -> ExecutionResult:
+        """Stop driving a paused execution in this process, leaving it paused for another process.
+
+        Nothing is recorded as ended: the journal is flushed, the lease released, the history store
+        keeps the status ``paused``, and the execution leaves ``get_active_executions()``. Another
+        process (or this one) continues it with ``resume_execution(id)`` / ``quorum resume <id>``, from
+        its journal. Agent calls still in flight are cancelled and run again on resume (as after a
+        crash): let them finish first when that matters. Returns the state it was left in (status
+        ``paused``; the final status if it ended before the detach took effect). Refused
+        (:class:`InvalidTransitionError`) unless it is paused and recorded in a history store."""
+        live = self._live.get(ExecutionId(execution_id))
+        if live is None:
+            return self.get_result(execution_id)  # it has ended here already (or ExecutionNotFoundError)
+        if self.history_store is None:
+            raise InvalidTransitionError(f"{live.ctx.status.value} (no history store to resume it from)",
+                                         "detached")
+        live.detach()
+        return await asyncio.shield(live.done)
 
     async def abort_execution(self, execution_id: str, reason: str = "aborted") -> ExecutionResult:
         """Abort now: every call in flight is cancelled; returns the (partial) result."""
@@ -400,8 +455,7 @@ class TaskExecutor:
         copy.rewind(again)
         # A new execution: its own clock and its own journal, numbered from 1.
         copy.created_at = time.time()
-        copy.started_at = None
-        copy.paused_s = 0.0
+        copy.reset_clock()
         copy.sequence = 0
         return await self._launch(copy)
 
@@ -415,11 +469,17 @@ class TaskExecutor:
         raise ExecutionNotFoundError(execution_id)
 
     async def aclose(self) -> None:
-        """Abort every live execution and wait for all of them to end."""
+        """Abort every live execution and wait for all of them to end; then close the agent manager if
+        this executor built it (detach paused executions first to leave them for another process)."""
         for live in list(self._live.values()):
             live.interrupt("abort", "executor closed")
         if self._tasks:
             await asyncio.wait(set(self._tasks))
+        if self._owns_manager and self._agent_manager is not None:
+            manager, self._agent_manager, self._owns_manager = self._agent_manager, None, False
+            close = getattr(manager, "aclose", None)
+            if close is not None:
+                await close()
 
     async def __aenter__(self) -> TaskExecutor:
         return self
@@ -444,17 +504,23 @@ def _record_of(result: ExecutionResult) -> ExecutionRecord:
     )
 
 
-def _default_manager(tasks_dir: Any, agents_dir: Any) -> AgentDirectory:
+def _default_manager(
+    tasks_dir: Any, agents_dir: Any, model_overrides: Iterable[str] | str | None = None
+) -> AgentDirectory:
     try:
         from quorum.agents.defaults import default_agent_manager
     except ImportError:
         from quorum.agents.manager import AgentManager
 
+        if model_overrides:
+            from quorum.errors import ConfigurationError
+
+            raise ConfigurationError("model_overrides need quorum.agents.defaults (not available)") from None
         return AgentManager()
     dirs = [d for d in (agents_dir,) if d is not None]
     if tasks_dir is not None:
         beside = os.path.join(os.fspath(tasks_dir), os.pardir, "agents")
         if os.path.isdir(beside):
             dirs.insert(0, os.path.normpath(beside))
-    manager: AgentDirectory = default_agent_manager(agents_dirs=dirs)
+    manager: AgentDirectory = default_agent_manager(agents_dirs=dirs, model_overrides=model_overrides)
     return manager

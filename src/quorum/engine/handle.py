@@ -74,6 +74,10 @@ class ExecutionHandle:
     async def resume(self) -> None:
         self._live.resume()
 
+    async def detach(self) -> ExecutionResult:
+        """Leave this paused execution for another process (see ``TaskExecutor.detach``)."""
+        return await self._live.executor.detach(self.id)
+
     async def abort(self, reason: str = "aborted") -> ExecutionResult:
         self._live.interrupt("abort", reason)
         return await self.result()

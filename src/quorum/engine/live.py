@@ -10,6 +10,10 @@ cancelled at once (structured: task groups all the way down), and the execution'
 :class:`~quorum.signals.AbortSignal` is set for work that polls it. Pause closes a gate that every step
 (and every turn of a round table, every phase start, every retry) passes; paused time is taken off the
 execution's deadline and off running phases' timeouts.
+
+Detach (of a paused execution) cancels the root task like an abort, but settles nothing: no event is
+emitted, the status stays ``paused``; the recorder flushes the journal and the lease is released, so
+that another process can take the execution over from its journal.
 """
 
 from __future__ import annotations
@@ -199,6 +203,15 @@ class LiveExecution:
             self._root.cancel()
         return True
 
+    def detach(self) -> None:
+        """Stop driving this paused execution here (see ``TaskExecutor.detach``)."""
+        if self._finished:
+            return  # it has just ended: nothing left to leave
+        status = self.ctx.status
+        if status is not _S.PAUSED or self._interrupt is not None:
+            raise InvalidTransitionError(status.value if self._interrupt is None else "ending", "detached")
+        self.interrupt("detach", "detached: left paused for another process")
+
     def store_failed(self, exc: BaseException) -> None:
         self._store_error = exc
         self.log.error("execution %s: history store failed: %s", self.ctx.id, exc)
@@ -363,6 +376,9 @@ class LiveExecution:
             self.emit(EventType.EXECUTION_TIMEOUT, duration_ms=ctx.duration_ms, error=ctx.error,
                       data={"status": ctx.status.value, "limit_s": self.limit_s})
             self.log.warning("execution %s timed out", ctx.id)
+        elif kind == "detach":
+            # Left paused, for another process: nothing is recorded as ended.
+            self.log.info("execution %s detached, paused", ctx.id)
         elif kind == "store":
             ctx.fail(self._store_error or reason)
             self.emit(EventType.EXECUTION_ERROR, duration_ms=ctx.duration_ms, error=ctx.error,

@@ -80,7 +80,8 @@ class PhaseResult:
 
     ``answers`` holds every agent answer (failed calls included, with ``error`` set) in the order they
     arrived; ``responses`` maps each agent to its latest successful answer (or its error when it never
-    succeeded).
+    succeeded). ``to_dict`` writes both; ``responses`` is derived from ``answers``, so ``from_dict``
+    reads ``answers`` (and falls back to ``responses`` for data that has only those).
     """
 
     name: PhaseName
@@ -108,6 +109,7 @@ class PhaseResult:
             "name": self.name,
             "status": self.status.value,
             "outputs": thaw(self.outputs),
+            "responses": {agent: response_dict(r) for agent, r in self.responses.items()},
             "answers": [response_dict(a) for a in self.answers],
             "attempts": self.attempts,
             "duration_ms": self.duration_ms,
@@ -120,11 +122,14 @@ class PhaseResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PhaseResult:
+        answers = data.get("answers")
+        if answers is None:  # written by hand, or by a tool that kept only the latest answers
+            answers = list((data.get("responses") or {}).values())
         return cls(
             name=PhaseName(data["name"]),
             status=PhaseStatus(data["status"]),
             outputs=frozen_mapping(data.get("outputs")),
-            answers=tuple(AgentResponse.from_dict(a) for a in data.get("answers", ())),
+            answers=tuple(AgentResponse.from_dict(a) for a in answers),
             attempts=int(data.get("attempts", 0)),
             duration_ms=data.get("duration_ms"),
             started_at=data.get("started_at"),
@@ -146,6 +151,8 @@ class ExecutionResult:
     phases: Mapping[PhaseName, PhaseResult] = field(default_factory=lambda: MappingProxyType({}))
     error: str | None = None
     duration_ms: float | None = None
+    """Running time: paused time and time no process drove it (after a detach or a crash, until a
+    resume took it over) are not counted — see :mod:`quorum.engine.context`."""
     started_at: float | None = None
     ended_at: float | None = None
     input: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
