@@ -229,14 +229,31 @@ async def test_recover_resumes_orphans_in_the_foreground(store: HistoryStore) ->
     assert await ex.recover() == []
 
 
-async def test_recover_keeps_a_paused_execution_paused(store: HistoryStore) -> None:
+async def test_recover_leaves_a_paused_execution_parked_for_resume(store: HistoryStore) -> None:
     execution_id, _ = await _crashed_run(store, pause=True)
     ex = executor_with({"x": ScriptedAgent({"v": "x"})}, history_store=store)
-    handles = await ex.recover(wait=False)
-    await asyncio.sleep(0.02)
-    assert handles[0].status is ExecutionStatus.PAUSED
-    await ex.resume_execution(execution_id)
-    assert (await handles[0].result()).status is ExecutionStatus.COMPLETED
+    assert await asyncio.wait_for(ex.recover(), 5) == []
+    record = await store.get_execution(execution_id)
+    assert record is not None
+    assert record.status == "paused"
+    handle = await ex.resume_execution(execution_id)
+    assert (await handle.result()).status is ExecutionStatus.COMPLETED
+
+
+async def test_recover_in_the_foreground_returns_when_a_pending_pause_takes_effect(
+    store: HistoryStore,
+) -> None:
+    execution_id, _ = await _crashed_run(store)
+    await store.request_control(execution_id, "pause", "asked while it was down")
+    ex = executor_with({"x": ScriptedAgent({"v": "x"})}, history_store=store)
+    handles = await asyncio.wait_for(ex.recover(), 5)  # must not wait for a resume that never comes
+    assert [h.id for h in handles] == [execution_id]
+    record = await store.get_execution(execution_id)
+    assert record is not None
+    assert (record.status, record.owner) == ("paused", None)  # detached: another process may resume it
+    again = executor_with({"x": ScriptedAgent({"v": "x"})}, history_store=store)
+    handle = await again.resume_execution(execution_id)
+    assert (await handle.result()).status is ExecutionStatus.COMPLETED
 
 
 async def test_recovery_that_keeps_crashing_is_abandoned(store: HistoryStore) -> None:

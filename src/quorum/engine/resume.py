@@ -12,6 +12,7 @@ live process holds its lease, or when the task file changed in a phase that has 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ("MAX_RECOVERY_ATTEMPTS", "rebuild_context", "recover", "resume_from_store")
 
+_RECOVER_POLL_S = 0.05
 MAX_RECOVERY_ATTEMPTS = 3
 """An execution taken over this many times already is marked failed instead of resumed again (its
 recovery keeps crashing the process)."""
@@ -178,15 +180,21 @@ async def resume_from_store(
 async def recover(
     executor: TaskExecutor, *, wait: bool = True, max_attempts: int = MAX_RECOVERY_ATTEMPTS
 ) -> list[ExecutionHandle]:
-    """Resume every execution left running or paused by a dead process (see ``list_orphans``).
+    """Resume every execution a dead process left *running* (see ``list_orphans``).
 
-    Paused ones stay paused, and pause/abort requests made before the crash are picked up. With
-    ``wait`` it returns when they have all ended."""
+    Paused executions are parked, not lost: they wait for an explicit ``resume_execution(id)`` and are
+    left alone. Pause and abort requests made before the crash are picked up. With ``wait`` it returns
+    when every recovered execution has ended or has paused; one that pauses (a pending pause request)
+    is detached, so it stays paused for a later ``resume`` instead of holding this call forever."""
     store = executor.history_store
     if store is None:
         return []
     handles: list[ExecutionHandle] = []
     for record in await store.list_orphans():
+        if record.status == ExecutionStatus.PAUSED:
+            executor._log.info("execution %s is paused; `quorum resume %s` continues it",
+                               record.id, record.id)
+            continue
         if record.recovery_attempts >= max_attempts:
             await _give_up(executor, store, record)
             continue
@@ -196,8 +204,16 @@ async def recover(
             executor._log.warning("not recovering %s: %s", record.id, exc)
     if wait:
         for handle in handles:
-            await handle.result()
+            await _until_ended_or_paused(handle)
     return handles
+
+
+async def _until_ended_or_paused(handle: ExecutionHandle) -> None:
+    while not handle.done:
+        if handle.status == ExecutionStatus.PAUSED:
+            await handle.detach()
+            return
+        await asyncio.sleep(_RECOVER_POLL_S)
 
 
 async def _give_up(executor: TaskExecutor, store: HistoryStore, record: ExecutionRecord) -> None:
