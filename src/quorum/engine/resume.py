@@ -157,11 +157,6 @@ async def resume_from_store(
         calls = await store.completed_calls(execution_id)
         ctx, attempts = await rebuild_context(store, record, task, calls)
         _check_task_unchanged(executor, record, {str(n) for n in ctx.phases})
-        # The time limit keeps counting what the execution had already used before the crash.
-        if record.started_at is not None:
-            used = max(0.0, record.updated_at - record.started_at - ctx.paused_s)
-        else:
-            used = 0.0
         if keep_paused and record.status == ExecutionStatus.PAUSED:
             ctx.status = ExecutionStatus.PAUSED
             ctx.paused_at = time.monotonic()
@@ -173,7 +168,7 @@ async def resume_from_store(
         raise
     return await executor._launch(
         ctx, completed_calls=dict(calls), start_attempts=attempts, create_record=False, lease=lease,
-        used_s=used, recovered_at=time.time(), pending_control=control,
+        recovered_at=time.time(), pending_control=control,  # the running time comes from the journal
     )
 
 
