@@ -27,6 +27,8 @@ pytestmark = pytest.mark.unit
         ("What is the news sentiment on NVDA?", "sentiment", ["NVDA"]),
         ("Good morning", "general", []),
         ("Is this an accurate forecast?", "price-outlook", []),  # "accurate" is not "rate"
+        ("Is BTC overbought?", "price-outlook", ["BTC"]),  # technical terms are price questions
+        ("What does the RSI say about ETH?", "price-outlook", ["ETH"]),
     ],
 )
 def test_classification(question: str, qtype: str, tickers: list[str]) -> None:
