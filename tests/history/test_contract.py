@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from quorum.agents.protocol import AgentResponse, CallKey
+from quorum.definition.model import thaw
 from quorum.errors import (
     ConfigurationError,
     ExecutionNotFoundError,
@@ -38,14 +39,6 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await backend.open()
     yield backend
     await backend.close()
-
-
-def thaw(value: Any) -> Any:
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [thaw(v) for v in value]
-    return value
 
 
 async def started(store: HistoryStore, eid: str, **fields: Any) -> None:

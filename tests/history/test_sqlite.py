@@ -11,13 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from quorum.definition.model import thaw
 from quorum.errors import ConfigurationError, StoreError
 from quorum.events import EventType
 from quorum.history.migrations import MIGRATIONS, migrate, schema_version
@@ -211,14 +211,6 @@ async def test_a_long_text_is_stored_once_wherever_it_appears(tmp_path: Path) ->
     assert sum(1 for size in sizes if size >= len(report)) == 1
     stored = conn.execute("SELECT SUM(length(content)) FROM blobs").fetchone()[0]
     assert stored < len(report) * 1.6  # the report, plus the snapshot's parts once
-
-
-def thaw(value: object) -> object:
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [thaw(v) for v in value]
-    return value
 
 
 async def test_prune_frees_blobs_no_longer_referenced(tmp_path: Path) -> None:

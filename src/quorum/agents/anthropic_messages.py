@@ -7,12 +7,11 @@ once. SDK retries are off: the AgentManager retries transient failures.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from quorum.agents.endpoints import Endpoint
-from quorum.agents.failures import ProviderError, from_exception
+from quorum.agents.failures import ProviderError
 from quorum.agents.llm import ChatCall, ChatResult
+from quorum.agents.sdk_transport import SDKChatTransport
 from quorum.errors import ConfigurationError
 
 __all__ = ("DEFAULT_MAX_TOKENS", "AnthropicMessagesTransport")
@@ -21,40 +20,25 @@ DEFAULT_MAX_TOKENS = 2048
 """The Messages API requires ``max_tokens``; agent files may set their own."""
 
 
-class AnthropicMessagesTransport:
-    __slots__ = ("_agent_id", "_client", "_endpoint", "_loop")
+class AnthropicMessagesTransport(SDKChatTransport):
+    __slots__ = ()
 
-    def __init__(self, endpoint: Endpoint, *, agent_id: str) -> None:
-        self._endpoint = endpoint
-        self._agent_id = agent_id
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+    provider = "anthropic"
 
-    def __repr__(self) -> str:
-        return f"AnthropicMessagesTransport(base_url={self._endpoint.base_url!r})"
-
-    def _get_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # Connections belong to the loop that opened them; a manager used by a later asyncio.run()
-            # needs a fresh client (the old loop, and its sockets, are gone).
-            self._client = None
-            self._loop = loop
-        if self._client is None:
-            try:
-                import anthropic
-            except ImportError:
-                raise ConfigurationError(
-                    "the anthropic package is not installed: pip install 'quorum[anthropic]'"
-                ) from None
-            if self._endpoint.api_key is None:
-                raise ProviderError(
-                    self._agent_id, "no API key for Anthropic: set " + " or ".join(self._endpoint.key_names)
-                )
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
+    def _new_client(self) -> Any:
+        try:
+            import anthropic
+        except ImportError:
+            raise ConfigurationError(
+                "the anthropic package is not installed: pip install 'quorum[anthropic]'"
+            ) from None
+        if self._endpoint.api_key is None:
+            raise ProviderError(
+                self._agent_id, "no API key for Anthropic: set " + " or ".join(self._endpoint.key_names)
             )
-        return self._client
+        return anthropic.AsyncAnthropic(
+            api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
+        )
 
     def _arguments(self, call: ChatCall) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -77,36 +61,17 @@ class AnthropicMessagesTransport:
             args["extra_body"] = extra
         return args
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
-
-    async def complete(self, call: ChatCall, /) -> ChatResult:
-        client = self._get_client()
-        args = self._arguments(call)
-        try:
-            if call.on_chunk is None:
-                message = await client.messages.create(**args)
-                text = "".join(
-                    getattr(block, "text", "")
-                    for block in message.content
-                    if getattr(block, "type", "") == "text"
-                )
-                return ChatResult(
-                    text=text,
-                    tokens_in=int(message.usage.input_tokens or 0),
-                    tokens_out=int(message.usage.output_tokens or 0),
-                    model=message.model,
-                )
-            return await self._stream(client, args, call)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            error = from_exception(self._agent_id, exc, provider="anthropic")
-        # Raised outside the except block so that the SDK exception is neither the cause nor the context:
-        # it holds the request and the server's body, either of which may carry the API key.
-        raise error
+    async def _once(self, client: Any, args: dict[str, Any]) -> ChatResult:
+        message = await client.messages.create(**args)
+        text = "".join(
+            getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text"
+        )
+        return ChatResult(
+            text=text,
+            tokens_in=int(message.usage.input_tokens or 0),
+            tokens_out=int(message.usage.output_tokens or 0),
+            model=message.model,
+        )
 
     async def _stream(self, client: Any, args: dict[str, Any], call: ChatCall) -> ChatResult:
         assert call.on_chunk is not None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
+from quorum.definition.model import json_default
 from quorum.errors import AgentError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -43,14 +44,6 @@ class ReplayMissError(AgentError):
             "record it first (cache mode 'record')",
         )
         self.key = key
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    return str(value)
 
 
 def request_material(request: AgentRequest) -> dict[str, Any]:
@@ -80,7 +73,7 @@ def cache_key(agent_id: str, model: str | None, material: Mapping[str, Any]) -> 
         {"v": _SCHEMA_VERSION, "agent": agent_id, "model": model, "material": material},
         sort_keys=True,
         ensure_ascii=False,
-        default=_json_default,
+        default=json_default,
         separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()

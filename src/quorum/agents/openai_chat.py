@@ -6,12 +6,11 @@ off (``max_retries=0``): the AgentManager retries transient failures with its ba
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from quorum.agents.endpoints import Endpoint
-from quorum.agents.failures import ProviderError, from_exception
+from quorum.agents.failures import ProviderError
 from quorum.agents.llm import ChatCall, ChatResult
+from quorum.agents.sdk_transport import SDKChatTransport
 from quorum.errors import ConfigurationError
 
 __all__ = ("OpenAIChatTransport",)
@@ -20,44 +19,29 @@ _PLACEHOLDER_KEY = "unused"
 """Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK insists on one."""
 
 
-class OpenAIChatTransport:
-    __slots__ = ("_agent_id", "_client", "_endpoint", "_loop")
+class OpenAIChatTransport(SDKChatTransport):
+    __slots__ = ()
 
-    def __init__(self, endpoint: Endpoint, *, agent_id: str) -> None:
-        self._endpoint = endpoint
-        self._agent_id = agent_id
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+    provider = "openai"
 
-    def __repr__(self) -> str:
-        return f"OpenAIChatTransport(base_url={self._endpoint.base_url!r})"
-
-    def _get_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # Connections belong to the loop that opened them; a manager used by a later asyncio.run()
-            # needs a fresh client (the old loop, and its sockets, are gone).
-            self._client = None
-            self._loop = loop
-        if self._client is None:
-            try:
-                import openai
-            except ImportError:
-                raise ConfigurationError(
-                    "the openai package is not installed: pip install 'quorum[openai]'"
-                ) from None
-            endpoint = self._endpoint
-            if endpoint.api_key is None and endpoint.base_url is None:
-                raise ProviderError(
-                    self._agent_id,
-                    "no API key for OpenAI: set "
-                    + " or ".join(endpoint.key_names[-2:])
-                    + " (or point OPENAI_BASE_URL at a local server)",
-                )
-            self._client = openai.AsyncOpenAI(
-                api_key=endpoint.api_key or _PLACEHOLDER_KEY, base_url=endpoint.base_url, max_retries=0
+    def _new_client(self) -> Any:
+        try:
+            import openai
+        except ImportError:
+            raise ConfigurationError(
+                "the openai package is not installed: pip install 'quorum[openai]'"
+            ) from None
+        endpoint = self._endpoint
+        if endpoint.api_key is None and endpoint.base_url is None:
+            raise ProviderError(
+                self._agent_id,
+                "no API key for OpenAI: set "
+                + " or ".join(endpoint.key_names[-2:])
+                + " (or point OPENAI_BASE_URL at a local server)",
             )
-        return self._client
+        return openai.AsyncOpenAI(
+            api_key=endpoint.api_key or _PLACEHOLDER_KEY, base_url=endpoint.base_url, max_retries=0
+        )
 
     def _arguments(self, call: ChatCall) -> dict[str, Any]:
         messages = [{"role": "system", "content": call.system}]
@@ -82,34 +66,17 @@ class OpenAIChatTransport:
             args["extra_body"] = dict(call.options)
         return args
 
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
-
-    async def complete(self, call: ChatCall, /) -> ChatResult:
-        client = self._get_client()
-        args = self._arguments(call)
-        try:
-            if call.on_chunk is None:
-                completion = await client.chat.completions.create(**args)
-                choice = completion.choices[0] if completion.choices else None
-                text = (choice.message.content if choice is not None else None) or ""
-                usage = completion.usage
-                return ChatResult(
-                    text=text,
-                    tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
-                    tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
-                    model=completion.model,
-                )
-            return await self._stream(client, args, call)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            error = from_exception(self._agent_id, exc, provider="openai")
-        # Raised outside the except block so that the SDK exception is neither the cause nor the context:
-        # it holds the request and the server's body, either of which may carry the API key.
-        raise error
+    async def _once(self, client: Any, args: dict[str, Any]) -> ChatResult:
+        completion = await client.chat.completions.create(**args)
+        choice = completion.choices[0] if completion.choices else None
+        text = (choice.message.content if choice is not None else None) or ""
+        usage = completion.usage
+        return ChatResult(
+            text=text,
+            tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
+            tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
+            model=completion.model,
+        )
 
     async def _stream(self, client: Any, args: dict[str, Any], call: ChatCall) -> ChatResult:
         assert call.on_chunk is not None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
-from quorum.definition.model import OutputSpec
+from quorum.definition.model import OutputSpec, json_default
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -60,16 +60,8 @@ class AnswerInvalid(ValueError):
 
 
 def _dump(value: Any, limit: int) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=_json_default, separators=(",", ":"))
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=json_default, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 15] + "…(truncated)"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    return str(value)
 
 
 def _peer_line(peer: AgentResponse, limit: int) -> str:

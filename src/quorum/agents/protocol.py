@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from quorum.definition.model import OutputSpec, frozen_mapping
+from quorum.definition.model import OutputSpec, frozen_mapping, thaw
 from quorum.ids import AgentId, ExecutionId, PhaseName
 from quorum.signals import AbortSignal
 
@@ -85,7 +85,7 @@ class AgentResponse:
         return {
             "agent_id": self.agent_id,
             "text": self.text,
-            "data": _thaw(self.data),
+            "data": thaw(self.data),
             "stance": self.stance,
             "recommendation": self.recommendation,
             "confidence": self.confidence,
@@ -105,14 +105,6 @@ class AgentResponse:
         d["agent_id"] = AgentId(d["agent_id"])
         d["data"] = frozen_mapping(d.get("data"))
         return cls(**d)
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,7 @@ import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quorum.agents._fields import closest
 from quorum.agents.definitions import AgentDefinition
@@ -21,6 +21,9 @@ from quorum.agents.models import ENTRY_POINT_GROUP
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
 from quorum.definition.model import frozen_mapping
 from quorum.errors import AgentError, ConfigurationError, DefinitionError, Problem
+
+if TYPE_CHECKING:
+    from quorum.agents.sdk_transport import SDKChatTransport
 
 __all__ = ("ProviderContext", "ProviderFactory", "build_agent", "register_provider")
 
@@ -136,35 +139,35 @@ def _python(definition: AgentDefinition, context: ProviderContext) -> Agent:
 
 
 def _openai(definition: AgentDefinition, context: ProviderContext) -> Agent:
-    from quorum.agents.endpoints import resolve_endpoint
     from quorum.agents.openai_chat import OpenAIChatTransport
 
-    endpoint = resolve_endpoint(
-        "openai", definition, endpoints=context.endpoints, config=context.config, env=context.env
-    )
-    transport = OpenAIChatTransport(endpoint, agent_id=definition.id)
-    return LLMAgent(
-        definition,
-        transport,
-        model_name=definition.model.partition(":")[2],
-        default_response_format="json_object",
-        on_chunk=context.on_chunk,
-    )
+    return _sdk_agent(OpenAIChatTransport, definition, context, default_response_format="json_object")
 
 
 def _anthropic(definition: AgentDefinition, context: ProviderContext) -> Agent:
     from quorum.agents.anthropic_messages import AnthropicMessagesTransport
+
+    return _sdk_agent(AnthropicMessagesTransport, definition, context, default_response_format="text")
+
+
+def _sdk_agent(
+    transport: type[SDKChatTransport],
+    definition: AgentDefinition,
+    context: ProviderContext,
+    *,
+    default_response_format: str,
+) -> Agent:
+    """An LLM agent that talks to ``transport.provider`` through its SDK transport."""
     from quorum.agents.endpoints import resolve_endpoint
 
     endpoint = resolve_endpoint(
-        "anthropic", definition, endpoints=context.endpoints, config=context.config, env=context.env
+        transport.provider, definition, endpoints=context.endpoints, config=context.config, env=context.env
     )
-    transport = AnthropicMessagesTransport(endpoint, agent_id=definition.id)
     return LLMAgent(
         definition,
-        transport,
+        transport(endpoint, agent_id=definition.id),
         model_name=definition.model.partition(":")[2],
-        default_response_format="text",
+        default_response_format=default_response_format,
         on_chunk=context.on_chunk,
     )
 

@@ -170,17 +170,6 @@ def _problem(p: Problem) -> str:
     return f"{where}{kind}{p.message}" + (f" (hint: {p.hint})" if p.hint else "")
 
 
-_UNIT_SECONDS: dict[str, float] = {}
-for _names, _seconds in (
-    (("ms", "msec", "msecs", "millisecond", "milliseconds"), 0.001),
-    (("s", "sec", "secs", "second", "seconds"), 1.0),
-    (("m", "min", "mins", "minute", "minutes"), 60.0),
-    (("h", "hr", "hrs", "hour", "hours"), 3600.0),
-    (("d", "day", "days"), 86400.0),
-    (("w", "wk", "wks", "week", "weeks"), 604800.0),
-):
-    for _name in _names:
-        _UNIT_SECONDS[_name] = _seconds
 _DURATION_PART = re.compile(r"\s*(\d{1,12}(?:\.\d{1,9})?)\s*([a-zA-Z]+)\s*")
 _MAX_DURATION_S = 100 * 365 * 86400.0
 
@@ -189,6 +178,9 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
     """A CLI duration in seconds: ``30s``, ``5m``, ``1h30m``, ``2 days``, ``90d``, ``2w``, or a plain
     number of *seconds* (unlike task files, where plain numbers are milliseconds). Command-line
     durations may be long (retention), so this is not the task format's 30-day-capped parser."""
+    # The task format's unit words (milliseconds each), imported here: only some commands take durations.
+    from quorum.definition.durations import UNITS
+
     value = text.strip()
     seconds: float | None = None
     try:
@@ -198,9 +190,9 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
         while pos < len(value):
             match = _DURATION_PART.match(value, pos)
             unit = match.group(2).lower() if match else ""
-            if match is None or unit not in _UNIT_SECONDS:
+            if match is None or unit not in UNITS:
                 break
-            total += float(match.group(1)) * _UNIT_SECONDS[unit]
+            total += float(match.group(1)) * (UNITS[unit] / 1000)
             pos = match.end()
         else:
             seconds = total if value else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from quorum.cli.history_view import ExecutionView, PhaseRow
 from quorum.cli.report import format_scalar, humanize
+from quorum.definition.model import thaw
 
 __all__ = ("markdown_report",)
 
@@ -136,7 +137,7 @@ def _mapping(values: Mapping[str, Any]) -> list[str]:
             lines.append(f"- **{humanize(str(key))}**: {_inline(value)}")
         else:
             lines += [f"- **{humanize(str(key))}**:", "", "  ```json",
-                      *("  " + ln for ln in json.dumps(_plain(value), indent=2, default=str,
+                      *("  " + ln for ln in json.dumps(thaw(value), indent=2, default=str,
                                                         ensure_ascii=False).splitlines()),
                       "  ```", ""]
     return [*lines, ""]
@@ -150,17 +151,9 @@ def _inline(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_inline(v) for v in value) or "—"
     if isinstance(value, Mapping):
-        return "`" + json.dumps(_plain(value), default=str, ensure_ascii=False) + "`"
+        return "`" + json.dumps(thaw(value), default=str, ensure_ascii=False) + "`"
     return _one_line(format_scalar(value))
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value

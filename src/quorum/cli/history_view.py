@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from quorum.definition.model import thaw
 from quorum.events import Event, EventType
 from quorum.history.base import ExecutionRecord
 
@@ -50,7 +51,7 @@ class PhaseRow:
             "answers": self.answers,
             "agent_errors": self.agent_errors,
             "agents": list(self.agents),
-            "outputs": _thaw(self.outputs),
+            "outputs": thaw(self.outputs),
             "error": self.error,
             "skipped_reason": self.skipped_reason,
         }
@@ -68,13 +69,13 @@ class ExecutionView:
             "id": r.id,
             "task": r.task,
             "status": r.status,
-            "verdict": _thaw(r.verdict),
+            "verdict": thaw(r.verdict),
             "error": r.error,
             "duration_ms": r.duration_ms,
             "created_at": r.created_at,
             "started_at": r.started_at,
             "ended_at": r.ended_at,
-            "input": _thaw(r.input),
+            "input": thaw(r.input),
             "owner": r.owner,
             "task_source": r.task_source,
             "task_hash": r.task_hash,
@@ -154,11 +155,3 @@ def _from_checkpoint(rows: dict[str, PhaseRow], checkpoint: Event) -> None:
             row.outputs = result["outputs"]
         if row.skipped_reason is None and result.get("skipped_reason"):
             row.skipped_reason = str(result["skipped_reason"])
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from quorum.config import Config
     from quorum.definition.model import Task
     from quorum.engine.executor import TaskExecutor
+    from quorum.engine.handle import ExecutionHandle
     from quorum.engine.results import ExecutionResult
     from quorum.errors import InputValidationError
     from quorum.history.base import HistoryStore
@@ -116,27 +118,40 @@ def _input_error(task: Task, exc: InputValidationError) -> NoReturn:
 
 async def _run(cfg: Config, task: Task, input: dict[str, Any], *, as_json: bool, plain: bool,
                no_history: bool) -> int:
-    from quorum.cli.driver import RunSession
-
     store = None if no_history else await open_history(cfg)
     try:
         view = _view(task, as_json=as_json, plain=plain)
-        session = RunSession(store, view=view)
-        session.install()
-        try:
-            executor = build_executor(cfg, store)
-            session.bind(executor)
-            outcome = await session.drive(lambda: executor.start(task, input))
-        finally:
-            session.uninstall()
-            if view is not None:
-                view.close()
-        # Nothing is live any more (ended, or detached when paused): this closes the agents' clients.
-        await close_executor(executor)
-        return _finish(outcome, as_json=as_json, store=store)
+        return await _follow(cfg, store, view, lambda executor: executor.start(task, input), as_json=as_json)
     finally:
         if store is not None:
             await store.close()
+
+
+async def _follow(
+    cfg: Config,
+    store: HistoryStore | None,
+    view: EventSink | None,
+    start: Callable[[TaskExecutor], Awaitable[ExecutionHandle]],
+    *,
+    as_json: bool,
+) -> int:
+    """Start (or resume) one execution with a fresh executor, follow it to its end or to a pause by
+    Ctrl-C, and report how it ended."""
+    from quorum.cli.driver import RunSession
+
+    session = RunSession(store, view=view)
+    session.install()
+    try:
+        executor = build_executor(cfg, store)
+        session.bind(executor)
+        outcome = await session.drive(lambda: start(executor))
+    finally:
+        session.uninstall()
+        if view is not None:
+            view.close()
+    # Nothing is live any more (ended, or detached when paused): this closes the agents' clients.
+    await close_executor(executor)
+    return _finish(outcome, as_json=as_json, store=store)
 
 
 async def open_history(cfg: Config) -> HistoryStore:
@@ -270,7 +285,6 @@ def resume(
 
 async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool) -> int:
     from quorum.cli.control import owner_alive
-    from quorum.cli.driver import RunSession
     from quorum.cli.store import db_exists, find_execution
 
     if not db_exists(cfg):
@@ -293,17 +307,8 @@ async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool)
                                     f"({record.owner}) continues it")
             return ExitCode.OK
         view = _view(None, as_json=as_json, plain=plain)
-        session = RunSession(store, view=view)
-        session.install()
-        try:
-            executor = build_executor(cfg, store)
-            session.bind(executor)
-            outcome = await session.drive(lambda: executor.resume_execution(record.id))
-        finally:
-            session.uninstall()
-            if view is not None:
-                view.close()
-        await close_executor(executor)
-        return _finish(outcome, as_json=as_json, store=store)
+        return await _follow(
+            cfg, store, view, lambda executor: executor.resume_execution(record.id), as_json=as_json
+        )
     finally:
         await store.close()

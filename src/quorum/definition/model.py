@@ -27,6 +27,8 @@ __all__ = (
     "StepKind",
     "Task",
     "frozen_mapping",
+    "json_default",
+    "thaw",
 )
 
 RequirementType = Literal["string", "number", "integer", "boolean", "list", "object"]
@@ -49,14 +51,22 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _thaw(value: Any) -> Any:
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists from frozen mappings and tuples: what :func:`frozen_mapping` undoes."""
     if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return value.value
+        return [thaw(v) for v in value]
     return value
+
+
+def json_default(value: Any) -> Any:
+    """For ``json.dumps(default=...)``: frozen mappings and tuples (and sets) as JSON, else as str."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return str(value)
 
 
 class StepKind(enum.StrEnum):
@@ -228,8 +238,10 @@ def _to_dict(obj: Any) -> dict[str, Any]:
             out[f.name] = _to_dict(value)
         elif isinstance(value, tuple) and value and hasattr(value[0], "__dataclass_fields__"):
             out[f.name] = [_to_dict(v) for v in value]
+        elif isinstance(value, enum.Enum):
+            out[f.name] = value.value
         else:
-            out[f.name] = _thaw(value)
+            out[f.name] = thaw(value)
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from quorum.definition.fields import type_name
-from quorum.definition.model import Requirement, RequirementType, _freeze, _thaw
+from quorum.definition.model import Requirement, RequirementType, _freeze, thaw
 from quorum.definition.report import Report
 from quorum.definition.suggest import did_you_mean
 from quorum.errors import InputValidationError
@@ -341,7 +341,7 @@ def validate_input(
     for req in requirements:
         if data.get(req.name) is None:
             if req.default is not None:
-                out[req.name] = _thaw(req.default)
+                out[req.name] = thaw(req.default)
             elif req.required:
                 problems.append(f"{req.name}: required ({req.type}{_describe(req)}), but not given")
             continue

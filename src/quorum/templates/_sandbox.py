@@ -15,6 +15,8 @@ from jinja2.filters import make_attrgetter
 from jinja2.runtime import LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from quorum.definition.model import json_default
+
 __all__ = ("ALL_METHODS", "MAX_ITERATIONS", "Sandbox", "iterations")
 
 MAX_ITERATIONS = 100_000
@@ -66,18 +68,10 @@ def _check_percent_format(fmt: str) -> None:
                 raise _refuse(f"format width {part!r} is too large (at most {MAX_WIDTH})")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    return str(value)
-
-
 def _to_json(value: Any, indent: int | None = None) -> str:
     if indent is not None and not 0 <= indent <= 8:
         raise _refuse("tojson indent must be between 0 and 8")
-    return json.dumps(value, default=_json_default, ensure_ascii=False, indent=indent)
+    return json.dumps(value, default=json_default, ensure_ascii=False, indent=indent)
 
 
 def _pct(value: float, digits: int = 1) -> str:

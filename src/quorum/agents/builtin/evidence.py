@@ -150,42 +150,23 @@ def fundamental_evidence(data: Any, *, agent: str) -> tuple[list[dict[str, Any]]
         return [], []
     items: list[dict[str, Any]] = []
     used: set[str] = set()
+
+    def add(key: str, value: float, direction: str, text: str) -> None:
+        used.add(key)
+        strength = 0.6 if direction != "neutral" else 0.2
+        items.append(
+            evidence(text, direction, strength, metric=key, value=value,
+                     source=f"input.fundamentals.{key}", agent=agent)
+        )
+
     for key, good, bad, what in _FUNDAMENTAL_RULES:
         v = _finite(data.get(key))
-        if v is None:
-            continue
-        used.add(key)
-        direction = "bullish" if v > good else "bearish" if v < bad else "neutral"
-        strength = 0.6 if direction != "neutral" else 0.2
-        items.append(
-            evidence(
-                f"{what} {v:.2%}",
-                direction,
-                strength,
-                metric=key,
-                value=v,
-                source=f"input.fundamentals.{key}",
-                agent=agent,
-            )
-        )
+        if v is not None:
+            add(key, v, "bullish" if v > good else "bearish" if v < bad else "neutral", f"{what} {v:.2%}")
     for key, good, bad, what in _INVERSE_RULES:
         v = _finite(data.get(key))
-        if v is None:
-            continue
-        used.add(key)
-        direction = "bullish" if v < good else "bearish" if v > bad else "neutral"
-        strength = 0.6 if direction != "neutral" else 0.2
-        items.append(
-            evidence(
-                f"{what} {v:g}",
-                direction,
-                strength,
-                metric=key,
-                value=v,
-                source=f"input.fundamentals.{key}",
-                agent=agent,
-            )
-        )
+        if v is not None:
+            add(key, v, "bullish" if v < good else "bearish" if v > bad else "neutral", f"{what} {v:g}")
     return items, sorted(k for k in data if k not in used)
 
 

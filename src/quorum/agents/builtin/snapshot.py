@@ -38,6 +38,7 @@ from quorum.agents.builtin.risk import (
     vol_target_fraction,
 )
 from quorum.agents.protocol import AgentRequest
+from quorum.definition.model import thaw
 from quorum.errors import InputValidationError
 
 __all__ = ("MIN_RISK_OBSERVATIONS", "build_snapshot", "parse_amount", "price_history_for", "snapshot_for")
@@ -234,15 +235,7 @@ def snapshot_for(request: AgentRequest) -> dict[str, Any]:
     """The steward's snapshot from the context; computed from the inputs when there is none."""
     found = find_artifact(request, "market-snapshot")
     if found is not None:
-        return {k: _thaw(v) for k, v in found.items()}
+        return {k: thaw(v) for k, v in found.items()}
     snap = build_snapshot(input_of(request))
     snap["computed_by"] = str(request.agent_id)
     return snap
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    return value
