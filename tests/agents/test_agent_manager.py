@@ -95,6 +95,50 @@ async def test_plain_agents_take_the_plain_path() -> None:
     assert manager.agent_ids() == ["b"]
 
 
+async def test_async_function_agents_are_awaited_directly_with_the_same_answers() -> None:
+    from quorum.agents.function import FunctionAgent
+
+    async def answer(request: AgentRequest) -> dict[str, Any]:
+        await asyncio.sleep(0.002)
+        return {"stance": "bearish", "text": request.prompt}
+
+    async def boom(request: AgentRequest) -> dict[str, Any]:
+        raise ValueError("bad input")
+
+    class Traced(FunctionAgent):
+        __slots__ = ("seen",)
+
+        async def query(self, request: AgentRequest, /) -> AgentResponse:
+            self.seen = True
+            return await super().query(request)
+
+    manager = AgentManager()
+    manager.register("a", answer)
+    manager.register("sync", lambda r: "plain text")
+    manager.register("boom", boom)
+    traced = Traced("t", answer)
+    manager.register("t", traced)
+    routes = manager._routes
+    assert routes[AgentId("a")].direct is not None
+    assert routes[AgentId("sync")].direct is None  # sync callables keep FunctionAgent.query
+    assert routes[AgentId("t")].direct is None  # a subclass may override query: it is called
+    for timeout in (None, 5.0):
+        manager.default_timeout_s = timeout
+        direct = await manager.query(req("a"))
+        via_query = await FunctionAgent("a", answer).query(req("a"))
+        assert (direct.agent_id, direct.text, direct.stance, direct.data) == (
+            via_query.agent_id, via_query.text, via_query.stance, via_query.data
+        )
+        assert direct.model == via_query.model
+        assert direct.latency_ms >= 2.0
+        with pytest.raises(AgentError, match="ValueError: bad input"):
+            await manager.query(req("boom"))
+    assert (await manager.query(req("t"))).text == "q"
+    assert traced.seen
+    manager.register("a", answer, policy=AgentPolicy(max_retries=1))
+    assert routes[AgentId("a")].direct is None  # a policy applies: the managed path
+
+
 async def test_errors_are_wrapped_with_their_cause() -> None:
     manager = AgentManager()
 

@@ -376,3 +376,59 @@ def test_response_event_data_is_the_documented_mapping() -> None:
     event = Event(type=E.AGENT_RESPONSE, execution_id="e", sequence=1, timestamp=0.0, data=data)  # type: ignore[arg-type]
     assert event.to_dict()["data"] == expected
     assert Event.from_dict(event.to_dict()).data == expected
+
+
+async def test_a_fan_out_frees_its_call_tasks_without_the_garbage_collector() -> None:
+    """The fan-out's tasks (with their coroutines) go as soon as the phase is done, by reference counting:
+    a cycle through the group would keep a 10,000-agent fan-out's tasks until a full collection."""
+    import gc
+    import weakref
+
+    tasks: list[weakref.ref[asyncio.Task[Any]]] = []
+
+    async def agent(request: Any) -> dict[str, Any]:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.append(weakref.ref(task))
+        await asyncio.sleep(0.001)
+        return {"v": 1}
+
+    ex = executor_with({"a": agent, "b": agent, "c": agent})
+    t = task(phase("P", prompt("go"), agents=("a", "b", "c"), parallel=True, outputs=("v",)))
+    await ex.execute(t, {"x": 1})  # warm: first-run caches
+    tasks.clear()
+    gc.disable()
+    try:
+        result = await ex.execute(t, {"x": 1})
+        await asyncio.sleep(0)
+        assert result.status is ExecutionStatus.COMPLETED
+        assert len(tasks) == 3
+        assert [r() for r in tasks] == [None, None, None]
+    finally:
+        gc.enable()
+
+
+async def test_cancelling_a_fan_out_cancels_and_awaits_every_call() -> None:
+    started: list[str] = []
+    finished: list[str] = []
+    all_started = asyncio.Event()
+
+    async def agent(request: Any) -> dict[str, Any]:
+        started.append(request.agent_id)
+        if len(started) == 3:
+            all_started.set()
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.sleep(0.001)  # cleanup that the fan-out must wait for
+            finished.append(request.agent_id)
+        return {"v": 1}
+
+    ex = executor_with({"a": agent, "b": agent, "c": agent})
+    t = task(phase("P", prompt("go"), agents=("a", "b", "c"), parallel=True, outputs=("v",)))
+    run = asyncio.ensure_future(ex.execute(t, {"x": 1}))
+    await asyncio.wait_for(all_started.wait(), 5)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert sorted(finished) == ["a", "b", "c"]

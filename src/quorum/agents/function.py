@@ -107,6 +107,17 @@ class FunctionAgent:
             value = self.fn(request)
             if inspect.isawaitable(value):
                 value = await value
+        return self.answer(value, started)
+
+    @property
+    def awaits_directly(self) -> bool:
+        """True when :meth:`query` is ``await fn(request)`` then :meth:`answer`: a caller may do those
+        two steps itself and save a coroutine per call (the manager's plain path does)."""
+        return self._is_async
+
+    def answer(self, value: Any, started: float) -> AgentResponse:
+        """The response for ``value``, what ``fn`` returned for a call begun at ``started``
+        (``time.perf_counter()``)."""
         return coerce_response(
             self.id, value, latency_ms=(time.perf_counter() - started) * 1000.0, model=self._model
         )

@@ -47,7 +47,9 @@ class _Entry:
     """The fields fixed at creation (task, input, hashes, ...)."""
     state: RowState
     events: list[Event] = field(default_factory=list)
-    calls: dict[str, Any] = field(default_factory=dict)
+    calls: dict[str, Event] = field(default_factory=dict)
+    """call key -> the ``agent:response`` event that completed it (the response is read from the event
+    when asked for: keeping it apart would hold one more object per call for the execution's life)."""
     owner: str | None = None
     lease_expires_at: float | None = None
     recovery_attempts: int = 0
@@ -124,7 +126,7 @@ class MemoryHistoryStore:
                 entry.events.append(event)
                 call = completed_call(event)
                 if call is not None:
-                    entry.calls[call[0]] = call[1]
+                    entry.calls[call[0]] = event
             for eid, state in staged.items():
                 self._entries[eid].state = state
 
@@ -164,7 +166,7 @@ class MemoryHistoryStore:
         with self._lock:
             entry = self._entries.get(execution_id)
             calls = {} if entry is None else dict(entry.calls)
-        return {key: _as_mapping(value) for key, value in calls.items()}
+        return {key: _as_mapping(event.data["response"]) for key, event in calls.items()}
 
     async def latest_checkpoint(self, execution_id: str) -> Event | None:
         with self._lock:
