@@ -172,12 +172,6 @@ async def test_within_budget_it_completes(tmp_path: Path) -> None:
     assert result.usage.calls == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="concurrent `agent:` steps run in PhaseRunner._agent_group's TaskGroup (engine/phases.py), which "
-    "lets a BudgetExceededError out wrapped in an ExceptionGroup; needs the same `except* "
-    "BudgetExceededError as g: raise g.exceptions[0] from None` as calls.fan_out",
-)
 async def test_a_call_budget_stops_concurrent_agent_steps() -> None:
     from run_helpers import agent_step, executor_with, phase, task
 

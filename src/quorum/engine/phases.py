@@ -29,7 +29,7 @@ from quorum.definition.model import Phase, Step, StepKind
 from quorum.engine import templating
 from quorum.engine.calls import call_agent, fan_out
 from quorum.engine.status import PhaseStatus
-from quorum.errors import AgentError, ExecutionError, StepValidationError
+from quorum.errors import AgentError, BudgetExceededError, ExecutionError, StepValidationError
 from quorum.events import EventType
 from quorum.ids import AgentId, PhaseName
 from quorum.steps.protocol import StepContext
@@ -253,8 +253,12 @@ class PhaseRunner:
             live.emit(EventType.STEP_START, phase=self.name, step=step.index,
                       data={"kind": step.kind.value, "type": step.type, "concurrent": True})
         started = time.perf_counter()
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(self._agent_collect(step)) for step in steps]
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(self._agent_collect(step)) for step in steps]
+        except* BudgetExceededError as group:
+            # A budget stop is one execution-level failure, not a group of step failures to retry.
+            raise group.exceptions[0] from None
         elapsed = (time.perf_counter() - started) * 1000.0
         errors = [e for e in (t.result() for t in tasks) if isinstance(e, PhaseError)]
         for step, t in zip(steps, tasks, strict=True):
