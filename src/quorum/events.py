@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from quorum.definition.model import frozen_mapping
+from quorum.definition.model import frozen_mapping, thaw
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
 __all__ = ("EVENT_TYPES", "Event", "EventType")
@@ -103,7 +103,7 @@ class Event:
             "agent": self.agent,
             "duration_ms": self.duration_ms,
             "error": self.error,
-            "data": _thaw(self.data),
+            "data": thaw(self.data),
         }
 
     @classmethod
@@ -111,11 +111,3 @@ class Event:
         d = dict(data)
         d["data"] = frozen_mapping(d.get("data"))
         return cls(**d)
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    return value
