@@ -87,6 +87,25 @@ def test_recover_takes_over_an_execution_whose_process_died(cli: Cli) -> None:
     assert "nothing to recover" in again.out
 
 
+def test_recover_honours_a_pause_asked_while_the_process_was_dead(cli: Cli) -> None:
+    import signal
+
+    proc, execution_id = _start(cli, "1")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    asked = cli("pause", execution_id)
+    assert asked.code == 0, asked
+    # recover must return (the execution pauses and is left for a later resume), not wait for a resume
+    r = cli("recover", "--agents-dir", str(AGENTS), "--json", env={"QUORUM_TEST_DELAY": "0"}, timeout=30)
+    assert r.code == 0, r
+    [row] = r.json()
+    assert (row["id"], row["status"]) == (execution_id, "paused")
+    assert cli.status(execution_id) == "paused"
+    resumed = cli("resume", execution_id, "--agents-dir", str(AGENTS), env={"QUORUM_TEST_DELAY": "0"})
+    assert resumed.code == 0, resumed
+    assert cli.status(execution_id) == "completed"
+
+
 def test_show_follow_tails_an_execution_running_elsewhere(cli: Cli) -> None:
     proc, execution_id = _start(cli, "0.5")
     followed = cli("show", execution_id, "--follow")

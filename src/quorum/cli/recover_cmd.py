@@ -12,7 +12,11 @@ from quorum.cli.common import ExitCode, out_console, run_async
 from quorum.cli.options import AgentsDirOpt, DbOpt, JsonOpt, ModelOpt, TasksDirOpt
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from quorum.config import Config
+    from quorum.engine.handle import ExecutionHandle
+    from quorum.history.base import ExecutionRecord, HistoryStore
 
 __all__ = ("recover",)
 
@@ -24,7 +28,7 @@ def recover(
     tasks_dir: TasksDirOpt = None,
     agents_dir: AgentsDirOpt = None,
 ) -> None:
-    """Find executions left running or paused by a process that died, and resume them to their end.
+    """Find executions left running by a process that died, and resume them to their end.
 
     A dead owner on this host is recognised at once, elsewhere when its lease expires. Paused ones
     stay paused (resume them with `quorum resume <id>`), and an abort asked before the crash is
@@ -37,12 +41,9 @@ def recover(
 
 
 async def _recover(cfg: Config, *, as_json: bool) -> int:
-    import asyncio
-
     from quorum.cli.render import PlainView
     from quorum.cli.run_cmd import build_executor, close_executor, open_history
     from quorum.cli.store import db_exists
-    from quorum.errors import QuorumError
 
     if not db_exists(cfg):
         orphans = []
@@ -63,23 +64,13 @@ async def _recover(cfg: Config, *, as_json: bool) -> int:
         if not as_json:
             view = PlainView(sys.stdout, prefix_ids=True)
             executor.on("*", view.on_event)
-        rows: list[dict[str, Any]] = []
-
-        async def one(record_id: str, task: str, status: str) -> None:
-            try:
-                if status == "paused":
-                    rows.append({"id": record_id, "task": task, "status": "paused",
-                                 "note": f"left paused; quorum resume {record_id}"})
-                    return
-                handle = await executor.resume_execution(record_id)
-                result = await handle.result()
-                rows.append({"id": record_id, "task": task, "status": result.status.value,
-                             "error": result.error})
-            except QuorumError as exc:
-                rows.append({"id": record_id, "task": task, "status": "not recovered", "error": str(exc)})
-
-        await asyncio.gather(*(one(r.id, r.task, r.status) for r in orphans))
-        await close_executor(executor)
+        try:
+            # The engine's recovery: running orphans are resumed (pause and abort requests made before
+            # the crash honoured, an execution that keeps crashing given up), paused ones left parked.
+            handles: dict[str, ExecutionHandle] = {h.id: h for h in await executor.recover()}
+            rows = [await _row(store, record, handles) for record in orphans]
+        finally:
+            await close_executor(executor)
     finally:
         await store.close()
     if as_json:
@@ -88,6 +79,25 @@ async def _recover(cfg: Config, *, as_json: bool) -> int:
         _print_recovered(rows)
     ok = all(r["status"] in ("completed", "paused") for r in rows)
     return ExitCode.OK if ok else ExitCode.FAILED
+
+
+async def _row(
+    store: HistoryStore, record: ExecutionRecord, handles: Mapping[str, ExecutionHandle]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": record.id, "task": record.task}
+    handle = handles.get(record.id)
+    if handle is not None:
+        result = await handle.result()
+        row.update(status=result.status.value, error=result.error)
+    else:
+        now = await store.get_execution(record.id)
+        row.update(status=now.status if now is not None else "not recovered",
+                   error=now.error if now is not None else None)
+    if row["status"] == "paused":
+        row["note"] = f"left paused; quorum resume {record.id}"
+    elif handle is None and row["status"] in ("running", "pending"):
+        row.update(status="not recovered", error="another process took it over, or it could not be resumed")
+    return row
 
 
 def _print_recovered(rows: list[dict[str, Any]]) -> None:
