@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.agents.llm_server import LLMServer, Reply
+
+from agents.llm_server import LLMServer, Reply
 
 from .helpers import Cli
 
