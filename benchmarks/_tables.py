@@ -1,0 +1,212 @@
+"""The Markdown report of one run: the targets first, then one table per metric."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from _peers_ref import REFERENCE_PEERS, PeerFigures
+from _report import FLOOR, PEERS, QUORUM, QUORUM_SQLITE, Runs, _g, _per_call_us, _ratio, check_targets
+
+__all__ = ("render",)
+
+
+def _x(a: float | None, b: float | None) -> str:
+    r = _ratio(a, b)
+    return "–" if r is None else f"{r:.2f}×"
+
+
+def _targets(runs: Runs, peers: Mapping[str, PeerFigures], *, judged: bool) -> list[str]:
+    checks = check_targets(runs, peers)
+    missed = [c for c in checks if c.passed is not True]
+    if judged:
+        summary = f"{len(checks) - len(missed)} of {len(checks)} met" + (
+            "." if not missed else f"; {len(missed)} missed (marked below)."
+        )
+    else:
+        summary = "Short mode: tiny sizes, so the targets are not judged (the result column says n/a)."
+    out = [
+        "### Targets of issue 7",
+        "",
+        summary,
+        "",
+        "| target | quorum: median [min–max] n | floor, same run | quorum ÷ floor | peers (results.md) "
+        "| result |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {c.target} | {c.quorum} | {c.floor} | {c.versus_floor} | {c.peers or '–'} "
+        f"| {c.verdict if judged else 'n/a'} |"
+        for c in checks
+    ]
+    return out
+
+
+def _latency(runs: Runs) -> list[str]:
+    out = [
+        "### a–b. Latency (L = 50 ms, bound 12·L = 0.6 s) and overhead per agent call (L = 0)",
+        "",
+        "| peer | latency first s (×bound) | latency warm s [min–max] n | warm ×bound | warm ×floor "
+        "| L=0 first µs/call | L=0 steady µs/call [min–max] n | steady ×floor | back-to-back done "
+        "| setup s (fresh state) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    f_warm = runs.med(FLOOR, "latency", "warm_s")
+    f_us = runs.med(FLOOR, "overhead", "us_per_call_steady")
+    for p in PEERS:
+        warm = runs.med(p, "latency", "warm_s")
+        us = runs.med(p, "overhead", "us_per_call_steady")
+        done = runs.values(p, "overhead", "batch_done")
+        out.append(
+            f"| {p} | {_g(runs.med(p, 'latency', 'first_s'))} "
+            f"({_g(runs.med(p, 'latency', 'ratio_first'), 4)}×) "
+            f"| {runs.spread(p, 'latency', 'warm_s', nd=4)} | {_g(runs.med(p, 'latency', 'ratio_warm'), 4)}× "
+            f"| {'–' if p == FLOOR else _x(warm, f_warm)} "
+            f"| {_g(runs.med(p, 'overhead', 'us_per_call_first'))} "
+            f"| {runs.spread(p, 'overhead', 'us_per_call_steady')} | {'–' if p == FLOOR else _x(us, f_us)} "
+            f"| {', '.join(f'{d:.0f}' for d in done) or '–'} | {_g(runs.med(p, 'setup', 'setup_s'))} |"
+        )
+    return out
+
+
+def _throughput(runs: Runs) -> list[str]:
+    out = [
+        "### c. Throughput (n concurrent committees, L = 20 ms, ideal 0.24 s)",
+        "",
+        "| peer | n | wall s [min–max] k | executions/s [min–max] k | ×floor | completed "
+        "| peak RSS MB [min–max] k | RSS ×floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in runs.sizes("throughput"):
+        f_eps = runs.med(FLOOR, "throughput", "exec_per_s", n)
+        f_rss = runs.med(FLOOR, "throughput", "peak_rss_mb", n)
+        for p in PEERS:
+            done = runs.values(p, "throughput", "completed", n)
+            out.append(
+                f"| {p} | {n:,} | {runs.spread(p, 'throughput', 'wall_s', n)} "
+                f"| {runs.spread(p, 'throughput', 'exec_per_s', n, nd=4)} "
+                f"| {'–' if p == FLOOR else _x(runs.med(p, 'throughput', 'exec_per_s', n), f_eps)} "
+                f"| {', '.join(f'{d:.0f}' for d in done) or '–'} "
+                f"| {runs.spread(p, 'throughput', 'peak_rss_mb', n, nd=4)} "
+                f"| {'–' if p == FLOOR else _x(runs.med(p, 'throughput', 'peak_rss_mb', n), f_rss)} |"
+            )
+    return out
+
+
+def _fanout(runs: Runs) -> list[str]:
+    out = [
+        "### d. Fan-out (one phase of N parallel agent calls, L = 10 ms)",
+        "",
+        "Per-call cost = (wall − L) / N: the work per branch beyond the sleep. Linear growth keeps it flat "
+        "as N grows; a quadratic step would multiply it by ~10 per decade.",
+        "",
+        "| peer | N | wall s [min–max] k | ×floor | per-call µs | per-call ×previous N |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in PEERS:
+        prev: float | None = None
+        for n in runs.sizes("fanout"):
+            f_wall = runs.med(FLOOR, "fanout", "wall_s", n)
+            per = _per_call_us(runs, p, n)
+            out.append(
+                f"| {p} | {n:,} | {runs.spread(p, 'fanout', 'wall_s', n, nd=4)} "
+                f"| {'–' if p == FLOOR else _x(runs.med(p, 'fanout', 'wall_s', n), f_wall)} "
+                f"| {_g(per)} | {_x(per, prev)} |"
+            )
+            prev = per
+    return out
+
+
+def _parse_startup_memory(runs: Runs) -> list[str]:
+    out = [
+        "### e. Parse (quorum; cold = first load of the file in a process, parser modules imported; "
+        "reparse = a fresh loader; cached = the same loader again)",
+        "",
+        "| task | phases | bytes | cold ms [min–max] k | reparse ms | cached µs |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = runs.ok.get((QUORUM, "parse", None), [])
+    names = sorted({name for r in rows for name in r.get("tasks", {})})
+    for name in names:
+        first = next(r["tasks"][name] for r in rows if name in r.get("tasks", {}))
+        key = f"tasks.{name}"
+        out.append(
+            f"| {name} | {first['phases']} | {first['bytes']:,} "
+            f"| {runs.spread(QUORUM, 'parse', key + '.cold_s', scale=1e3)} "
+            f"| {_g((runs.med(QUORUM, 'parse', key + '.reparse_s') or 0) * 1e3)} "
+            f"| {_g((runs.med(QUORUM, 'parse', key + '.cached_s') or 0) * 1e6)} |"
+        )
+    if rows:
+        gen = rows[0].get("generated", {})
+        out.append(
+            f"| generated | {gen.get('phases', '?')} | {gen.get('bytes', 0):,} "
+            f"| {runs.spread(QUORUM, 'parse', 'generated.cold_s', scale=1e3)} "
+            f"| {_g((runs.med(QUORUM, 'parse', 'generated.reparse_s') or 0) * 1e3)} | – |"
+        )
+    help_cmd = next((r.get("help_cmd") for r in runs.ok.get((QUORUM, "startup", None), [])), "quorum --help")
+    out += [
+        "",
+        "### f. Start-up (wall of a fresh process, median of samples after a warm-up)",
+        "",
+        "| `python -c pass` s | `import quorum` s | `from quorum.engine.executor import TaskExecutor` s "
+        f"| `{help_cmd}` s | floor: `import asyncio` s |",
+        "|---|---|---|---|---|",
+        f"| {_g(runs.med(QUORUM, 'startup', 'python_s'))} "
+        f"| {runs.spread(QUORUM, 'startup', 'import_quorum_s')} "
+        f"| {runs.spread(QUORUM, 'startup', 'import_executor_s')} "
+        f"| {runs.spread(QUORUM, 'startup', 'help_s')} "
+        f"| {runs.spread(FLOOR, 'import', 'import_s')} |",
+        "",
+        "### Memory (bytes per execution; heap by tracemalloc, RSS coarse, disk = SQLite file growth)",
+        "",
+        "| history | completed, held in history: heap / RSS / disk | idle paused: heap / RSS | executions |",
+        "|---|---|---|---|",
+    ]
+    for p in (QUORUM, QUORUM_SQLITE):
+        disk = runs.med(p, "memory", "completed.disk_bytes_per_exec")
+        out.append(
+            f"| {'in memory' if p == QUORUM else 'SQLite'} "
+            f"| {_g(runs.med(p, 'memory', 'completed.heap_bytes_per_exec'))} / "
+            f"{_g(runs.med(p, 'memory', 'completed.rss_bytes_per_exec'))} / {_g(disk)} "
+            f"| {_g(runs.med(p, 'memory', 'paused.heap_bytes_per_exec'))} / "
+            f"{_g(runs.med(p, 'memory', 'paused.rss_bytes_per_exec'))} "
+            f"| {_g(runs.med(p, 'memory', 'completed.executions'))} |"
+        )
+    return out
+
+
+def _reference(peers: Mapping[str, PeerFigures], machine: str) -> list[str]:
+    out = [
+        "### Peers, for reference (from `../shared/bench/results.md`, measured in another run)",
+        "",
+        machine,
+        "",
+        "| peer | latency warm ×bound | µs/agent call | executions/s (200) | peak RSS MB "
+        "| fan-out 10 / 100 / 1,000 s "
+        "| import s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in REFERENCE_PEERS:
+        f = peers.get(name)
+        if f is None:
+            continue
+        fan = " / ".join(_g(f.fanout_s.get(n)) for n in (10, 100, 1000))
+        out.append(
+            f"| {name} | {_g(f.latency_ratio_warm, 4)} | {_g(f.us_per_call)} | {_g(f.exec_per_s)} "
+            f"| {_g(f.peak_rss_mb)} | {fan} | {_g(f.import_s)} |"
+        )
+    return out
+
+
+def render(runs: Runs, peers: Mapping[str, PeerFigures], machine_ref: str, *, judged: bool = True) -> str:
+    parts = [
+        _targets(runs, peers, judged=judged),
+        _latency(runs),
+        _throughput(runs),
+        _fanout(runs),
+        _parse_startup_memory(runs),
+        _reference(peers, machine_ref),
+    ]
+    failures = runs.failures()
+    if failures:
+        parts.append(["### Failed processes", "", *(f"- {f}" for f in failures)])
+    return "\n\n".join("\n".join(p) for p in parts) + "\n"
