@@ -245,8 +245,6 @@ class TaskExecutor:
             lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.lease_ttl_s)
             if lease is None:
                 raise ResumeRefusedError(f"execution {ctx.id} is owned by another process")
-        if recovered_at is not None and store is not None:
-            used_s = await self._catch_up(store, ctx, lease)
         live = LiveExecution(self, ctx, completed_calls=completed_calls, start_attempts=start_attempts,
                              lease=lease, used_s=used_s, recovered_at=recovered_at)
         live.pending_control = pending_control
@@ -257,23 +255,6 @@ class TaskExecutor:
         self._tasks.add(root)
         root.add_done_callback(self._root_done)
         return ExecutionHandle(live)
-
-    async def _catch_up(self, store: HistoryStore, ctx: ExecutionContext, lease: Lease | None) -> float:
-        """A context rebuilt from its latest checkpoint, taken over by this process: settle the phases
-        the journal shows settled since (they are neither run nor announced again) and return the
-        running time the journal records (the time limit and ``duration_ms`` go on from it)."""
-        from quorum.engine.journal import running_time_s, settle_from_journal
-
-        try:
-            events = await store.read_journal(ctx.id)
-        except BaseException:
-            if lease is not None:
-                await store.release_lease(lease)
-            raise
-        settle_from_journal(ctx, events)
-        running = running_time_s(events)
-        ctx.take_over(running)
-        return running
 
     def _root_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from quorum.definition.model import Task
 from quorum.engine.context import Checkpoint, ExecutionContext
+from quorum.engine.journal import running_time_s, settle_from_journal
 from quorum.engine.results import PhaseResult, Usage
 from quorum.engine.status import TERMINAL, ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
-from quorum.events import EventType
+from quorum.events import Event, EventType
 from quorum.ids import CheckpointId, PhaseName
 
 if TYPE_CHECKING:
@@ -94,8 +95,10 @@ async def rebuild_context(
     record: ExecutionRecord,
     task: Task,
     calls: Mapping[str, Mapping[str, Any]] | None = None,
+    journal: Sequence[Event] | None = None,
 ) -> tuple[ExecutionContext, dict[str, int]]:
-    """The context at the latest checkpoint, and the attempt each unfinished phase had reached."""
+    """The context at the latest checkpoint, and the attempt each unfinished phase had reached.
+    ``journal``: the execution's whole journal, when the caller has read it already."""
     if calls is None:
         calls = await store.completed_calls(record.id)
     ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
@@ -118,8 +121,10 @@ async def rebuild_context(
             sequence=checkpoint.sequence, phases=dict(ctx.phases), usage=usage,
         ))
     attempts: dict[str, int] = {}
-    for event in await store.read_journal(record.id, after=after):
-        if event.phase is None:
+    if journal is None:
+        journal = await store.read_journal(record.id, after=after)
+    for event in journal:
+        if event.phase is None or event.sequence <= after:
             continue
         if event.type == EventType.PHASE_START or event.type == EventType.PHASE_RETRY:
             attempts[event.phase] = int(event.data.get("attempt", 1))
@@ -155,20 +160,26 @@ async def resume_from_store(
         return await executor._launch(ctx, create_record=False, lease=lease, pending_control=control)
     try:
         calls = await store.completed_calls(execution_id)
-        ctx, attempts = await rebuild_context(store, record, task, calls)
+        journal = await store.read_journal(execution_id)  # once: the checkpoint, settling, running time
+        ctx, attempts = await rebuild_context(store, record, task, calls, journal)
+        # Phases settled after the latest checkpoint are neither run nor announced again.
+        settle_from_journal(ctx, journal)
         _check_task_unchanged(executor, record, {str(n) for n in ctx.phases})
         if keep_paused and record.status == ExecutionStatus.PAUSED:
             ctx.status = ExecutionStatus.PAUSED
             ctx.paused_at = time.monotonic()
         else:
             ctx.status = ExecutionStatus.RUNNING
+        # The time limit and duration_ms go on from the running time of every earlier process.
+        used_s = running_time_s(journal)
+        ctx.take_over(used_s)
         control = [(r.action, r.reason) for r in await store.take_control_requests(execution_id)]
     except BaseException:
         await store.release_lease(lease)
         raise
     return await executor._launch(
         ctx, completed_calls=dict(calls), start_attempts=attempts, create_record=False, lease=lease,
-        recovered_at=time.time(), pending_control=control,  # the running time comes from the journal
+        used_s=used_s, recovered_at=time.time(), pending_control=control,
     )
 
 
@@ -212,8 +223,6 @@ async def _until_ended_or_paused(handle: ExecutionHandle) -> None:
 
 
 async def _give_up(executor: TaskExecutor, store: HistoryStore, record: ExecutionRecord) -> None:
-    from quorum.events import Event
-
     lease = await store.acquire_lease(record.id, executor.owner, ttl_s=executor.lease_ttl_s)
     if lease is None:
         return
