@@ -305,3 +305,25 @@ async def test_no_task_outlives_a_recorded_execution(store: HistoryStore) -> Non
     record = await store.get_execution(result.id)
     assert record is not None
     assert record.owner is None  # the lease was released before the result was delivered
+
+
+async def test_a_finished_execution_is_freed_without_the_garbage_collector(store: HistoryStore) -> None:
+    # Polls of control requests are in flight when the execution ends (a poll every millisecond): the
+    # cancelled poll must not keep the execution alive in a reference cycle.
+    import gc
+
+    from quorum.engine.live import LiveExecution
+
+    ex = executor_with(_agents(0.02), history_store=store, control_poll_s=0.001)
+    await ex.execute(T, {"n": 1})  # warm-up: lazily created, long-lived objects
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            result = await ex.execute(T, {"n": 1})
+            assert result.status is ExecutionStatus.COMPLETED
+        await asyncio.sleep(0.01)
+        alive = [o for o in gc.get_objects() if isinstance(o, LiveExecution)]
+        assert alive == []
+    finally:
+        gc.enable()

@@ -44,8 +44,12 @@ class ControlPoller:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        if self._task is not None:
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None:
+            # Forget the task as it is cancelled: its CancelledError's traceback holds the ``_poll``
+            # frame, which holds this poller; kept here, that cycle would leave the whole finished
+            # execution to the garbage collector instead of freeing it at once.
+            task.cancel()
 
     async def _poll(self) -> None:
         live = self._live

@@ -53,23 +53,31 @@ class _IdleWatch:
     def __init__(self, loop: asyncio.AbstractEventLoop, ready: Any) -> None:
         self._loop = loop
         self._ready = ready
-        self._futures: list[asyncio.Future[None]] = []
+        # A dict as an ordered set: a future settled by its timer is discarded at once, so that a loop
+        # that never goes idle (thousands of busy executions) does not pile up settled futures.
+        self._futures: dict[asyncio.Future[None], None] = {}
         self._armed = False
 
     def add(self, future: asyncio.Future[None]) -> None:
-        self._futures.append(future)
+        self._futures[future] = None
         if not self._armed:
             self._armed = True
             self._loop.call_soon(self._check)
 
     def _check(self) -> None:
+        if not self._futures:  # every waiter's timer came first: nothing to watch for
+            self._armed = False
+            return
         if self._ready:  # more callbacks to run: not idle yet (look again next turn)
             self._loop.call_soon(self._check)
             return
         self._armed = False
-        futures, self._futures = self._futures, []
+        futures, self._futures = self._futures, {}
         for future in futures:
             _settle(future)
+
+    def discard(self, future: asyncio.Future[None]) -> None:
+        self._futures.pop(future, None)
 
 
 _WATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _IdleWatch] = weakref.WeakKeyDictionary()
@@ -180,6 +188,8 @@ class Recorder:
                         await lingering
                     finally:
                         timer.cancel()
+                        if watch is not None:
+                            watch.discard(lingering)
                         self._lingering = None
                 else:
                     await asyncio.sleep(0)  # at least the rest of this tick's events join the batch
