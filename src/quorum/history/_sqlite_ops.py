@@ -207,6 +207,10 @@ def request_control(conn: sqlite3.Connection, execution_id: str, action: Control
     )
 
 
+def pending_control_executions(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT execution_id FROM control WHERE taken_at IS NULL")]
+
+
 def take_control_requests(conn: sqlite3.Connection, execution_id: str) -> list[ControlRequest]:
     rows = conn.execute(
         "SELECT id, action, reason, created_at FROM control WHERE execution_id = ? AND taken_at IS NULL"
