@@ -2,29 +2,17 @@
 
 It follows exactly the rules of the durable backends (:mod:`quorum.history._rules`) and passes the same
 contract suite, so code tested against it behaves the same on SQLite. Nothing survives the process.
-
-Each appended batch is encoded with :mod:`pickle` into one ``bytes`` object and decoded again when
-read, so readers get equal copies, never the engine's own objects. The journal then costs about a
-third of the memory of the event objects it stands for, and nothing to the garbage collector, which
-otherwise walks every kept event on every full collection: with thousands of executions in flight or
-kept, most of the process's time. The bytes never leave this process (nothing is ever unpickled from
-outside it). An execution with a batch that cannot be pickled (a payload holding a function, a lock)
-keeps its journal as objects from then on.
+Events are kept as given (no copy): they are frozen, and their data must not be mutated afterwards.
 """
 
 from __future__ import annotations
 
-import bisect
-import copyreg
 import dataclasses
-import io
 import itertools
-import pickle
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from quorum.errors import ExecutionNotFoundError, InvalidTransitionError, LeaseLostError, StoreError
@@ -58,46 +46,14 @@ class _Entry:
     record: ExecutionRecord
     """The fields fixed at creation (task, input, hashes, ...)."""
     state: RowState
-    chunks: list[bytes] = field(default_factory=list)
-    """The journal, one encoded ``bytes`` per appended batch."""
-    starts: list[int] = field(default_factory=list)
-    """The sequence of each chunk's first event (to decode only the chunks a read needs)."""
-    events: list[Event] | None = None
-    """The journal as objects instead, once a batch could not be encoded (then ``chunks`` is empty)."""
-    calls: dict[str, int] = field(default_factory=dict)
-    """call key -> the sequence of the ``agent:response`` event that completed it."""
+    events: list[Event] = field(default_factory=list)
+    calls: dict[str, Event] = field(default_factory=dict)
+    """call key -> the ``agent:response`` event that completed it (the response is read from the event
+    when asked for: keeping it apart would hold one more object per call for the execution's life)."""
     owner: str | None = None
     lease_expires_at: float | None = None
     recovery_attempts: int = 0
     controls: list[ControlRequest] = field(default_factory=list)
-
-    def add(self, batch: list[Event]) -> None:
-        if self.events is None:
-            try:
-                chunk = _encode(batch)
-            except Exception:
-                self.events = self.read(0, None)
-                self.chunks, self.starts = [], []
-            else:
-                self.chunks.append(chunk)
-                self.starts.append(batch[0].sequence)
-                return
-        self.events.extend(batch)
-
-    def read(self, after: int, limit: int | None) -> list[Event]:
-        """Events with ``sequence > after`` (at most ``limit``), decoding only the chunks holding them."""
-        # Sequences are gap-free from 1, so event n is the n-th of the journal.
-        stop = None if limit is None else after + max(limit, 0)
-        if self.events is not None:
-            return self.events[after:stop]
-        first = max(bisect.bisect_right(self.starts, after) - 1, 0)
-        events: list[Event] = []
-        for index in range(first, len(self.chunks)):
-            if stop is not None and self.starts[index] > stop:
-                break
-            events.extend(_decode(self.record.id, self.chunks[index]))
-        offset = self.starts[first] - 1 if self.starts else 0
-        return events[after - offset : None if stop is None else stop - offset]
 
     def to_record(self) -> ExecutionRecord:
         s = self.state
@@ -165,14 +121,12 @@ class MemoryHistoryStore:
                     state = staged[event.execution_id] = dataclasses.replace(entry.state)
                     check_epoch(state, epoch)
                 apply_event(state, event)
-            batches: dict[str, list[Event]] = {}
             for event in events:
-                batches.setdefault(event.execution_id, []).append(event)
+                entry = self._entries[event.execution_id]
+                entry.events.append(event)
                 call = completed_call(event)
                 if call is not None:
-                    self._entries[event.execution_id].calls[call[0]] = event.sequence
-            for eid, batch in batches.items():
-                self._entries[eid].add(batch)
+                    entry.calls[call[0]] = event
             for eid, state in staged.items():
                 self._entries[eid].state = state
 
@@ -203,15 +157,15 @@ class MemoryHistoryStore:
             entry = self._entries.get(execution_id)
             if entry is None:
                 return []
-            return entry.read(max(after, 0), limit)
+            # Sequences are gap-free from 1, so event n sits at index n - 1.
+            start = max(after, 0)
+            stop = len(entry.events) if limit is None else start + max(limit, 0)
+            return entry.events[start:stop]
 
     async def completed_calls(self, execution_id: str) -> Mapping[str, Mapping[str, Any]]:
         with self._lock:
             entry = self._entries.get(execution_id)
-            if entry is None or not entry.calls:
-                return {}
-            journal = entry.read(0, None)
-            calls = {key: journal[sequence - 1] for key, sequence in entry.calls.items()}
+            calls = {} if entry is None else dict(entry.calls)
         return {key: _as_mapping(event.data["response"]) for key, event in calls.items()}
 
     async def latest_checkpoint(self, execution_id: str) -> Event | None:
@@ -219,7 +173,7 @@ class MemoryHistoryStore:
             entry = self._entries.get(execution_id)
             if entry is None or entry.state.last_checkpoint == 0:
                 return None
-            return entry.read(entry.state.last_checkpoint - 1, 1)[0]
+            return entry.events[entry.state.last_checkpoint - 1]
 
     async def acquire_lease(self, execution_id: str, owner: str, *, ttl_s: float) -> Lease | None:
         now = time.time()
@@ -308,7 +262,7 @@ class MemoryHistoryStore:
         return HistoryStats(
             executions=len(entries),
             by_status=by_status,
-            events=sum(e.state.last_sequence for e in entries),
+            events=sum(len(e.events) for e in entries),
             agent_calls=sum(len(e.calls) for e in entries),
             bytes=None,
         )
@@ -334,46 +288,3 @@ def _as_mapping(value: Any) -> Mapping[str, Any]:
         if isinstance(result, Mapping):
             return result
     return {"value": value}
-
-
-def _frozen(mapping: dict[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(mapping)
-
-
-def _reduce_proxy(proxy: MappingProxyType[str, Any]) -> tuple[Any, tuple[dict[str, Any]]]:
-    return _frozen, (proxy.copy(),)
-
-
-_DISPATCH = copyreg.dispatch_table.copy()
-_DISPATCH[MappingProxyType] = _reduce_proxy
-
-
-def _encode(events: list[Event]) -> bytes:
-    # Plain tuples, not the frozen dataclasses (whose pickling runs Python code per event), without
-    # the execution id (the entry's). One pickle per batch: its memo stores a value shared by several
-    # events of the batch (a phase in a checkpoint and in phase:complete) once.
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _DISPATCH
-    pickler.dump(
-        [
-            (e.type, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms, e.error,
-             e.data)
-            for e in events
-        ]
-    )
-    return buffer.getvalue()
-
-
-_load = pickle.loads
-
-
-def _decode(execution_id: str, chunk: bytes) -> list[Event]:
-    eid = ExecutionId(execution_id)
-    return [
-        Event(
-            type=kind, execution_id=eid, sequence=sequence, timestamp=timestamp, task=task, phase=phase,
-            step=step, agent=agent, duration_ms=duration_ms, error=error, data=data,
-        )
-        for kind, sequence, timestamp, task, phase, step, agent, duration_ms, error, data in _load(chunk)
-    ]
