@@ -50,10 +50,10 @@ Synchronous = Literal["NORMAL", "FULL"]
 T = TypeVar("T")
 
 _BUSY_SLICE_MS = 100
+"""SQLite's own busy wait per attempt; the writer retries in such slices until busy_timeout_s."""
 _CONTROLS_FRESH_S = 0.05
 """How long one look at the pending control requests answers every execution's poll: thousands of
 executions polling every 0.2 s cost one query per 50 ms instead of one write transaction each."""
-"""SQLite's own busy wait per attempt; the writer retries in such slices until busy_timeout_s."""
 
 
 class SQLiteHistoryStore:
