@@ -17,7 +17,8 @@ Mapping of the workload onto quorum:
   where ``context`` is rebuilt *from what the engine handed the agent* (the earlier phases' answers in
   the template context, the earlier turns in ``request.peers``), so ``common.validate_committee``
   fails if the engine loses or reorders state.
-- Fan-out: one ``parallel: true`` phase with N agents (``worker-0000`` ...), agent concurrency N.
+- Fan-out: one ``parallel: true`` phase with N agents (``worker-0000`` ...), agent concurrency N, all
+  served by one registered function (``fanout_worker``), as the peers run one worker node N times.
 
 Agents and tasks are registered in ``setup`` (as a deployed application would at start-up); the
 fan-out width a process will be asked for is read from ``--N`` so its N agents are registered there too.
@@ -107,6 +108,14 @@ def make_agent(name: str) -> Callable[[Any], Any]:
 
     agent.__qualname__ = f"bench_agent[{name}]"
     return agent
+
+
+async def fanout_worker(request: Any) -> dict[str, Any]:
+    """Every fan-out agent (``worker-0000`` ...): one function registered under N ids, as the peers
+    run one worker node N times. A closure per agent would add three objects per id (function, cell,
+    tuple) that every full garbage collection walks, which no peer pays for."""
+    await asyncio.sleep(request.context["input"]["latency"])
+    return C.make_output(request.agent_id, [])
 
 
 def tally(answers: Sequence[Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,7 +222,7 @@ class QuorumPeer(C.Peer):  # type: ignore[misc,name-defined]
         if task is None:
             for agent_id in fanout_agent_ids(n):
                 if not self.manager.has_agent(agent_id):
-                    self.manager.register(agent_id, make_agent(agent_id))
+                    self.manager.register(agent_id, fanout_worker)
             task = self._fanout_tasks[n] = build_fanout_task(n)
         return task
 
