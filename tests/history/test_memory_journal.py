@@ -1,0 +1,64 @@
+"""MemoryHistoryStore keeps its journal in a compact form: equal events back, nothing for the collector."""
+
+from __future__ import annotations
+
+import gc
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from quorum.events import Event
+from quorum.history.memory import MemoryHistoryStore
+
+from .helpers import event, record
+
+
+async def _store_with(events: list[Event]) -> MemoryHistoryStore:
+    store = MemoryHistoryStore()
+    await store.create_execution(record("e1"))
+    await store.append(events)
+    return store
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"call_key": "P/0/a/0/1", "round": 0, "attempt": 1},
+        {"outputs": {"nested": [1, 2]}, "warnings": []},
+        MappingProxyType({"attempt": 2, "parallel": True}),
+        {"none": None, "float": 1.5, "text": "x"},
+    ],
+    ids=["empty", "plain", "nested", "frozen", "scalars"],
+)
+async def test_events_read_back_equal(data: Any) -> None:
+    sent = event("e1", 1, "agent:start", agent="a", phase="P", step=0, duration_ms=None, data=data)
+    store = await _store_with([sent])
+    [back] = await store.read_journal("e1")
+    assert back == sent
+    assert dict(back.data) == dict(data)
+
+
+async def test_plain_data_comes_back_read_only() -> None:
+    store = await _store_with([event("e1", 1, data={"attempt": 1})])
+    [back] = await store.read_journal("e1")
+    with pytest.raises(TypeError):
+        back.data["attempt"] = 2  # type: ignore[index]
+
+
+async def test_kept_events_with_plain_data_cost_the_collector_nothing() -> None:
+    # A journal of event objects kept one tracked object per event (plus its data): every full
+    # collection walked all of them, for the life of the process.
+    n = 2000
+    store = MemoryHistoryStore()
+    await store.create_execution(record("e1"))
+    gc.collect()
+    before = len(gc.get_objects())
+    await store.append([
+        event("e1", i, "agent:start", agent="a", data={"call_key": f"P/0/a/0/{i}", "round": 0, "attempt": 1})
+        for i in range(1, n + 1)
+    ])
+    gc.collect()
+    assert len(gc.get_objects()) - before < n // 20
+    assert len(await store.read_journal("e1")) == n
