@@ -56,12 +56,12 @@ _flatten = itertools.chain.from_iterable
 def _row(e: Event) -> _Row:
     """``e``'s fields; data that is a dict of plain values (most events') is laid out in the same tuple,
     after a ``None``, as key, value, key, value...: a tuple holding a dict is always tracked."""
+    head = (e.type, e.execution_id, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms,
+            e.error)
     data = e.data
     if type(data) is dict and not gc.is_tracked(data):
-        return (e.type, e.execution_id, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent,
-                e.duration_ms, e.error, None, *_flatten(data.items()))
-    return (e.type, e.execution_id, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms,
-            e.error, data)
+        return (*head, None, *_flatten(data.items()))
+    return (*head, data)
 
 
 def _event(r: _Row) -> Event:
