@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from quorum.agents.resilience import (
     BreakerState,
     CircuitOpenError,
     RateLimiter,
+    SharedTimers,
 )
 from quorum.definition.model import frozen_mapping
 from quorum.errors import AgentError, AgentTimeoutError, BudgetExceededError
@@ -585,6 +587,37 @@ async def test_concurrent_calls_share_timers() -> None:
     assert 1 <= armed <= 2  # one timer per 1/64 of the limit, not one per call (500)
     gate.set()
     assert [r.text for r in await asyncio.gather(*calls)] == ["ok"] * 500
+
+
+async def test_an_agent_that_asks_another_in_its_own_task_times_out_as_a_timeout() -> None:
+    manager = AgentManager(default_timeout_s=0.05)
+    manager.register("inner", lambda request: "quick")
+
+    async def outer(request: AgentRequest) -> str:
+        # Same task, same limit, same time slice: both calls fall in one shared bucket. The inner one
+        # leaves it at once; the outer one must still time out as a timeout, not a bare cancel.
+        inner = await manager.query(dataclasses.replace(request, agent_id=AgentId("inner")))
+        await asyncio.sleep(1.0)
+        return inner.text
+
+    manager.register("outer", outer)
+    with pytest.raises(AgentTimeoutError):
+        await manager.query(req("outer"))
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0  # both timers' cancel requests were withdrawn
+
+
+def test_a_call_leaves_no_object_of_its_own_in_the_shared_timers() -> None:
+    timers = SharedTimers()
+
+    async def main() -> None:
+        deadline = timers.enter(60.0)
+        assert deadline == {asyncio.current_task(): 0}  # the call is an entry in its bucket
+        assert not timers.leave(deadline)
+        assert deadline == {}
+
+    asyncio.run(main())
 
 
 @pytest.mark.concurrency

@@ -274,7 +274,7 @@ class AgentManager:
                     return direct.answer(await direct.fn(request), started)
                 return await route.agent.query(request)
             timers = self._timers
-            slot = timers.enter(limit_s)
+            deadline = timers.enter(limit_s)
             try:
                 if direct is not None:
                     started = _perf()
@@ -282,13 +282,13 @@ class AgentManager:
                 else:
                     response = await route.agent.query(request)
             except asyncio.CancelledError as exc:
-                if timers.leave(slot, exc):
+                if timers.leave(deadline, exc):
                     raise TimeoutError from exc
                 raise
             except BaseException:
-                timers.leave(slot)
+                timers.leave(deadline)
                 raise
-            timers.leave(slot)
+            timers.leave(deadline)
             return response
         except TimeoutError:
             raise AgentTimeoutError(request.agent_id, limit_s or 0.0) from None
@@ -311,17 +311,17 @@ class AgentManager:
             # Shared timers, not ``asyncio.timeout``: one loop timer per time slice instead of one per
             # call (the default 60 s limit is armed on every call; see SharedTimers).
             timers = self._timers
-            slot = timers.enter(limit_s)
+            deadline = timers.enter(limit_s)
             try:
                 response = await route.agent.query(request)
             except asyncio.CancelledError as exc:
-                if timers.leave(slot, exc):
+                if timers.leave(deadline, exc):
                     raise TimeoutError from exc
                 raise
             except BaseException:
-                timers.leave(slot)
+                timers.leave(deadline)
                 raise
-            timers.leave(slot)
+            timers.leave(deadline)
             return response
         except TimeoutError:
             raise AgentTimeoutError(request.agent_id, limit_s or 0.0) from None

@@ -179,16 +179,19 @@ class RateLimiter:
             await self._sleep(wait)
 
 
-class _Slot:
-    """One call under a :class:`SharedTimers` deadline."""
+class Deadline(dict["asyncio.Task[Any]", int]):
+    """The calls sharing one :class:`SharedTimers` timer: each task -> its ``cancelling()`` count when
+    it entered (what :meth:`SharedTimers.leave` compares against, as ``asyncio.timeout`` does).
 
-    __slots__ = ("bucket", "cancelling", "fired", "task")
+    A call is one entry in this dict, not an object of its own: a 10,000-agent fan-out holds 10,000
+    calls at once, and every full garbage collection walks each object they keep alive."""
 
-    def __init__(self, task: asyncio.Task[Any], bucket: set[_Slot]) -> None:
-        self.task = task
-        self.bucket = bucket
-        self.cancelling = task.cancelling()
+    __slots__ = ("fired",)
+
+    def __init__(self) -> None:
+        super().__init__()
         self.fired = False
+        """Set when the timer went off: every task still in here then had ``cancel()`` from it."""
 
 
 class SharedTimers:
@@ -197,7 +200,7 @@ class SharedTimers:
     ``asyncio.timeout`` puts one timer in the loop's heap per call and leaves it there, cancelled, until
     it is due or swept: with a 60 s default timeout, a 10,000-agent fan-out keeps 10,000 timers alive.
     Here a deadline is rounded *up* to a bucket ``limit / 64`` wide and every call whose deadline falls
-    in the same bucket shares one timer, so a call costs a set insertion and removal. A call times out
+    in the same bucket shares one timer, so a call costs a dict insertion and removal. A call times out
     no earlier than its limit and at most 1/64 of it later (60 s: within 0.94 s; 50 ms: within 0.8 ms).
 
     Semantics are those of ``asyncio.timeout``: when the bucket's timer fires, each call still in it has
@@ -211,11 +214,11 @@ class SharedTimers:
     _SLICES = 64
 
     def __init__(self) -> None:
-        self._buckets: dict[float, set[_Slot]] = {}
+        self._buckets: dict[float, Deadline] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def enter(self, limit_s: float) -> _Slot:
-        """Start timing the current task; pair with :meth:`leave` in a ``finally``/``except``."""
+    def enter(self, limit_s: float) -> Deadline:
+        """Start timing the current task; pair with :meth:`leave` (same task) in a ``finally``/``except``."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._loop = loop
@@ -229,27 +232,33 @@ class SharedTimers:
             deadline = math.ceil(deadline / width) * width
         buckets = self._buckets
         bucket = buckets.get(deadline)
-        if bucket is None:
-            bucket = buckets[deadline] = set()
+        if bucket is None or task in bucket:
+            # A task already timed in this bucket (an agent that asks another agent, in its own task)
+            # gets a timer of its own: one entry per task is what leave() can tell apart.
+            fresh = Deadline()
+            if bucket is None:
+                buckets[deadline] = fresh
+            bucket = fresh
             loop.call_at(deadline, self._fire, deadline, bucket)
-        slot = _Slot(task, bucket)
-        bucket.add(slot)
-        return slot
+        bucket[task] = task.cancelling()
+        return bucket
 
-    def _fire(self, deadline: float, bucket: set[_Slot]) -> None:
+    def _fire(self, deadline: float, bucket: Deadline) -> None:
         if self._buckets.get(deadline) is bucket:
             del self._buckets[deadline]
-        for slot in bucket:
-            if not slot.task.done():
-                slot.fired = True
-                slot.task.cancel()
-        bucket.clear()
+        # The entries stay: each call's leave() reads its own (and removes it).
+        bucket.fired = True
+        for task in bucket:
+            if not task.done():
+                task.cancel()
 
     @staticmethod
-    def leave(slot: _Slot, error: BaseException | None = None) -> bool:
+    def leave(bucket: Deadline, error: BaseException | None = None) -> bool:
         """Stop timing; True when ``error`` (a ``CancelledError``) is this timer's doing: a timeout."""
-        slot.bucket.discard(slot)
-        if not slot.fired:
+        task = asyncio.current_task()
+        if task is None:
             return False
-        slot.fired = False
-        return slot.task.uncancel() <= slot.cancelling and isinstance(error, asyncio.CancelledError)
+        cancelling = bucket.pop(task, None)
+        if cancelling is None or not bucket.fired:
+            return False
+        return task.uncancel() <= cancelling and isinstance(error, asyncio.CancelledError)
