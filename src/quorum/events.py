@@ -31,14 +31,15 @@ checkpoint:created     phase; data: checkpoint_id, label, phase, snapshot (when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import frozen_mapping, thaw
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
-__all__ = ("EVENT_TYPES", "Event", "EventType")
+__all__ = ("EVENT_TYPES", "Event", "EventType", "ResponseEventData", "ResponseRecord")
 
 _EMPTY: Mapping[str, Any] = frozen_mapping()
 
@@ -111,3 +112,91 @@ class Event:
         d = dict(data)
         d["data"] = frozen_mapping(d.get("data"))
         return cls(**d)
+
+
+_RESPONSE_KEYS = (
+    "agent_id", "text", "data", "stance", "recommendation", "confidence", "rationale", "latency_ms", "model",
+    "tokens_in", "tokens_out", "cost_usd", "cached", "error",
+)
+_RESPONSE_KEYSET = frozenset(_RESPONSE_KEYS)
+
+
+class ResponseRecord(Mapping[str, Any]):
+    """``response.to_dict()`` as a read-only mapping over the (frozen) answer itself: the ``response``
+    of an ``agent:response`` event.
+
+    The view has the same keys and values as that dict (``data`` is thawed to plain dicts and lists on
+    access) and compares equal to it; ``to_dict()`` (and ``dict(record)``) gives the plain copy. It saves
+    each recorded call a 14-key copy of its answer beside the answer the result already holds.
+    """
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: AgentResponse) -> None:
+        self.response = response
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "data":
+            return thaw(self.response.data)
+        if key in _RESPONSE_KEYSET:
+            return getattr(self.response, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_RESPONSE_KEYS)
+
+    def __len__(self) -> int:
+        return len(_RESPONSE_KEYS)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _RESPONSE_KEYSET
+
+    def __repr__(self) -> str:
+        return f"ResponseRecord({self.to_dict()!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.response.to_dict()
+
+
+_CALL_KEYS = ("call_key", "round", "attempt", "response")
+
+
+class ResponseEventData(Mapping[str, Any]):
+    """The data of an ``agent:response`` event — ``{"call_key", "round", "attempt", "response"}`` — in
+    one small object instead of a dict plus a :class:`ResponseRecord` (``response`` is made on access).
+
+    Its parts are also plain attributes (``call_key``, ``round``, ``attempt``, ``answer``), so that a
+    history store can keep them without the object: a journal holds one per agent call for the life of
+    the execution, and the garbage collector walks every object a process keeps.
+    """
+
+    __slots__ = ("answer", "attempt", "call_key", "round")
+
+    def __init__(self, call_key: str, rnd: int, attempt: int, answer: AgentResponse) -> None:
+        self.call_key = call_key
+        self.round = rnd
+        self.attempt = attempt
+        self.answer = answer
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "call_key":
+            return self.call_key
+        if key == "response":
+            return ResponseRecord(self.answer)
+        if key == "round":
+            return self.round
+        if key == "attempt":
+            return self.attempt
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_CALL_KEYS)
+
+    def __len__(self) -> int:
+        return len(_CALL_KEYS)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _CALL_KEYS
+
+    def __repr__(self) -> str:
+        return f"ResponseEventData({dict(self)!r})"

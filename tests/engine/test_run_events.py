@@ -305,8 +305,8 @@ def test_chunk_key_is_the_agents_layer_key() -> None:
 
 def test_response_record_is_the_answers_dict() -> None:
     from quorum.agents.protocol import AgentResponse
-    from quorum.engine.calls import ResponseRecord
     from quorum.engine.results import response_dict
+    from quorum.events import ResponseRecord
 
     answer = AgentResponse(agent_id="a", text="t", data={"v": (1, {"w": (2,)})}, stance="bullish",
                            tokens_in=3, latency_ms=1.5)
@@ -360,9 +360,8 @@ async def test_a_recorded_execution_leaves_no_reference_cycles() -> None:
 
 def test_response_event_data_is_the_documented_mapping() -> None:
     from quorum.agents.protocol import AgentResponse
-    from quorum.engine.calls import ResponseEventData
     from quorum.engine.results import response_dict
-    from quorum.events import Event
+    from quorum.events import Event, ResponseEventData
 
     answer = AgentResponse(agent_id="a", text="t", data={"v": 1})
     data = ResponseEventData("P/0/a/0/1", 0, 1, answer)

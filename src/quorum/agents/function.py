@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
-from quorum.definition.model import frozen_mapping
+from quorum.definition.model import SCALAR_TYPES, frozen_mapping
 from quorum.ids import AgentId
 
 __all__ = ("AgentCallable", "FunctionAgent", "coerce_response", "freeze_data")
@@ -18,7 +18,7 @@ __all__ = ("AgentCallable", "FunctionAgent", "coerce_response", "freeze_data")
 AgentCallable = Callable[[AgentRequest], "Any | Awaitable[Any]"]
 
 _RESPONSE_FIELDS = ("stance", "recommendation", "confidence", "rationale")
-_LEAVES = frozenset({str, int, float, bool, type(None)})
+
 
 
 def freeze_data(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -31,14 +31,14 @@ def freeze_data(value: Mapping[str, Any]) -> Mapping[str, Any]:
     """
     if not value:
         return frozen_mapping()
-    leaves = _LEAVES
+    leaves = SCALAR_TYPES
     return MappingProxyType({k: v if type(v) in leaves else frozen_mapping(v) if isinstance(v, Mapping)
                              else _freeze_item(v) for k, v in value.items()})
 
 
 def _freeze_item(value: Any) -> Any:
     if isinstance(value, list | tuple):
-        leaves = _LEAVES
+        leaves = SCALAR_TYPES
         return tuple(v if type(v) in leaves else _freeze_item(v) if not isinstance(v, Mapping)
                      else frozen_mapping(v) for v in value)
     return value

@@ -51,8 +51,22 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+"""The types that plain (JSON) data holds as they are: nothing inside them to freeze or thaw."""
+
+
 def thaw(value: Any) -> Any:
     """Plain dicts and lists from frozen mappings and tuples: what :func:`frozen_mapping` undoes."""
+    kind = type(value)
+    # Exact-type checks first: the ABC isinstance checks below are slow and this runs per answer.
+    if kind in SCALAR_TYPES:
+        return value
+    if kind is dict or kind is MappingProxyType:
+        leaves = SCALAR_TYPES
+        return {k: v if type(v) in leaves else thaw(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        leaves = SCALAR_TYPES
+        return [v if type(v) in leaves else thaw(v) for v in value]
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple | list):

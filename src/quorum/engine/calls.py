@@ -18,21 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
-from quorum.engine.results import response_dict, thaw
 from quorum.errors import BudgetExceededError
-from quorum.events import Event, EventType
+from quorum.events import Event, EventType, ResponseEventData
 from quorum.ids import AgentId, PhaseName
 
 if TYPE_CHECKING:
     from quorum.engine.live import LiveExecution
     from quorum.engine.phases import PhaseRunner
 
-__all__ = ("ON_CHUNK", "ResponseEventData", "ResponseRecord", "call_agent", "fan_out")
+__all__ = ("ON_CHUNK", "call_agent", "fan_out")
 
 _START = EventType.AGENT_START
 _RESPONSE = EventType.AGENT_RESPONSE
@@ -43,94 +42,6 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 ON_CHUNK = "on_chunk"
 """``quorum.agents.llm.ON_CHUNK`` (not imported from there: that module loads PyYAML)."""
-
-
-_RESPONSE_KEYS = (
-    "agent_id", "text", "data", "stance", "recommendation", "confidence", "rationale", "latency_ms", "model",
-    "tokens_in", "tokens_out", "cost_usd", "cached", "error",
-)
-_RESPONSE_KEYSET = frozenset(_RESPONSE_KEYS)
-
-
-class ResponseRecord(Mapping[str, Any]):
-    """``response.to_dict()`` as a read-only mapping over the (frozen) answer itself: the payload of
-    ``agent:response`` events.
-
-    Every recorded call used to copy its answer into a 14-key dict (plus a thawed copy of its data) that
-    the journal kept for the life of the execution, beside the answer the result already holds. The
-    view has the same keys and values (``data`` is thawed to plain dicts and lists on access) and
-    compares equal to that dict; ``to_dict()`` (and ``dict(record)``) gives the plain copy.
-    """
-
-    __slots__ = ("response",)
-
-    def __init__(self, response: AgentResponse) -> None:
-        self.response = response
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "data":
-            return thaw(self.response.data)
-        if key in _RESPONSE_KEYSET:
-            return getattr(self.response, key)
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_RESPONSE_KEYS)
-
-    def __len__(self) -> int:
-        return len(_RESPONSE_KEYS)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _RESPONSE_KEYSET
-
-    def __repr__(self) -> str:
-        return f"ResponseRecord({self.to_dict()!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return response_dict(self.response)
-
-
-_CALL_KEYS = ("call_key", "round", "attempt", "response")
-
-
-class ResponseEventData(Mapping[str, Any]):
-    """The data of an ``agent:response`` event — ``{"call_key", "round", "attempt", "response"}`` — in
-    one small object instead of a dict plus a :class:`ResponseRecord` (``response`` is made on access).
-
-    A journal keeps one per agent call for the life of the execution (and a fan-out holds thousands at
-    once while the garbage collector walks them), so it pays to be one object, not two.
-    """
-
-    __slots__ = ("_answer", "_attempt", "_key", "_round")
-
-    def __init__(self, key: str, rnd: int, attempt: int, answer: AgentResponse) -> None:
-        self._key = key
-        self._round = rnd
-        self._attempt = attempt
-        self._answer = answer
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "call_key":
-            return self._key
-        if key == "response":
-            return ResponseRecord(self._answer)
-        if key == "round":
-            return self._round
-        if key == "attempt":
-            return self._attempt
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_CALL_KEYS)
-
-    def __len__(self) -> int:
-        return len(_CALL_KEYS)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _CALL_KEYS
-
-    def __repr__(self) -> str:
-        return f"ResponseEventData({dict(self)!r})"
 
 
 async def call_agent(

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from quorum.agents.protocol import AgentResponse
-from quorum.definition.model import frozen_mapping
+from quorum.definition.model import SCALAR_TYPES, frozen_mapping
 from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
@@ -20,20 +20,17 @@ __all__ = ("ExecutionResult", "PhaseResult", "Usage", "response_dict", "thaw")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-_LEAVES = frozenset({str, int, float, bool, type(None)})
-
-
 def thaw(value: Any) -> Any:
     """Plain JSON-friendly data from frozen mappings and tuples."""
     kind = type(value)
     # Exact-type checks first: the ABC isinstance checks below are slow and this runs per event.
-    if kind in _LEAVES:
+    if kind in SCALAR_TYPES:
         return value
     if kind is dict or kind is MappingProxyType:
-        leaves = _LEAVES
+        leaves = SCALAR_TYPES
         return {k: v if type(v) in leaves else thaw(v) for k, v in value.items()}
     if kind is tuple or kind is list:
-        leaves = _LEAVES
+        leaves = SCALAR_TYPES
         return [v if type(v) in leaves else thaw(v) for v in value]
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
@@ -45,13 +42,8 @@ def thaw(value: Any) -> Any:
 
 
 def response_dict(r: AgentResponse) -> dict[str, Any]:
-    """``r.to_dict()``, built with the fast :func:`thaw` (it runs once per recorded agent call)."""
-    return {
-        "agent_id": r.agent_id, "text": r.text, "data": thaw(r.data), "stance": r.stance,
-        "recommendation": r.recommendation, "confidence": r.confidence, "rationale": r.rationale,
-        "latency_ms": r.latency_ms, "model": r.model, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
-        "cost_usd": r.cost_usd, "cached": r.cached, "error": r.error,
-    }
+    """``r.to_dict()`` (kept as a function: it is what snapshots and events call per answer)."""
+    return r.to_dict()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import itertools
+import operator
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -23,8 +24,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from quorum.agents.protocol import AgentResponse
 from quorum.errors import ExecutionNotFoundError, InvalidTransitionError, LeaseLostError, StoreError
-from quorum.events import Event
+from quorum.events import Event, ResponseEventData
 from quorum.history._rules import (
     RowState,
     apply_event,
@@ -51,25 +53,61 @@ __all__ = ("MemoryHistoryStore",)
 
 _Row = tuple[Any, ...]
 _flatten = itertools.chain.from_iterable
+_DICTS = (dict, MappingProxyType)
+
+# What stands at index 10 of a row, after the event's other fields (see _row).
+_PLAIN_DATA = None
+"""The data was a dict of plain values, laid out after it as key, value, key, value..."""
+_ANSWER = 1
+"""An ``agent:response``: call key, round, attempt, the answer's fields (:data:`_ANSWER_FIELDS`), then
+its data as key, value... (no object of its own is kept)."""
+_ANSWER_KEPT = 2
+"""An ``agent:response`` whose answer's data is some other mapping: call key, round, attempt, the
+answer itself."""
+_ANSWER_FIELDS = ("agent_id", "text", "stance", "recommendation", "confidence", "rationale", "latency_ms",
+                  "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error")
+_DATA_AT = 14 + len(_ANSWER_FIELDS)
+_get_answer_fields = operator.attrgetter(*_ANSWER_FIELDS)
 
 
 def _row(e: Event) -> _Row:
-    """``e``'s fields; data that is a dict of plain values (most events') is laid out in the same tuple,
-    after a ``None``, as key, value, key, value...: a tuple holding a dict is always tracked."""
+    """``e``'s fields as one tuple, with its data laid out in it where that data is plain.
+
+    A tuple that holds only plain values is one the garbage collector stops tracking; one that holds a
+    dict or any other object is walked by every full collection for as long as the journal is kept.
+    So a dict of plain values (most events') goes in as key, value, key, value..., and an agent's
+    answer as its fields, when its data is plain too (most answers'); anything else is kept as is."""
     head = (e.type, e.execution_id, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms,
             e.error)
     data = e.data
     if type(data) is dict and not gc.is_tracked(data):
-        return (*head, None, *_flatten(data.items()))
+        return (*head, _PLAIN_DATA, *_flatten(data.items()))
+    if isinstance(data, ResponseEventData):
+        answer = data.answer
+        fields = answer.data
+        if type(fields) in _DICTS:
+            # Its values go in as they are: frozen containers among them keep the row tracked (as the
+            # answer would be), plain ones (most answers') leave nothing for the collector.
+            return (*head, _ANSWER, data.call_key, data.round, data.attempt, *_get_answer_fields(answer),
+                    *_flatten(fields.items()))
+        return (*head, _ANSWER_KEPT, data.call_key, data.round, data.attempt, answer)
     return (*head, data)
 
 
 def _event(r: _Row) -> Event:
     data = r[10]
-    if data is None:
+    if data is _PLAIN_DATA:
         data = MappingProxyType(dict(zip(r[11::2], r[12::2], strict=True)))
+    elif type(data) is int:
+        data = ResponseEventData(r[11], r[12], r[13], _answer(r) if data == _ANSWER else r[14])
     return Event(type=r[0], execution_id=r[1], sequence=r[2], timestamp=r[3], task=r[4], phase=r[5],
                  step=r[6], agent=r[7], duration_ms=r[8], error=r[9], data=data)
+
+
+def _answer(r: _Row) -> AgentResponse:
+    fields = dict(zip(_ANSWER_FIELDS, r[14:_DATA_AT], strict=True))
+    data = MappingProxyType(dict(zip(r[_DATA_AT::2], r[_DATA_AT + 1::2], strict=True)))
+    return AgentResponse(data=data, **fields)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -79,10 +117,10 @@ class _Entry:
     state: RowState
     events: list[_Row] = field(default_factory=list)
     """The journal: event n (its fields, see :func:`_row`) at index n - 1."""
-    calls: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    """call key -> the data of the ``agent:response`` event that completed it (the response is read
-    from it when asked for: keeping it apart would hold one more object per call for the execution's
-    life)."""
+    calls: dict[str, int] = field(default_factory=dict)
+    """call key -> the sequence of the ``agent:response`` event that completed it (its answer is read
+    from the journal when asked for: keeping it apart would hold one more object per call for the
+    execution's life)."""
     owner: str | None = None
     lease_expires_at: float | None = None
     recovery_attempts: int = 0
@@ -157,9 +195,11 @@ class MemoryHistoryStore:
             for event in events:
                 entry = self._entries[event.execution_id]
                 entry.events.append(_row(event))
-                call = completed_call(event)
-                if call is not None:
-                    entry.calls[call[0]] = event.data
+                data = event.data
+                if isinstance(data, ResponseEventData):  # completed_call(), without building its answer
+                    entry.calls[data.call_key] = event.sequence
+                elif completed_call(event) is not None:
+                    entry.calls[str(data["call_key"])] = event.sequence
             for eid, state in staged.items():
                 self._entries[eid].state = state
 
@@ -199,8 +239,11 @@ class MemoryHistoryStore:
     async def completed_calls(self, execution_id: str) -> Mapping[str, Mapping[str, Any]]:
         with self._lock:
             entry = self._entries.get(execution_id)
-            calls = {} if entry is None else dict(entry.calls)
-        return {key: _as_mapping(data["response"]) for key, data in calls.items()}
+            if entry is None:
+                return {}
+            rows = entry.events
+            found = {key: rows[sequence - 1] for key, sequence in entry.calls.items()}
+        return {key: _as_mapping(_event(row).data["response"]) for key, row in found.items()}
 
     async def latest_checkpoint(self, execution_id: str) -> Event | None:
         with self._lock:
