@@ -35,6 +35,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from quorum._frozen import fast_frozen_init
 from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import frozen_mapping, thaw
 from quorum.ids import AgentId, ExecutionId, PhaseName
@@ -73,6 +74,7 @@ EVENT_TYPES: Final[frozenset[str]] = frozenset(
 )
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """One thing that happened in one execution.

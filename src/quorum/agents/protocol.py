@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from quorum._frozen import fast_frozen_init
 from quorum.definition.model import OutputSpec, frozen_mapping, thaw
 from quorum.ids import AgentId, ExecutionId, PhaseName
 from quorum.signals import AbortSignal
@@ -53,6 +54,7 @@ class CallKey:
         )
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentResponse:
     """What an agent answered. ``data`` holds structured fields (the phase's declared outputs and more)."""
@@ -107,6 +109,7 @@ class AgentResponse:
         return cls(**d)
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentRequest:
     """One query to one agent."""
