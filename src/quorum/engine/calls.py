@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ ON_CHUNK = "on_chunk"
 """``quorum.agents.llm.ON_CHUNK`` (not imported from there: that module loads PyYAML)."""
 
 
-async def call_agent(
+def _begin(
     runner: PhaseRunner,
     agent_id: AgentId,
     prompt: str,
@@ -52,8 +52,9 @@ async def call_agent(
     rnd: int,
     peers: tuple[AgentResponse, ...],
     context: Mapping[str, Any],
-) -> AgentResponse:
-    """Query one agent; never raises an ``Exception`` (a failure is an answer with ``error`` set)."""
+) -> AgentResponse | tuple[AgentRequest, str]:
+    """What a call does before it awaits the agent: its answer when a resume already has it, else
+    ``agent:start`` and ``(request, call key)``."""
     live = runner.live
     ctx = live.ctx
     phase = runner.name
@@ -95,32 +96,17 @@ async def call_agent(
         abort=live.abort_signal,
         metadata=_stream_to(live, phase, step, agent_id) if bus.wants(_CHUNK) else _EMPTY,
     )
-    started = _perf()
-    try:
-        if live.agent_timeout is None:
-            response = await live.directory.query(request)
-        else:
-            async with asyncio.timeout(live.agent_timeout):
-                response = await live.directory.query(request)
-    except BudgetExceededError:
-        raise  # the execution's budget is spent: nothing more may run (the phase fails for good)
-    except Exception as exc:
-        elapsed = (_perf() - started) * 1000.0
-        if isinstance(exc, TimeoutError):
-            message = f"agent {agent_id!r}: no answer within {live.agent_timeout:g}s"
-        else:
-            message = str(exc) or type(exc).__name__
-        response = AgentResponse(agent_id=agent_id, error=message, latency_ms=elapsed)
-        ctx.record_usage(response)
-        runner.answers.append(response)
-        if live.wants(_ERROR):
-            live.emit(_ERROR, phase=phase, step=step, agent=agent_id, duration_ms=elapsed, error=message,
-                      data={"call_key": key, "round": rnd, "attempt": attempt,
-                            "error_type": type(exc).__name__})
-        else:
-            ctx.sequence += 1
-        return response
+    return request, key
+
+
+def _answered(
+    runner: PhaseRunner, agent_id: AgentId, step: int, rnd: int, key: str, started: float,
+    response: AgentResponse,
+) -> AgentResponse:
+    """Record the agent's answer (the call's ``agent:response``)."""
     elapsed = (_perf() - started) * 1000.0
+    live = runner.live
+    ctx = live.ctx
     if response.agent_id != agent_id:
         response = response.with_(agent_id=agent_id)
     if live.answer_keys is not None:
@@ -131,13 +117,72 @@ async def call_agent(
     if response.tokens_in or response.tokens_out or response.cost_usd:
         ctx.record_tokens(response)
     runner.answers.append(response)
-    if recorder is not None or bus.wants(_RESPONSE):
-        live.emit(_RESPONSE, phase=phase, step=step, agent=agent_id, duration_ms=elapsed,
-                  error=response.error,
-                  data=ResponseEventData(key, rnd, attempt, response))
+    if live.recorder is not None or live.bus.wants(_RESPONSE):
+        live.emit(_RESPONSE, phase=runner.name, step=step, agent=agent_id,
+                  duration_ms=elapsed, error=response.error,
+                  data=ResponseEventData(key, rnd, runner.attempt, response))
     else:
         ctx.sequence += 1
     return response
+
+
+def _failed(
+    runner: PhaseRunner, agent_id: AgentId, step: int, rnd: int, key: str, started: float, exc: Exception
+) -> AgentResponse:
+    """Record a call that raised: an answer with ``error`` set (the call's ``agent:error``)."""
+    elapsed = (_perf() - started) * 1000.0
+    live = runner.live
+    if isinstance(exc, TimeoutError):
+        message = f"agent {agent_id!r}: no answer within {live.agent_timeout:g}s"
+    else:
+        message = str(exc) or type(exc).__name__
+    response = AgentResponse(agent_id=agent_id, error=message, latency_ms=elapsed)
+    live.ctx.record_usage(response)
+    runner.answers.append(response)
+    if live.wants(_ERROR):
+        live.emit(_ERROR, phase=runner.name, step=step, agent=agent_id,
+                  duration_ms=elapsed, error=message,
+                  data={"call_key": key, "round": rnd, "attempt": runner.attempt,
+                        "error_type": type(exc).__name__})
+    else:
+        live.ctx.sequence += 1
+    return response
+
+
+async def call_agent(
+    runner: PhaseRunner,
+    agent_id: AgentId,
+    prompt: str,
+    step: int,
+    rnd: int,
+    peers: tuple[AgentResponse, ...],
+    context: Mapping[str, Any],
+) -> AgentResponse:
+    """Query one agent; never raises an ``Exception`` (a failure is an answer with ``error`` set)."""
+    begun = _begin(runner, agent_id, prompt, step, rnd, peers, context)
+    if isinstance(begun, AgentResponse):
+        return begun
+    request, key = begun
+    live = runner.live
+    started = _perf()
+    try:
+        if live.agent_timeout is None:
+            response = await live.directory.query(request)
+        else:
+            async with asyncio.timeout(live.agent_timeout):
+                response = await live.directory.query(request)
+    except BudgetExceededError:
+        raise  # the execution's budget is spent: nothing more may run (the phase fails for good)
+    except Exception as exc:
+        return _failed(runner, agent_id, step, rnd, key, started, exc)
+    return _answered(runner, agent_id, step, rnd, key, started, response)
+
+
+async def _timed(answer: Awaitable[AgentResponse], timeout_s: float | None) -> AgentResponse:
+    if timeout_s is None:
+        return await answer
+    async with asyncio.timeout(timeout_s):
+        return await answer
 
 
 def _stream_to(live: LiveExecution, phase: PhaseName, step: int, agent: AgentId) -> Mapping[str, Any]:
@@ -186,10 +231,10 @@ async def fan_out(
         return [await call_agent(runner, agents[0], prompt, step, rnd, peers, context)]
     limit = runner.live.max_agents
     if limit is None or limit >= n:
-        group = _CallGroup()
-        tasks = [group.spawn(call_agent(runner, a, prompt, step, rnd, peers, context)) for a in agents]
-        await group.join()
-        return [t.result() for t in tasks]
+        calls = _Calls(runner, agents, step, rnd)
+        for i in range(n):
+            calls.start(i, prompt, peers, context)
+        return await calls.join()
     # Bounded: a fixed pool of workers pulling the next agent, so at most `limit` tasks exist at once.
     out: list[AgentResponse | None] = [None] * n
     indexes = iter(range(n))
@@ -208,56 +253,105 @@ async def fan_out(
 
 
 def _forget(task: asyncio.Task[AgentResponse]) -> None:
-    """The done callback of a finished :class:`_CallGroup` (no task is left to call it)."""
+    """The done callback of a finished :class:`_Calls` (no task is left to call it)."""
 
 
-class _CallGroup:
-    """``asyncio.TaskGroup`` for a fan-out's agent calls, minus two objects per task.
+class _Calls:
+    """The agent calls of one fan-out, each a task on the agent's own ``query``: ``asyncio.TaskGroup``
+    semantics with fewer objects per call in flight.
 
-    A TaskGroup gives each task a done callback of its own: a bound method plus a copy of the context,
-    both alive (and walked by the garbage collector) while the call runs — a 10,000-agent fan-out holds
-    20,000 of them. Here every task shares one callback and one context copy. Same semantics for what a
-    call can raise: the first failure (a :class:`BudgetExceededError`, or a ``BaseException`` such as an
-    interrupt) cancels the other calls and, once all have finished, is raised bare — as a sequential
-    call raises it, so that the phase recognises a budget stop (not a failed attempt to retry). When
-    the awaiting task itself is cancelled, every call is cancelled and waited for first.
+    A 10,000-agent fan-out holds 10,000 calls at once, and every full garbage collection walks each
+    object they keep alive. So a call is not a coroutine of the engine's wrapped around the agent's:
+    what comes before the await (:func:`_begin`) runs as the call starts, and what comes after
+    (:func:`_answered`, :func:`_failed`) in the task's done callback, which every task shares (with one
+    copy of the context), as TaskGroup would give each its own. The call's index, key and start time
+    sit in three lists. Same semantics for what a call can raise: an ``Exception`` becomes the call's
+    answer (with ``error`` set); the first failure (a :class:`BudgetExceededError`, or a
+    ``BaseException`` such as an interrupt) cancels the other calls and, once all have finished, is
+    raised bare — as a sequential call raises it, so that the phase recognises a budget stop (not a
+    failed attempt to retry). When the awaiting task itself is cancelled, every call is cancelled and
+    waited for first.
     """
 
-    __slots__ = ("_context", "_failure", "_loop", "_on_done", "_pending", "_tasks", "_waiter")
+    __slots__ = ("_agents", "_context", "_failure", "_keys", "_loop", "_on_done", "_out", "_pending",
+                 "_rnd", "_runner", "_started", "_step", "_waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, runner: PhaseRunner, agents: Sequence[AgentId], step: int, rnd: int) -> None:
+        n = len(agents)
         self._loop = asyncio.get_running_loop()
         self._context = contextvars.copy_context()
         self._on_done = self._done
-        self._tasks: list[asyncio.Task[AgentResponse]] = []
-        self._pending = 0
+        self._runner = runner
+        self._agents = agents
+        self._step = step
+        self._rnd = rnd
+        self._out: list[AgentResponse | None] = [None] * n
+        self._keys: list[str] = [""] * n
+        self._started: list[float] = [0.0] * n
+        self._pending: dict[asyncio.Task[AgentResponse], int] = {}
+        """Each call in flight -> its index in the fan-out."""
         self._failure: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
 
-    def spawn(self, coro: Coroutine[Any, Any, AgentResponse]) -> asyncio.Task[AgentResponse]:
-        task = self._loop.create_task(coro)
+    def start(
+        self, i: int, prompt: str, peers: tuple[AgentResponse, ...], context: Mapping[str, Any]
+    ) -> None:
+        """Start call ``i`` (its answer is there at once when a resume already has it)."""
+        runner = self._runner
+        agent_id = self._agents[i]
+        begun = _begin(runner, agent_id, prompt, self._step, self._rnd, peers, context)
+        if isinstance(begun, AgentResponse):
+            self._out[i] = begun
+            return
+        request, key = begun
+        live = runner.live
+        started = _perf()
+        try:
+            answer = live.directory.query(request)
+        except BudgetExceededError:
+            raise
+        except Exception as exc:  # a directory whose query() raised before returning an awaitable
+            self._out[i] = _failed(runner, agent_id, self._step, self._rnd, key, started, exc)
+            return
+        if live.agent_timeout is not None or not asyncio.iscoroutine(answer):
+            answer = _timed(answer, live.agent_timeout)
+        task = self._loop.create_task(answer)
         task.add_done_callback(self._on_done, context=self._context)
-        self._tasks.append(task)
-        self._pending += 1
-        return task
+        self._pending[task] = i
+        self._keys[i] = key
+        self._started[i] = started
 
     def _done(self, task: asyncio.Task[AgentResponse]) -> None:
-        self._pending -= 1
-        if not task.cancelled():
-            error = task.exception()
-            if error is not None and self._failure is None:
-                self._failure = error
-                for other in self._tasks:
-                    other.cancel()  # a finished task ignores it
+        i = self._pending.pop(task)
+        try:
+            if not task.cancelled():
+                error = task.exception()
+                runner = self._runner
+                if error is None:
+                    self._out[i] = _answered(runner, self._agents[i], self._step, self._rnd, self._keys[i],
+                                             self._started[i], task.result())
+                elif isinstance(error, Exception) and not isinstance(error, BudgetExceededError):
+                    self._out[i] = _failed(runner, self._agents[i], self._step, self._rnd, self._keys[i],
+                                           self._started[i], error)
+                else:
+                    self._fail(error)
+        except BaseException as error:  # recording the answer failed: the phase must not go on as if
+            self._fail(error)
         waiter = self._waiter
-        if self._pending == 0 and waiter is not None and not waiter.done():
+        if not self._pending and waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def join(self) -> None:
+    def _fail(self, error: BaseException) -> None:
+        if self._failure is None:
+            self._failure = error
+            for other in self._pending:
+                other.cancel()
+
+    async def join(self) -> list[AgentResponse]:
         try:
             await self._all_done()
         except BaseException:
-            for task in self._tasks:
+            for task in self._pending:
                 task.cancel()
             while self._pending:
                 try:
@@ -269,10 +363,10 @@ class _CallGroup:
             # ``_on_done`` (a bound method) refers back to the group: a cycle that would keep every
             # finished task (and its coroutine) alive until a full garbage collection.
             self._on_done = _forget
-            self._tasks = []
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
+        return [answer for answer in self._out if answer is not None]
 
     async def _all_done(self) -> None:
         if self._pending:

@@ -82,7 +82,7 @@ def _row(e: Event) -> _Row:
     data = e.data
     if type(data) is dict and not gc.is_tracked(data):
         return (*head, _PLAIN_DATA, *_flatten(data.items()))
-    if isinstance(data, ResponseEventData):
+    if type(data) is ResponseEventData:  # not isinstance: a Mapping subclass's check is slow
         answer = data.answer
         fields = answer.data
         if type(fields) in _DICTS:
@@ -196,7 +196,7 @@ class MemoryHistoryStore:
                 entry = self._entries[event.execution_id]
                 entry.events.append(_row(event))
                 data = event.data
-                if isinstance(data, ResponseEventData):  # completed_call(), without building its answer
+                if type(data) is ResponseEventData:  # completed_call(), without building its answer
                     entry.calls[data.call_key] = event.sequence
                 elif completed_call(event) is not None:
                     entry.calls[str(data["call_key"])] = event.sequence
