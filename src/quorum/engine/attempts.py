@@ -53,11 +53,11 @@ async def run_attempts(live: LiveExecution, phase: Phase) -> None:
         try:
             if phase.timeout_s is not None:
                 async with asyncio.timeout(phase.timeout_s) as timeout_cm:
-                    live._phase_timeouts.add(timeout_cm)
+                    live.phase_clock_started(timeout_cm)
                     try:
                         outputs, warnings = await runner.run()
                     finally:
-                        live._phase_timeouts.discard(timeout_cm)
+                        live.phase_clock_stopped(timeout_cm)
             else:
                 outputs, warnings = await runner.run()
         except BudgetExceededError as exc:

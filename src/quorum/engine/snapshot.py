@@ -50,7 +50,7 @@ class Snapshots:
         for answer in result.answers:
             key = keys.get(id(answer))
             refs.append(key if key is not None and answer.error is None else response_dict(answer))
-        data["answer_refs"] = refs
+        data["answer_refs"] = tuple(refs)
         return data
 
 
@@ -58,8 +58,10 @@ def _phase_head(result: PhaseResult) -> dict[str, Any]:
     return {
         # The outputs as they are (frozen): the stores encode frozen mappings and tuples like dicts and
         # lists, and resume freezes what it reads; a thawed copy would duplicate every answer's data.
-        "name": result.name, "status": result.status.value, "outputs": result.outputs, "answers": [],
+        # Tuples, not lists (an empty one is shared): the journal keeps every phase's form for the life of
+        # the execution, and the stores write tuples as lists.
+        "name": result.name, "status": result.status.value, "outputs": result.outputs, "answers": (),
         "attempts": result.attempts, "duration_ms": result.duration_ms, "started_at": result.started_at,
         "ended_at": result.ended_at, "error": result.error, "skipped_reason": result.skipped_reason,
-        "warnings": list(result.warnings),
+        "warnings": result.warnings,
     }

@@ -2,19 +2,19 @@
 
 It follows exactly the rules of the durable backends (:mod:`quorum.history._rules`) and passes the same
 contract suite, so code tested against it behaves the same on SQLite. Nothing survives the process.
-Events are not copied: each is kept as one plain tuple of its fields, its ``data`` as given (events are
-frozen, and their data must not be mutated afterwards) or, when that is a dict of plain values, laid
-out in the tuple; readers get equal :class:`Event` objects back. A tuple of plain values is one the
-garbage collector stops tracking, and a kept journal is otherwise what every full collection walks
-(thousands of executions, or a fan-out of thousands of calls): most events (``agent:start``,
-``phase:start``, ``step:*``...) then cost the collector nothing for the life of the process, and
-half the memory of an event object plus its dict.
+Events are not copied: each is kept as one plain tuple of its fields with its ``data`` laid out in the
+same tuple (a dict's keys and values, an agent answer's fields; other data as given: events are frozen,
+and their data must not be mutated afterwards); readers get equal :class:`Event` objects back, with
+read-only data. A tuple of plain values is one the garbage collector stops tracking, and a kept
+journal is otherwise what every full collection walks (thousands of executions, or a fan-out of
+thousands of calls): most events (``agent:start``, ``phase:start``, ``step:*``, answers) then cost
+the collector nothing for the life of the process, and less than half the memory of an event object
+plus its dict.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import itertools
 import operator
 import threading
@@ -57,7 +57,7 @@ _DICTS = (dict, MappingProxyType)
 
 # What stands at index 10 of a row, after the event's other fields (see _row).
 _PLAIN_DATA = None
-"""The data was a dict of plain values, laid out after it as key, value, key, value..."""
+"""The data was a dict (or a read-only view of one), laid out after it as key, value, key, value..."""
 _ANSWER = 1
 """An ``agent:response``: call key, round, attempt, the answer's fields (:data:`_ANSWER_FIELDS`), then
 its data as key, value... (no object of its own is kept)."""
@@ -71,16 +71,17 @@ _get_answer_fields = operator.attrgetter(*_ANSWER_FIELDS)
 
 
 def _row(e: Event) -> _Row:
-    """``e``'s fields as one tuple, with its data laid out in it where that data is plain.
+    """``e``'s fields as one tuple, with its data laid out in it.
 
     A tuple that holds only plain values is one the garbage collector stops tracking; one that holds a
     dict or any other object is walked by every full collection for as long as the journal is kept.
-    So a dict of plain values (most events') goes in as key, value, key, value..., and an agent's
-    answer as its fields, when its data is plain too (most answers'); anything else is kept as is."""
+    So a dict goes in as key, value, key, value... (most events' values are plain: then the row is
+    untracked; nested values stay the objects they are, and the row saves the dict), and an agent's
+    answer as its fields and its data's items; anything else is kept as is."""
     head = (e.type, e.execution_id, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms,
             e.error)
     data = e.data
-    if type(data) is dict and not gc.is_tracked(data):
+    if type(data) in _DICTS:
         return (*head, _PLAIN_DATA, *_flatten(data.items()))
     if type(data) is ResponseEventData:  # not isinstance: a Mapping subclass's check is slow
         answer = data.answer
