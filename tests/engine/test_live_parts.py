@@ -49,3 +49,53 @@ def test_a_phase_view_is_the_mapping_templates_read() -> None:
     assert "answers" not in view
     with pytest.raises(KeyError):
         view["answers"]
+
+
+def test_settled_phases_is_a_mapping_by_name_in_settling_order() -> None:
+    from quorum.engine.context import SettledPhases
+
+    a = PhaseResult(name=PhaseName("A"), status=PhaseStatus.COMPLETED)
+    b = PhaseResult(name=PhaseName("B"), status=PhaseStatus.SKIPPED)
+    phases = SettledPhases((a, b))
+    assert phases == {"A": a, "B": b}
+    assert list(phases) == ["A", "B"]
+    assert list(phases.items()) == [("A", a), ("B", b)]
+    assert list(phases.values()) == [a, b]
+    assert phases["B"] is b
+    assert phases.get("C") is None
+    assert len(phases) == 2
+    with pytest.raises(KeyError):
+        phases[PhaseName("C")]
+
+
+async def test_a_recorded_snapshot_refers_to_answers_by_call_key() -> None:
+    from run_helpers import executor_with, phase, prompt, task
+
+    from quorum.events import EventType
+    from quorum.history.memory import MemoryHistoryStore
+
+    store = MemoryHistoryStore()
+
+    async def agent(request: object) -> dict[str, int]:
+        return {"v": 1}
+
+    ex = executor_with({"a": agent, "b": agent}, history_store=store)
+    t = task(phase("P", prompt("go"), agents=("a", "b"), parallel=True, outputs=("v",)),
+             phase("Q", prompt("next"), agents=("a",), depends_on="P", outputs=("v",)))
+    first = await ex.execute(t, {"x": 1})
+    second = await ex.execute(t, {"x": 1})
+    journal = await store.read_journal(first.id)
+    checkpoints = [e for e in journal if e.type == EventType.CHECKPOINT_CREATED]
+    snapshot = checkpoints[-1].data["snapshot"]
+    assert set(snapshot) == {"sequence", "started_at", "paused_s", "usage", "phases", "checkpoints"}
+    assert list(snapshot["phases"]) == ["P", "Q"]
+    keys = {e.data["call_key"] for e in journal if e.type == EventType.AGENT_RESPONSE}
+    assert set(snapshot["phases"]["P"]["answer_refs"]) | set(snapshot["phases"]["Q"]["answer_refs"]) == keys
+    assert snapshot["usage"]["calls"] == 3
+    assert snapshot["checkpoints"] == list(first.checkpoints)
+    # Every execution of a task has the same call keys: the journals share the strings.
+    again = await store.read_journal(second.id)
+    firsts = [e.data["call_key"] for e in journal if e.type == EventType.AGENT_START]
+    seconds = [e.data["call_key"] for e in again if e.type == EventType.AGENT_START]
+    assert firsts == seconds
+    assert all(x is y for x, y in zip(firsts, seconds, strict=True))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -38,6 +39,7 @@ _RESPONSE = EventType.AGENT_RESPONSE
 _ERROR = EventType.AGENT_ERROR
 _CHUNK = EventType.AGENT_CHUNK
 _perf = time.perf_counter
+_intern = sys.intern
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 ON_CHUNK = "on_chunk"
@@ -61,8 +63,10 @@ def _begin(
     attempt = runner.attempt
     recorder = live.recorder
     bus = live.bus
-    # The call key is only needed when someone records or listens (or a resume replays calls).
-    key = f"{phase}/{step}/{agent_id}/{rnd}/{attempt}" if (
+    # The call key is only needed when someone records or listens (or a resume replays calls). It is
+    # interned: every execution of a task has the same keys, and a journal keeps each for good (2,000
+    # executions of a committee then share 18 strings instead of holding 36,000).
+    key = _intern(f"{phase}/{step}/{agent_id}/{rnd}/{attempt}") if (
         recorder is not None or bus._handlers or bus._subscriptions or live.completed_calls
     ) else ""
     reused = live.completed_calls
@@ -71,10 +75,8 @@ def _begin(
         if recorded is not None:
             # Resumed execution: this call completed before the crash; its answer is in the journal.
             response = AgentResponse.from_dict(recorded)
-            if live.answer_keys is not None:
-                live.answer_keys[id(response)] = key
             ctx.record_usage(response)
-            runner.answers.append(response)
+            _keep(runner, response, key)
             return response
     if recorder is not None or bus.wants(_START):
         live.emit(_START, phase=phase, step=step, agent=agent_id,
@@ -109,14 +111,12 @@ def _answered(
     ctx = live.ctx
     if response.agent_id != agent_id:
         response = response.with_(agent_id=agent_id)
-    if live.answer_keys is not None:
-        live.answer_keys[id(response)] = key
     ctx.calls += 1
     if response.error is not None:
         ctx.call_errors += 1
     if response.tokens_in or response.tokens_out or response.cost_usd:
         ctx.record_tokens(response)
-    runner.answers.append(response)
+    _keep(runner, response, key)
     if live.recorder is not None or live.bus.wants(_RESPONSE):
         live.emit(_RESPONSE, phase=runner.name, step=step, agent=agent_id,
                   duration_ms=elapsed, error=response.error,
@@ -138,7 +138,7 @@ def _failed(
         message = str(exc) or type(exc).__name__
     response = AgentResponse(agent_id=agent_id, error=message, latency_ms=elapsed)
     live.ctx.record_usage(response)
-    runner.answers.append(response)
+    _keep(runner, response, key)
     if live.wants(_ERROR):
         live.emit(_ERROR, phase=runner.name, step=step, agent=agent_id,
                   duration_ms=elapsed, error=message,
@@ -147,6 +147,13 @@ def _failed(
     else:
         live.ctx.sequence += 1
     return response
+
+
+def _keep(runner: PhaseRunner, answer: AgentResponse, key: str) -> None:
+    runner.answers.append(answer)
+    keys = runner.answer_keys
+    if keys is not None:
+        keys.append(key)
 
 
 async def call_agent(

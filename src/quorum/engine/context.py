@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +43,55 @@ _S = ExecutionStatus
 
 def new_execution_id() -> ExecutionId:
     return ExecutionId(uuid.uuid4().hex[:16])
+
+
+class SettledPhases(Mapping[PhaseName, PhaseResult]):
+    """The phases a checkpoint holds, by name: a read-only mapping over a tuple of (frozen) results.
+
+    Each phase's checkpoint holds every phase settled so far, so the checkpoints of an execution hold
+    about n²/2 entries; a tuple costs 8 bytes an entry where a dict (and its read-only view) cost a few
+    hundred bytes per checkpoint. Looking a phase up by name walks the tuple (a handful of phases)."""
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: tuple[PhaseResult, ...]) -> None:
+        self._results = results
+
+    def __getitem__(self, name: PhaseName) -> PhaseResult:
+        for result in self._results:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[PhaseName]:
+        return (result.name for result in self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    # Walk the tuple once (the mixins would look every name up again).
+    def items(self) -> ItemsView[PhaseName, PhaseResult]:
+        return _SettledItems(self)
+
+    def values(self) -> ValuesView[PhaseResult]:
+        return _SettledValues(self)
+
+    def __repr__(self) -> str:
+        return f"SettledPhases({dict(self)!r})"
+
+
+class _SettledItems(ItemsView[PhaseName, PhaseResult]):
+    _mapping: SettledPhases
+
+    def __iter__(self) -> Iterator[tuple[PhaseName, PhaseResult]]:
+        return ((result.name, result) for result in self._mapping._results)
+
+
+class _SettledValues(ValuesView[PhaseResult]):
+    _mapping: SettledPhases
+
+    def __iter__(self) -> Iterator[PhaseResult]:
+        return iter(self._mapping._results)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +127,7 @@ class Checkpoint:
         )
 
 
+_NO_OUTPUTS: Mapping[str, Any] = MappingProxyType({})
 _VIEW_KEYS = ("outputs", "responses", "status")
 
 
@@ -320,7 +370,7 @@ class ExecutionContext:
         result = PhaseResult(
             name=phase,
             status=status,
-            outputs=MappingProxyType(dict(outputs)) if outputs else MappingProxyType({}),
+            outputs=MappingProxyType(dict(outputs)) if outputs else _NO_OUTPUTS,
             answers=answers,
             attempts=current.attempts,
             started_at=started,
@@ -367,13 +417,12 @@ class ExecutionContext:
 
     # --- checkpoints ------------------------------------------------------------------------------
     def create_checkpoint(self, label: str = "") -> Checkpoint:
-        done = dict(self._settled)
         checkpoint = Checkpoint(
             id=CheckpointId(f"{self.id}-cp{len(self.checkpoints) + 1}"),
             label=label,
             created_at=time.time(),
             sequence=self.sequence,
-            phases=MappingProxyType(done),
+            phases=SettledPhases(tuple(self._settled.values())),
             usage=self.usage,
         )
         self.checkpoints.append(checkpoint)

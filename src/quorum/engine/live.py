@@ -93,7 +93,7 @@ class LiveExecution:
     __slots__ = (
         "_deadline", "_driving", "_finished", "_gate", "_handler_tasks", "_held_timeouts", "_interrupt",
         "_pause_requested", "_phase_timeouts", "_remaining_s", "_root", "_store_error", "_timer",
-        "abort_signal", "agent_timeout", "answer_keys", "bus", "completed_calls", "ctx", "current_phases",
+        "abort_signal", "agent_timeout", "bus", "completed_calls", "ctx", "current_phases",
         "directory", "done", "executor", "lease", "limit_s", "log", "max_agents", "max_phases",
         "pending_control", "recorder", "recovered_at", "registry", "snapshots", "start_attempts", "store",
         "task",
@@ -142,10 +142,6 @@ class LiveExecution:
         self.recovered_at = recovered_at
         self.pending_control: Sequence[tuple[str, str]] = ()
         self.snapshots = Snapshots()
-        # id(answer) -> its call key, for snapshots that reference answers instead of copying them.
-        self.answer_keys: dict[int, str] | None = (
-            self.snapshots.answer_keys if self.recorder is not None else None
-        )
         self._deadline: float | None = None
         # Made when first needed (most executions have no phase timeout and no async handler): an
         # empty set is ~0.2 KB, a used one ~0.7 KB, for each of 2,000 executions at once.

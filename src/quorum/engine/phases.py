@@ -96,7 +96,7 @@ def phase_outputs(
 
 
 class PhaseRunner:
-    __slots__ = ("agents", "answers", "attempt", "live", "name", "phase", "results", "views")
+    __slots__ = ("agents", "answer_keys", "answers", "attempt", "live", "name", "phase", "results", "views")
 
     def __init__(self, live: LiveExecution, phase: Phase, attempt: int) -> None:
         self.live = live
@@ -104,6 +104,11 @@ class PhaseRunner:
         self.name: PhaseName = phase.name
         self.attempt = attempt
         self.answers: list[AgentResponse] = []
+        # The call key of each answer, in step with ``answers``, while the run is recorded: checkpoint
+        # snapshots refer to the journal's answers by key instead of copying them.
+        self.answer_keys: list[str] | None = None
+        if live.recorder is not None:
+            self.answer_keys = live.snapshots.keys_of(self.name)
         self.results: list[Mapping[str, Any]] = []
         self.views = live.ctx.phase_views()
         self.agents: tuple[AgentId, ...] = phase.agents

@@ -1,57 +1,122 @@
 """Checkpoint snapshots for the history journal: enough to rebuild an execution's state on resume.
 
-A snapshot holds every settled phase. Each phase's JSON form is built once and reused by later
-snapshots (finished phases are frozen), and its successful answers are *referenced* by call key — the
+A snapshot holds every settled phase. Its successful answers are *referenced* by call key — the
 journal already holds each one in its ``agent:response`` event — so snapshots never copy answers again
-and the journal grows linearly with the work.
+and the journal grows linearly with the work. The references of a phase are worked out once and reused
+by later snapshots (finished phases are frozen); the JSON form itself is made when a store reads the
+snapshot to write it, so a store that keeps events as objects (in memory) keeps a small view of the
+checkpoint's own results instead of a copy per checkpoint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from quorum.engine.context import Checkpoint, ExecutionContext
-from quorum.engine.results import PhaseResult, response_dict
+from quorum.engine.results import PhaseResult, Usage, response_dict
 
 __all__ = ("Snapshots",)
 
 
+_Phase = tuple[PhaseResult, "tuple[Any, ...] | None"]
+"""A settled phase and the references to its answers (``None`` when it has none)."""
+
+
 class Snapshots:
-    __slots__ = ("_phases", "answer_keys")
+    __slots__ = ("_keys", "_phases")
 
     def __init__(self) -> None:
-        self._phases: dict[str, tuple[PhaseResult, dict[str, Any]]] = {}
-        self.answer_keys: dict[int, str] = {}
-        """id(answer) -> its call key (filled by the agent calls while the run is recorded)."""
+        self._phases: dict[str, _Phase] = {}
+        self._keys: dict[str, list[str]] = {}
+        """phase -> the call keys of its (latest attempt's) answers, in their order."""
 
-    def snapshot(self, ctx: ExecutionContext, checkpoint: Checkpoint) -> dict[str, Any]:
+    def keys_of(self, phase: str) -> list[str]:
+        """A fresh list for the call keys of an attempt at ``phase`` (filled in step with its answers)."""
+        keys = self._keys[phase] = []
+        return keys
+
+    def snapshot(self, ctx: ExecutionContext, checkpoint: Checkpoint) -> Mapping[str, Any]:
         cache = self._phases
-        phases: dict[str, Any] = {}
+        phases: list[_Phase] = []
         for name, result in checkpoint.phases.items():
             cached = cache.get(name)
             if cached is None or cached[0] is not result:
-                cached = cache[name] = (result, self.phase_json(result))
-            phases[name] = cached[1]
-        return {
-            "sequence": ctx.sequence,
-            "started_at": ctx.started_at,
-            "paused_s": ctx.paused_s,
-            "usage": checkpoint.usage.to_dict(),
-            "phases": phases,
-            "checkpoints": [c.id for c in ctx.checkpoints],
-        }
+                cached = cache[name] = (result, self._answer_refs(result))
+            phases.append(cached)
+        return Snapshot(ctx.sequence, ctx.started_at, ctx.paused_s, checkpoint.usage, tuple(phases),
+                        tuple(c.id for c in ctx.checkpoints))
 
     def phase_json(self, result: PhaseResult) -> dict[str, Any]:
+        return _phase_json(result, self._answer_refs(result))
+
+    def _answer_refs(self, result: PhaseResult) -> tuple[Any, ...] | None:
         if not result.answers:
-            return result.to_dict()
-        data = _phase_head(result)
-        keys = self.answer_keys
-        refs: list[Any] = []
-        for answer in result.answers:
-            key = keys.get(id(answer))
-            refs.append(key if key is not None and answer.error is None else response_dict(answer))
-        data["answer_refs"] = tuple(refs)
-        return data
+            return None
+        keys = self._keys.get(result.name)
+        if keys is None or len(keys) != len(result.answers):  # not from a run recorded here: copies
+            return tuple(response_dict(answer) for answer in result.answers)
+        return tuple(key if answer.error is None else response_dict(answer)
+                     for key, answer in zip(keys, result.answers, strict=True))
+
+
+_SNAPSHOT_KEYS = ("sequence", "started_at", "paused_s", "usage", "phases", "checkpoints")
+
+
+class Snapshot(Mapping[str, Any]):
+    """A checkpoint's snapshot: ``{sequence, started_at, paused_s, usage, phases, checkpoints}``, each
+    phase as its JSON form (``to_dict()``, its answers as references), built when read.
+
+    Only a store that writes the journal out reads it (once); the in-memory store keeps this object,
+    which refers to the checkpoint's own (frozen) results instead of holding a copy of each phase's
+    JSON per checkpoint: a committee's seven snapshots were about 8 KB of dicts per execution.
+    """
+
+    __slots__ = ("_checkpoints", "_paused_s", "_phases", "_sequence", "_started_at", "_usage")
+
+    def __init__(self, sequence: int, started_at: float | None, paused_s: float, usage: Usage,
+                 phases: tuple[_Phase, ...], checkpoints: tuple[str, ...]) -> None:
+        self._sequence = sequence
+        self._started_at = started_at
+        self._paused_s = paused_s
+        self._usage = usage
+        self._phases = phases
+        self._checkpoints = checkpoints
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "phases":
+            return {result.name: _phase_json(result, refs) for result, refs in self._phases}
+        if key == "sequence":
+            return self._sequence
+        if key == "started_at":
+            return self._started_at
+        if key == "paused_s":
+            return self._paused_s
+        if key == "usage":
+            return self._usage.to_dict()
+        if key == "checkpoints":
+            return list(self._checkpoints)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_SNAPSHOT_KEYS)
+
+    def __len__(self) -> int:
+        return len(_SNAPSHOT_KEYS)
+
+    def __contains__(self, key: object) -> bool:
+        return key in _SNAPSHOT_KEYS
+
+    def __repr__(self) -> str:
+        return f"Snapshot({dict(self)!r})"
+
+
+def _phase_json(result: PhaseResult, refs: tuple[Any, ...] | None) -> dict[str, Any]:
+    if refs is None:
+        return result.to_dict()
+    data = _phase_head(result)
+    data["answer_refs"] = refs
+    return data
 
 
 def _phase_head(result: PhaseResult) -> dict[str, Any]:

@@ -55,7 +55,7 @@ _Row = tuple[Any, ...]
 _flatten = itertools.chain.from_iterable
 _DICTS = (dict, MappingProxyType)
 
-# What stands at index 10 of a row, after the event's other fields (see _row).
+# What stands at index 9 of a row, after the event's other fields (see _row).
 _PLAIN_DATA = None
 """The data was a dict (or a read-only view of one), laid out after it as key, value, key, value..."""
 _ANSWER = 1
@@ -66,7 +66,7 @@ _ANSWER_KEPT = 2
 answer itself."""
 _ANSWER_FIELDS = ("agent_id", "text", "stance", "recommendation", "confidence", "rationale", "latency_ms",
                   "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error")
-_DATA_AT = 14 + len(_ANSWER_FIELDS)
+_DATA_AT = 13 + len(_ANSWER_FIELDS)
 _get_answer_fields = operator.attrgetter(*_ANSWER_FIELDS)
 
 
@@ -78,8 +78,8 @@ def _row(e: Event) -> _Row:
     So a dict goes in as key, value, key, value... (most events' values are plain: then the row is
     untracked; nested values stay the objects they are, and the row saves the dict), and an agent's
     answer as its fields and its data's items; anything else is kept as is."""
-    head = (e.type, e.execution_id, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms,
-            e.error)
+    # Not the execution id: the row sits in its execution's entry.
+    head = (e.type, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms, e.error)
     data = e.data
     if type(data) in _DICTS:
         return (*head, _PLAIN_DATA, *_flatten(data.items()))
@@ -95,18 +95,18 @@ def _row(e: Event) -> _Row:
     return (*head, data)
 
 
-def _event(r: _Row) -> Event:
-    data = r[10]
+def _event(execution_id: ExecutionId, r: _Row) -> Event:
+    data = r[9]
     if data is _PLAIN_DATA:
-        data = MappingProxyType(dict(zip(r[11::2], r[12::2], strict=True)))
+        data = MappingProxyType(dict(zip(r[10::2], r[11::2], strict=True)))
     elif type(data) is int:
-        data = ResponseEventData(r[11], r[12], r[13], _answer(r) if data == _ANSWER else r[14])
-    return Event(type=r[0], execution_id=r[1], sequence=r[2], timestamp=r[3], task=r[4], phase=r[5],
-                 step=r[6], agent=r[7], duration_ms=r[8], error=r[9], data=data)
+        data = ResponseEventData(r[10], r[11], r[12], _answer(r) if data == _ANSWER else r[13])
+    return Event(type=r[0], execution_id=execution_id, sequence=r[1], timestamp=r[2], task=r[3], phase=r[4],
+                 step=r[5], agent=r[6], duration_ms=r[7], error=r[8], data=data)
 
 
 def _answer(r: _Row) -> AgentResponse:
-    fields = dict(zip(_ANSWER_FIELDS, r[14:_DATA_AT], strict=True))
+    fields = dict(zip(_ANSWER_FIELDS, r[13:_DATA_AT], strict=True))
     data = MappingProxyType(dict(zip(r[_DATA_AT::2], r[_DATA_AT + 1::2], strict=True)))
     return AgentResponse(data=data, **fields)
 
@@ -235,7 +235,8 @@ class MemoryHistoryStore:
             start = max(after, 0)
             stop = len(entry.events) if limit is None else start + max(limit, 0)
             rows = entry.events[start:stop]
-        return [_event(r) for r in rows]
+            eid = entry.record.id
+        return [_event(eid, r) for r in rows]
 
     async def completed_calls(self, execution_id: str) -> Mapping[str, Mapping[str, Any]]:
         with self._lock:
@@ -244,7 +245,8 @@ class MemoryHistoryStore:
                 return {}
             rows = entry.events
             found = {key: rows[sequence - 1] for key, sequence in entry.calls.items()}
-        return {key: _as_mapping(_event(row).data["response"]) for key, row in found.items()}
+            eid = entry.record.id
+        return {key: _as_mapping(_event(eid, row).data["response"]) for key, row in found.items()}
 
     async def latest_checkpoint(self, execution_id: str) -> Event | None:
         with self._lock:
@@ -252,7 +254,8 @@ class MemoryHistoryStore:
             if entry is None or entry.state.last_checkpoint == 0:
                 return None
             row = entry.events[entry.state.last_checkpoint - 1]
-        return _event(row)
+            eid = entry.record.id
+        return _event(eid, row)
 
     async def acquire_lease(self, execution_id: str, owner: str, *, ttl_s: float) -> Lease | None:
         now = time.time()
