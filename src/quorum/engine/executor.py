@@ -28,6 +28,7 @@ from quorum.engine.context import ExecutionContext
 from quorum.engine.handle import ActiveExecution, ExecutionHandle
 from quorum.engine.live import LiveExecution
 from quorum.engine.log import EngineLogger
+from quorum.engine.recorder import Backlog
 from quorum.engine.results import ExecutionResult, thaw
 from quorum.engine.retry import Sleep
 from quorum.errors import (
@@ -59,7 +60,10 @@ class TaskExecutor:
     ``agent_timeout`` (seconds) bounds every agent call; ``sleep`` replaces the wait between retries
     (a fake clock for tests); ``control_poll_s`` is how often a history store is asked for pause/resume/
     abort requests from other processes; ``handler_grace_s`` is how long an execution waits at its end
-    for async event handlers still running (then they are cancelled); ``model_overrides`` (``--model``
+    for async event handlers still running (then they are cancelled); ``journal_backlog`` bounds the
+    recorded events of all its executions not yet written by the history store (above it, executions
+    wait at their next step until half are: memory stays bounded when the store cannot keep up; None:
+    no bound); ``model_overrides`` (``--model``
     values: ``provider:model`` for every agent, ``<agent-id>=provider:model`` for one) applies to the
     default agent manager, the one the executor builds when ``agent_manager`` is None.
 
@@ -85,6 +89,7 @@ class TaskExecutor:
         lease_ttl_s: float = 30.0,
         handler_grace_s: float = 5.0,
         history_limit: int = 100,
+        journal_backlog: int | None = 50_000,
         model_overrides: Iterable[str] | str | None = None,
     ) -> None:
         self.tasks_dir = tasks_dir
@@ -108,6 +113,7 @@ class TaskExecutor:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Finished executions of this process, newest first (their contexts: results and forks).
         self._history: collections.deque[ExecutionContext] = collections.deque(maxlen=history_limit)
+        self._backlog = Backlog(journal_backlog)
         self._loader: TaskLoader | None = None
         self._owner: str | None = None
         self._rng = random.Random()

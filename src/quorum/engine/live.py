@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from quorum.engine.attempts import Fatal
 from quorum.engine.poller import ControlPoller
-from quorum.engine.recorder import Recorder
+from quorum.engine.recorder import Backlog, Recorder
 from quorum.engine.results import ExecutionResult
 from quorum.engine.scheduler import PhaseScheduler
 from quorum.engine.snapshot import Snapshots
@@ -93,7 +93,7 @@ class LiveExecution:
     __slots__ = (
         "_deadline", "_driving", "_finished", "_gate", "_handler_tasks", "_held_timeouts", "_interrupt",
         "_pause_requested", "_phase_timeouts", "_remaining_s", "_root", "_store_error", "_timer",
-        "abort_signal", "agent_timeout", "bus", "completed_calls", "ctx", "current_phases",
+        "abort_signal", "agent_timeout", "backlog", "bus", "completed_calls", "ctx", "current_phases",
         "directory", "done", "executor", "lease", "limit_s", "log", "max_agents", "max_phases",
         "pending_control", "recorder", "recovered_at", "registry", "snapshots", "start_attempts", "store",
         "task",
@@ -127,8 +127,10 @@ class LiveExecution:
         self.store = executor.history_store
         self.lease = lease
         self.recorder: Recorder | None = (
-            Recorder(self.store, on_failure=self.store_failed) if self.store is not None else None
+            Recorder(self.store, on_failure=self.store_failed, backlog=executor._backlog)
+            if self.store is not None else None
         )
+        self.backlog: Backlog | None = executor._backlog if self.recorder is not None else None
         self.current_phases: dict[PhaseName, int] = {}
         self._gate = _Gate()
         self._pause_requested: str | None = None
@@ -200,9 +202,13 @@ class LiveExecution:
             self._phase_timeouts.discard(timeout)
 
     async def boundary(self) -> None:
-        """Wait here while paused (steps, round-table turns, phase starts and retries pass it)."""
+        """Wait here while paused (steps, round-table turns, phase starts and retries pass it), and
+        while the history store is too far behind (the executor's ``journal_backlog``)."""
         if not self._gate.is_set():
             await self._gate.wait()
+        backlog = self.backlog
+        if backlog is not None and backlog.over:
+            await backlog.drained()
 
     @property
     def status(self) -> ExecutionStatus:

@@ -16,6 +16,11 @@ timers up to a millisecond (the selector rounds its timeout up to whole millisec
 
 A failed append is retried twice (50 ms, then 200 ms); after that — or at once when the store says
 the lease was lost — the execution is told (``on_failure``) and ends as failed.
+
+Backpressure: a store that writes slower than the executions produce events (SQLite under thousands
+of concurrent executions: its writer thread shares the GIL with the busy loop) would otherwise let the
+unwritten events of every execution pile up in memory. The executor's :class:`Backlog` counts them;
+above its limit, executions wait at their next step boundary until half of it is written.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from quorum.errors import LeaseLostError
 from quorum.events import Event
 from quorum.history.base import HistoryStore
 
-__all__ = ("Recorder",)
+__all__ = ("Backlog", "Recorder")
 
 _RETRY_DELAYS = (0.05, 0.2)
 
@@ -93,16 +98,63 @@ def _idle_watch(loop: asyncio.AbstractEventLoop) -> _IdleWatch | None:
     return watch
 
 
+class Backlog:
+    """The recorded events of an executor's executions that are not written yet (see the module).
+
+    ``limit`` None: no bound. Executions that find more than ``limit`` waiting (:meth:`drained`) go on
+    once at most ``limit // 2`` are."""
+
+    __slots__ = ("_waiters", "limit", "pending")
+
+    def __init__(self, limit: int | None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"journal_backlog must be at least 1 event (or None: no bound), not {limit}")
+        self.limit = limit
+        self.pending = 0
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.limit is not None and self.pending > self.limit
+
+    def written(self, count: int) -> None:
+        """``count`` events are written (or will never be: their execution failed)."""
+        self.pending -= count
+        if self._waiters is not None and self.pending <= (self.limit or 0) // 2:
+            waiters, self._waiters = self._waiters, None
+            for waiter in waiters:
+                _settle(waiter)
+
+    async def drained(self) -> None:
+        """Return once the backlog is back to half its limit (at once when it is not over it)."""
+        while self.over:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+
 class Recorder:
     __slots__ = (
-        "_batch", "_closed", "_durable", "_hurry", "_lingering", "_on_failure", "_waiters", "_wake",
-        "_woken", "epoch", "failed", "linger_s", "store", "written",
+        "_backlog", "_batch", "_closed", "_durable", "_hurry", "_lingering", "_on_failure", "_waiters",
+        "_wake", "_woken", "epoch", "failed", "linger_s", "store", "written",
     )
 
     def __init__(
-        self, store: HistoryStore, *, on_failure: Callable[[BaseException], None], linger_s: float = 0.01
+        self,
+        store: HistoryStore,
+        *,
+        on_failure: Callable[[BaseException], None],
+        linger_s: float = 0.01,
+        backlog: Backlog | None = None,
     ) -> None:
         self.store = store
+        self._backlog = backlog
         self.linger_s = linger_s
         # Plain flags and a future made only while the flusher sleeps, not two ``asyncio.Event``s: each
         # of those holds a deque (~0.7 KB) for the life of the execution, 2,000 executions at once.
@@ -139,7 +191,11 @@ class Recorder:
         self._waiters = keep
 
     def add(self, event: Event) -> None:
+        if self.failed is not None:
+            return  # nothing more of this execution is written (it ends as failed)
         self._batch.append(event)
+        if self._backlog is not None:
+            self._backlog.pending += 1
         if len(self._batch) == 1:
             self._signal()
 
@@ -164,7 +220,11 @@ class Recorder:
     async def flush(self) -> None:
         while self._batch and self.failed is None:
             batch, self._batch = self._batch, []
-            await self._append(batch)
+            try:
+                await self._append(batch)
+            finally:
+                if self._backlog is not None:
+                    self._backlog.written(len(batch))
 
     async def run(self) -> None:
         try:
@@ -226,6 +286,8 @@ class Recorder:
 
     def _fail(self, exc: BaseException) -> None:
         self.failed = exc
+        if self._backlog is not None:
+            self._backlog.written(len(self._batch))
         self._batch.clear()
         self._release(everyone=True)
         self._on_failure(exc)
