@@ -64,10 +64,19 @@ its data as key, value... (no object of its own is kept)."""
 _ANSWER_KEPT = 2
 """An ``agent:response`` whose answer's data is some other mapping: call key, round, attempt, the
 answer itself."""
+_PLAIN_ANSWER = 3
+"""An ``agent:response`` whose answer has only the fields of :data:`_PLAIN_FIELDS` set (the others at
+their defaults, as most answers of plain function agents): call key, round, attempt, those fields, then
+its data as key, value..."""
 _ANSWER_FIELDS = ("agent_id", "text", "stance", "recommendation", "confidence", "rationale", "latency_ms",
                   "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error")
-_DATA_AT = 13 + len(_ANSWER_FIELDS)
+_PLAIN_FIELDS = ("agent_id", "text", "latency_ms", "model", "error")
+_OTHER_FIELDS = tuple(f for f in _ANSWER_FIELDS if f not in _PLAIN_FIELDS)
+_OTHER_DEFAULTS = tuple(AgentResponse.__dataclass_fields__[f].default for f in _OTHER_FIELDS)
+_LAYOUT = {_ANSWER: _ANSWER_FIELDS, _PLAIN_ANSWER: _PLAIN_FIELDS}
 _get_answer_fields = operator.attrgetter(*_ANSWER_FIELDS)
+_get_plain_fields = operator.attrgetter(*_PLAIN_FIELDS)
+_get_other_fields = operator.attrgetter(*_OTHER_FIELDS)
 
 
 def _row(e: Event) -> _Row:
@@ -89,6 +98,9 @@ def _row(e: Event) -> _Row:
         if type(fields) in _DICTS:
             # Its values go in as they are: frozen containers among them keep the row tracked (as the
             # answer would be), plain ones (most answers') leave nothing for the collector.
+            if _get_other_fields(answer) == _OTHER_DEFAULTS:
+                return (*head, _PLAIN_ANSWER, data.call_key, data.round, data.attempt,
+                        *_get_plain_fields(answer), *_flatten(fields.items()))
             return (*head, _ANSWER, data.call_key, data.round, data.attempt, *_get_answer_fields(answer),
                     *_flatten(fields.items()))
         return (*head, _ANSWER_KEPT, data.call_key, data.round, data.attempt, answer)
@@ -100,14 +112,16 @@ def _event(execution_id: ExecutionId, r: _Row) -> Event:
     if data is _PLAIN_DATA:
         data = MappingProxyType(dict(zip(r[10::2], r[11::2], strict=True)))
     elif type(data) is int:
-        data = ResponseEventData(r[10], r[11], r[12], _answer(r) if data == _ANSWER else r[13])
+        data = ResponseEventData(r[10], r[11], r[12], r[13] if data == _ANSWER_KEPT else _answer(data, r))
     return Event(type=r[0], execution_id=execution_id, sequence=r[1], timestamp=r[2], task=r[3], phase=r[4],
                  step=r[5], agent=r[6], duration_ms=r[7], error=r[8], data=data)
 
 
-def _answer(r: _Row) -> AgentResponse:
-    fields = dict(zip(_ANSWER_FIELDS, r[13:_DATA_AT], strict=True))
-    data = MappingProxyType(dict(zip(r[_DATA_AT::2], r[_DATA_AT + 1::2], strict=True)))
+def _answer(layout: int, r: _Row) -> AgentResponse:
+    names = _LAYOUT[layout]
+    at = 13 + len(names)
+    fields = dict(zip(names, r[13:at], strict=True))
+    data = MappingProxyType(dict(zip(r[at::2], r[at + 1::2], strict=True)))
     return AgentResponse(data=data, **fields)
 
 
