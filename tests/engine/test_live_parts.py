@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from quorum.agents.protocol import AgentResponse
-from quorum.engine.context import PhaseView
 from quorum.engine.live import _Gate
+from quorum.engine.phase_views import PhaseView
 from quorum.engine.results import PhaseResult
 from quorum.engine.status import PhaseStatus
 from quorum.ids import AgentId, PhaseName
@@ -52,7 +52,7 @@ def test_a_phase_view_is_the_mapping_templates_read() -> None:
 
 
 def test_settled_phases_is_a_mapping_by_name_in_settling_order() -> None:
-    from quorum.engine.context import SettledPhases
+    from quorum.engine.phase_views import SettledPhases
 
     a = PhaseResult(name=PhaseName("A"), status=PhaseStatus.COMPLETED)
     b = PhaseResult(name=PhaseName("B"), status=PhaseStatus.SKIPPED)

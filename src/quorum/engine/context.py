@@ -24,12 +24,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from quorum.definition.model import Task, frozen_mapping
+from quorum.engine.phase_views import PhaseView, SettledPhases
 from quorum.engine.results import ExecutionResult, PhaseResult, Usage, thaw
 from quorum.engine.status import PHASE_TERMINAL, ExecutionStatus, PhaseStatus, check_transition
 from quorum.errors import InvalidTransitionError
@@ -43,55 +44,6 @@ _S = ExecutionStatus
 
 def new_execution_id() -> ExecutionId:
     return ExecutionId(uuid.uuid4().hex[:16])
-
-
-class SettledPhases(Mapping[PhaseName, PhaseResult]):
-    """The phases a checkpoint holds, by name: a read-only mapping over a tuple of (frozen) results.
-
-    Each phase's checkpoint holds every phase settled so far, so the checkpoints of an execution hold
-    about n²/2 entries; a tuple costs 8 bytes an entry where a dict (and its read-only view) cost a few
-    hundred bytes per checkpoint. Looking a phase up by name walks the tuple (a handful of phases)."""
-
-    __slots__ = ("_results",)
-
-    def __init__(self, results: tuple[PhaseResult, ...]) -> None:
-        self._results = results
-
-    def __getitem__(self, name: PhaseName) -> PhaseResult:
-        for result in self._results:
-            if result.name == name:
-                return result
-        raise KeyError(name)
-
-    def __iter__(self) -> Iterator[PhaseName]:
-        return (result.name for result in self._results)
-
-    def __len__(self) -> int:
-        return len(self._results)
-
-    # Walk the tuple once (the mixins would look every name up again).
-    def items(self) -> ItemsView[PhaseName, PhaseResult]:
-        return _SettledItems(self)
-
-    def values(self) -> ValuesView[PhaseResult]:
-        return _SettledValues(self)
-
-    def __repr__(self) -> str:
-        return f"SettledPhases({dict(self)!r})"
-
-
-class _SettledItems(ItemsView[PhaseName, PhaseResult]):
-    _mapping: SettledPhases
-
-    def __iter__(self) -> Iterator[tuple[PhaseName, PhaseResult]]:
-        return ((result.name, result) for result in self._mapping._results)
-
-
-class _SettledValues(ValuesView[PhaseResult]):
-    _mapping: SettledPhases
-
-    def __iter__(self) -> Iterator[PhaseResult]:
-        return iter(self._mapping._results)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,39 +80,6 @@ class Checkpoint:
 
 
 _NO_OUTPUTS: Mapping[str, Any] = MappingProxyType({})
-_VIEW_KEYS = ("outputs", "responses", "status")
-
-
-class PhaseView(Mapping[str, Any]):
-    """``phases.<name>`` in templates and agent context: ``{outputs, responses, status}`` of a finished
-    phase, read from its result when asked (one small object per phase, not three dicts kept for the
-    whole execution: 2,000 executions at once hold 14,000 of them)."""
-
-    __slots__ = ("_result",)
-
-    def __init__(self, result: PhaseResult) -> None:
-        self._result = result
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "outputs":
-            return self._result.outputs
-        if key == "responses":
-            return self._result.responses
-        if key == "status":
-            return self._result.status.value
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_VIEW_KEYS)
-
-    def __len__(self) -> int:
-        return len(_VIEW_KEYS)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _VIEW_KEYS
-
-    def __repr__(self) -> str:
-        return f"PhaseView({dict(self)!r})"
 
 
 class ExecutionContext:
