@@ -31,11 +31,12 @@ checkpoint:created     phase; data: checkpoint_id, label, phase, snapshot (when 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from quorum._frozen import fast_frozen_init
+from quorum._keyed import KeyedView
 from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import frozen_mapping, thaw
 from quorum.ids import AgentId, ExecutionId, PhaseName
@@ -116,14 +117,7 @@ class Event:
         return cls(**d)
 
 
-_RESPONSE_KEYS = (
-    "agent_id", "text", "data", "stance", "recommendation", "confidence", "rationale", "latency_ms", "model",
-    "tokens_in", "tokens_out", "cost_usd", "cached", "error",
-)
-_RESPONSE_KEYSET = frozenset(_RESPONSE_KEYS)
-
-
-class ResponseRecord(Mapping[str, Any]):
+class ResponseRecord(KeyedView):
     """``response.to_dict()`` as a read-only mapping over the (frozen) answer itself: the ``response``
     of an ``agent:response`` event.
 
@@ -134,36 +128,24 @@ class ResponseRecord(Mapping[str, Any]):
 
     __slots__ = ("response",)
 
+    KEYS = ("agent_id", "text", "data", "stance", "recommendation", "confidence", "rationale", "latency_ms",
+            "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error")
+
     def __init__(self, response: AgentResponse) -> None:
         self.response = response
 
     def __getitem__(self, key: str) -> Any:
         if key == "data":
             return thaw(self.response.data)
-        if key in _RESPONSE_KEYSET:
+        if key in self._KEYSET:
             return getattr(self.response, key)
         raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_RESPONSE_KEYS)
-
-    def __len__(self) -> int:
-        return len(_RESPONSE_KEYS)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _RESPONSE_KEYSET
-
-    def __repr__(self) -> str:
-        return f"ResponseRecord({self.to_dict()!r})"
 
     def to_dict(self) -> dict[str, Any]:
         return self.response.to_dict()
 
 
-_CALL_KEYS = ("call_key", "round", "attempt", "response")
-
-
-class ResponseEventData(Mapping[str, Any]):
+class ResponseEventData(KeyedView):
     """The data of an ``agent:response`` event — ``{"call_key", "round", "attempt", "response"}`` — in
     one small object instead of a dict plus a :class:`ResponseRecord` (``response`` is made on access).
 
@@ -173,6 +155,8 @@ class ResponseEventData(Mapping[str, Any]):
     """
 
     __slots__ = ("answer", "attempt", "call_key", "round")
+
+    KEYS = ("call_key", "round", "attempt", "response")
 
     def __init__(self, call_key: str, rnd: int, attempt: int, answer: AgentResponse) -> None:
         self.call_key = call_key
@@ -190,15 +174,3 @@ class ResponseEventData(Mapping[str, Any]):
         if key == "attempt":
             return self.attempt
         raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_CALL_KEYS)
-
-    def __len__(self) -> int:
-        return len(_CALL_KEYS)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _CALL_KEYS
-
-    def __repr__(self) -> str:
-        return f"ResponseEventData({dict(self)!r})"

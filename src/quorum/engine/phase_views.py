@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from typing import Any
 
+from quorum._keyed import KeyedView
 from quorum.engine.results import PhaseResult
 from quorum.ids import PhaseName
 
@@ -67,15 +68,14 @@ class _SettledValues(ValuesView[PhaseResult]):
         return iter(self._mapping._results)
 
 
-_VIEW_KEYS = ("outputs", "responses", "status")
-
-
-class PhaseView(Mapping[str, Any]):
+class PhaseView(KeyedView):
     """``phases.<name>`` in templates and agent context: ``{outputs, responses, status}`` of a finished
     phase, read from its result when asked (one small object per phase, not three dicts kept for the
     whole execution: 2,000 executions at once hold 14,000 of them)."""
 
     __slots__ = ("_result",)
+
+    KEYS = ("outputs", "responses", "status")
 
     def __init__(self, result: PhaseResult) -> None:
         self._result = result
@@ -88,15 +88,3 @@ class PhaseView(Mapping[str, Any]):
         if key == "status":
             return self._result.status.value
         raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_VIEW_KEYS)
-
-    def __len__(self) -> int:
-        return len(_VIEW_KEYS)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _VIEW_KEYS
-
-    def __repr__(self) -> str:
-        return f"PhaseView({dict(self)!r})"

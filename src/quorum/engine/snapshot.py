@@ -10,9 +10,10 @@ checkpoint's own results instead of a copy per checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from quorum._keyed import KeyedView
 from quorum.engine.context import Checkpoint, ExecutionContext
 from quorum.engine.results import PhaseResult, Usage, response_dict
 
@@ -47,9 +48,6 @@ class Snapshots:
         return Snapshot(ctx.sequence, ctx.started_at, ctx.paused_s, checkpoint.usage, tuple(phases),
                         tuple(c.id for c in ctx.checkpoints))
 
-    def phase_json(self, result: PhaseResult) -> dict[str, Any]:
-        return _phase_json(result, self._answer_refs(result))
-
     def _answer_refs(self, result: PhaseResult) -> tuple[Any, ...] | None:
         if not result.answers:
             return None
@@ -60,10 +58,7 @@ class Snapshots:
                      for key, answer in zip(keys, result.answers, strict=True))
 
 
-_SNAPSHOT_KEYS = ("sequence", "started_at", "paused_s", "usage", "phases", "checkpoints")
-
-
-class Snapshot(Mapping[str, Any]):
+class Snapshot(KeyedView):
     """A checkpoint's snapshot: ``{sequence, started_at, paused_s, usage, phases, checkpoints}``, each
     phase as its JSON form (``to_dict()``, its answers as references), built when read.
 
@@ -73,6 +68,8 @@ class Snapshot(Mapping[str, Any]):
     """
 
     __slots__ = ("_checkpoints", "_paused_s", "_phases", "_sequence", "_started_at", "_usage")
+
+    KEYS = ("sequence", "started_at", "paused_s", "usage", "phases", "checkpoints")
 
     def __init__(self, sequence: int, started_at: float | None, paused_s: float, usage: Usage,
                  phases: tuple[_Phase, ...], checkpoints: tuple[str, ...]) -> None:
@@ -97,18 +94,6 @@ class Snapshot(Mapping[str, Any]):
         if key == "checkpoints":
             return list(self._checkpoints)
         raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_SNAPSHOT_KEYS)
-
-    def __len__(self) -> int:
-        return len(_SNAPSHOT_KEYS)
-
-    def __contains__(self, key: object) -> bool:
-        return key in _SNAPSHOT_KEYS
-
-    def __repr__(self) -> str:
-        return f"Snapshot({dict(self)!r})"
 
 
 def _phase_json(result: PhaseResult, refs: tuple[Any, ...] | None) -> dict[str, Any]:
