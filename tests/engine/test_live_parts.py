@@ -99,3 +99,17 @@ async def test_a_recorded_snapshot_refers_to_answers_by_call_key() -> None:
     seconds = [e.data["call_key"] for e in again if e.type == EventType.AGENT_START]
     assert firsts == seconds
     assert all(x is y for x, y in zip(firsts, seconds, strict=True))
+
+
+def test_thaw_turns_answers_into_their_dicts_at_any_depth() -> None:
+    from types import MappingProxyType
+
+    from quorum.definition.model import thaw as thaw_data
+    from quorum.engine.results import thaw
+
+    answer = AgentResponse(agent_id=AgentId("a"), data=MappingProxyType({"x": (1, 2)}))
+    frozen = MappingProxyType({"k": (answer, MappingProxyType({"y": answer}))})
+    expected = answer.to_dict()
+    assert thaw(frozen) == {"k": [expected, {"y": expected}]}
+    assert thaw(answer) == expected
+    assert thaw_data(frozen) == {"k": [answer, {"y": answer}]}  # the definition layer keeps them

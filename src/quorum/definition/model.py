@@ -8,7 +8,7 @@ into JSON and back (``to_dict`` / ``from_dict``) exactly.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
@@ -55,23 +55,26 @@ SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 """The types that plain (JSON) data holds as they are: nothing inside them to freeze or thaw."""
 
 
-def thaw(value: Any) -> Any:
-    """Plain dicts and lists from frozen mappings and tuples: what :func:`frozen_mapping` undoes."""
+def thaw(value: Any, other: Callable[[Any], Any] | None = None) -> Any:
+    """Plain dicts and lists from frozen mappings and tuples: what :func:`frozen_mapping` undoes.
+
+    ``other`` converts what is neither (the engine turns agent answers into their dicts); without it,
+    such values are kept as they are."""
     kind = type(value)
     # Exact-type checks first: the ABC isinstance checks below are slow and this runs per answer.
     if kind in SCALAR_TYPES:
         return value
     if kind is dict or kind is MappingProxyType:
         leaves = SCALAR_TYPES
-        return {k: v if type(v) in leaves else thaw(v) for k, v in value.items()}
+        return {k: v if type(v) in leaves else thaw(v, other) for k, v in value.items()}
     if kind is tuple or kind is list:
         leaves = SCALAR_TYPES
-        return [v if type(v) in leaves else thaw(v) for v in value]
+        return [v if type(v) in leaves else thaw(v, other) for v in value]
     if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
+        return {k: thaw(v, other) for k, v in value.items()}
     if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
-    return value
+        return [thaw(v, other) for v in value]
+    return value if other is None else other(value)
 
 
 def json_default(value: Any) -> Any:

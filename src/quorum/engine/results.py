@@ -11,7 +11,8 @@ from types import MappingProxyType
 from typing import Any
 
 from quorum.agents.protocol import AgentResponse
-from quorum.definition.model import SCALAR_TYPES, frozen_mapping
+from quorum.definition.model import frozen_mapping
+from quorum.definition.model import thaw as _thaw
 from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
@@ -21,24 +22,12 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def thaw(value: Any) -> Any:
-    """Plain JSON-friendly data from frozen mappings and tuples."""
-    kind = type(value)
-    # Exact-type checks first: the ABC isinstance checks below are slow and this runs per event.
-    if kind in SCALAR_TYPES:
-        return value
-    if kind is dict or kind is MappingProxyType:
-        leaves = SCALAR_TYPES
-        return {k: v if type(v) in leaves else thaw(v) for k, v in value.items()}
-    if kind is tuple or kind is list:
-        leaves = SCALAR_TYPES
-        return [v if type(v) in leaves else thaw(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
-    if isinstance(value, AgentResponse):
-        return response_dict(value)
-    return value
+    """Plain JSON-friendly data from frozen mappings and tuples, agent answers as their dicts."""
+    return _thaw(value, _answer_dict)
+
+
+def _answer_dict(value: Any) -> Any:
+    return value.to_dict() if isinstance(value, AgentResponse) else value
 
 
 def response_dict(r: AgentResponse) -> dict[str, Any]:
