@@ -32,6 +32,7 @@ from quorum.engine.scheduler import PhaseScheduler
 from quorum.engine.snapshot import Snapshots
 from quorum.engine.status import ExecutionStatus
 from quorum.engine.verdict import compute_verdict
+from quorum.engine.waiting import Waiters
 from quorum.errors import (
     ExecutionInterrupt,
     InvalidTransitionError,
@@ -52,41 +53,28 @@ _S = ExecutionStatus
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-class _Gate:
-    """``asyncio.Event`` for the pause gate, minus its deque (~0.8 KB per execution, 2,000 at once):
-    a waiter's future is made only while the gate is shut."""
+class _Gate(Waiters):
+    """``asyncio.Event``'s interface for the pause gate, without its deque (see :class:`Waiters`)."""
 
-    __slots__ = ("_open", "_waiters")
+    __slots__ = ("_open",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._open = True
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._open
 
     def set(self) -> None:
         self._open = True
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._release()
 
     def clear(self) -> None:
         self._open = False
 
     async def wait(self) -> None:
-        if self._open:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if self._waiters is not None and waiter in self._waiters:
-                self._waiters.remove(waiter)
+        if not self._open:
+            await self._wait_once()
 
 
 class LiveExecution:

@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from quorum.engine.waiting import Waiters
 from quorum.errors import LeaseLostError
 from quorum.events import Event
 from quorum.history.base import HistoryStore
@@ -98,20 +99,20 @@ def _idle_watch(loop: asyncio.AbstractEventLoop) -> _IdleWatch | None:
     return watch
 
 
-class Backlog:
+class Backlog(Waiters):
     """The recorded events of an executor's executions that are not written yet (see the module).
 
     ``limit`` None: no bound. Executions that find more than ``limit`` waiting (:meth:`drained`) go on
     once at most ``limit // 2`` are."""
 
-    __slots__ = ("_waiters", "limit", "pending")
+    __slots__ = ("limit", "pending")
 
     def __init__(self, limit: int | None) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"journal_backlog must be at least 1 event (or None: no bound), not {limit}")
+        super().__init__()
         self.limit = limit
         self.pending = 0
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     @property
     def over(self) -> bool:
@@ -120,23 +121,13 @@ class Backlog:
     def written(self, count: int) -> None:
         """``count`` events are written (or will never be: their execution failed)."""
         self.pending -= count
-        if self._waiters is not None and self.pending <= (self.limit or 0) // 2:
-            waiters, self._waiters = self._waiters, None
-            for waiter in waiters:
-                _settle(waiter)
+        if self.pending <= (self.limit or 0) // 2:
+            self._release()
 
     async def drained(self) -> None:
         """Return once the backlog is back to half its limit (at once when it is not over it)."""
         while self.over:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if self._waiters is not None and waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await self._wait_once()
 
 
 class Recorder:
