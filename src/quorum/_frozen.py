@@ -62,7 +62,7 @@ def fast_frozen_init(cls: type[_T]) -> type[_T]:
     if hasattr(cls, "__post_init__"):
         body.append("    self.__post_init__()")
     head = f"def __init__(self, *, {', '.join(signature)}):" if signature else "def __init__(self):"
-    exec("\n".join([head, *body, "    pass"]), namespace)  # the source is built above from field names
+    exec("\n".join([head, *(body or ["    pass"])]), namespace)  # the source is built above from field names
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -49,20 +50,25 @@ async def test_plain_data_comes_back_read_only() -> None:
         back.data["attempt"] = 2  # type: ignore[index]
 
 
+async def _tracked_objects_added(store: MemoryHistoryStore, events: Callable[[], list[Event]]) -> int:
+    """How many GC-tracked objects appending ``events()`` leaves behind (built after the count)."""
+    gc.collect()
+    before = len(gc.get_objects())
+    await store.append(events())
+    gc.collect()
+    return len(gc.get_objects()) - before
+
+
 async def test_kept_events_with_plain_data_cost_the_collector_nothing() -> None:
     # A journal of event objects kept one tracked object per event (plus its data): every full
     # collection walked all of them, for the life of the process.
     n = 2000
-    store = MemoryHistoryStore()
-    await store.create_execution(record("e1"))
-    gc.collect()
-    before = len(gc.get_objects())
-    await store.append([
+    store = await _store_with([])
+    added = await _tracked_objects_added(store, lambda: [
         event("e1", i, "agent:start", agent="a", data={"call_key": f"P/0/a/0/{i}", "round": 0, "attempt": 1})
         for i in range(1, n + 1)
     ])
-    gc.collect()
-    assert len(gc.get_objects()) - before < n // 20
+    assert added < n // 20
     assert len(await store.read_journal("e1")) == n
 
 
@@ -99,12 +105,9 @@ async def test_kept_answers_with_plain_data_cost_the_collector_nothing() -> None
     # Each answer used to be kept as its row, the event data object, the answer and its data: four
     # objects per agent call that every full collection walked for the life of the journal.
     n = 2000
-    store = MemoryHistoryStore()
-    await store.create_execution(record("e1"))
-    gc.collect()
-    before = len(gc.get_objects())
-    await store.append([_response(i, MappingProxyType({"stance": "for", "score": i}))
-                        for i in range(1, n + 1)])
-    gc.collect()
-    assert len(gc.get_objects()) - before < n // 20
+    store = await _store_with([])
+    added = await _tracked_objects_added(store, lambda: [
+        _response(i, MappingProxyType({"stance": "for", "score": i})) for i in range(1, n + 1)
+    ])
+    assert added < n // 20
     assert len(await store.completed_calls("e1")) == n

@@ -173,6 +173,7 @@ async def call_agent(
     live = runner.live
     started = _perf()
     try:
+        # Not _timed(): awaiting the query here saves a coroutine per call in flight.
         if live.agent_timeout is None:
             response = await live.directory.query(request)
         else:
@@ -186,6 +187,7 @@ async def call_agent(
 
 
 async def _timed(answer: Awaitable[AgentResponse], timeout_s: float | None) -> AgentResponse:
+    """``answer`` as a coroutine (a task needs one), under the engine's agent timeout if any."""
     if timeout_s is None:
         return await answer
     async with asyncio.timeout(timeout_s):
