@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,21 +19,10 @@ from quorum.errors import InvalidTransitionError
 from quorum.events import Event
 from quorum.events import EventType as E
 from quorum.history.base import HistoryStore
-from quorum.history.memory import MemoryHistoryStore
-from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.ids import AgentId, ExecutionId, PhaseName, TaskName
 from quorum.testing import failing_agent, sleeping_agent
 
 pytestmark = [pytest.mark.integration, pytest.mark.concurrency]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
-    s: HistoryStore = MemoryHistoryStore() if request.param == "memory" else SQLiteHistoryStore(
-        tmp_path / "h.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 class Blocking:

@@ -4,7 +4,6 @@ queries, cross-process control, and resuming an execution from the store (real S
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from quorum.engine.status import ExecutionStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import EventType as E
 from quorum.history.base import HistoryStore
-from quorum.history.memory import MemoryHistoryStore
 from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.testing import ScriptedAgent, sleeping_agent
 
@@ -26,15 +24,6 @@ T = task(
     phase("A", prompt("a"), agents=("x", "y"), parallel=True),
     phase("B", prompt("b"), agents=("x", "y"), depends_on="A", outputs=("v",)),
 )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
-    s: HistoryStore = MemoryHistoryStore() if request.param == "memory" else SQLiteHistoryStore(
-        tmp_path / "h.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def _agents(delay: float = 0.001) -> dict[str, Any]:
