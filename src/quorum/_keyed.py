@@ -35,4 +35,10 @@ class KeyedView(Mapping[str, Any]):
         return key in self._KEYSET
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict(self)!r})"
+        return f"{type(self).__name__}({self.to_dict()!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of the same items (one level: values are as ``__getitem__`` gives them).
+        Subclasses override it where they can build it faster than key by key: stores encode event
+        payloads through it."""
+        return {key: self[key] for key in self.KEYS}

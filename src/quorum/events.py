@@ -174,3 +174,7 @@ class ResponseEventData(KeyedView):
         if key == "attempt":
             return self.attempt
         raise KeyError(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"call_key": self.call_key, "round": self.round, "attempt": self.attempt,
+                "response": self.answer.to_dict()}

@@ -113,3 +113,48 @@ def test_thaw_turns_answers_into_their_dicts_at_any_depth() -> None:
     assert thaw(frozen) == {"k": [expected, {"y": expected}]}
     assert thaw(answer) == expected
     assert thaw_data(frozen) == {"k": [answer, {"y": answer}]}  # the definition layer keeps them
+
+
+async def test_a_settled_phase_is_encoded_once_for_all_later_checkpoints(tmp_path: object) -> None:
+    """Each checkpoint holds every settled phase; the SQLite journal encodes each phase once (its
+    ``PhaseRecord`` keeps the text) and what it stores reads back as the phase's JSON form."""
+    from pathlib import Path
+
+    from run_helpers import executor_with, phase, prompt, task
+
+    from quorum.engine import snapshot as snapshot_module
+    from quorum.events import EventType
+    from quorum.history.sqlite import SQLiteHistoryStore
+
+    made: list[str] = []
+    phase_json = snapshot_module._phase_json
+
+    def counting(result: PhaseResult, refs: object) -> dict[str, object]:
+        made.append(result.name)
+        return phase_json(result, refs)  # type: ignore[arg-type]
+
+    async def agent(request: object) -> dict[str, str]:
+        return {"v": "x" * 300}  # phases large enough that checkpoints are taken apart
+
+    names = [f"P{i}" for i in range(6)]
+    phases = [phase(n, prompt("go"), agents=("a",), depends_on=names[i - 1] if i else (), outputs=("v",))
+              for i, n in enumerate(names)]
+    assert isinstance(tmp_path, Path)
+    async with SQLiteHistoryStore(tmp_path / "h.db", blob_threshold=1024) as store:
+        ex = executor_with({"a": agent}, history_store=store)
+        # The first large checkpoint of a process is encoded whole, then in parts (see _sqlite_blobs).
+        await ex.execute(task(*phases), {})
+        snapshot_module._phase_json = counting
+        try:
+            result = await ex.execute(task(*phases), {})
+        finally:
+            snapshot_module._phase_json = phase_json
+        journal = await store.read_journal(result.id)
+    assert made == names  # six checkpoints holding 21 phases in all: six encodings
+    last = [e for e in journal if e.type == EventType.CHECKPOINT_CREATED][-1].data["snapshot"]
+    assert list(last["phases"]) == names
+    for name in names:
+        stored = dict(last["phases"][name])
+        assert stored["outputs"] == {"v": "x" * 300}
+        assert stored["status"] == "completed"
+        assert len(stored["answer_refs"]) == 1

@@ -10,25 +10,21 @@ checkpoint's own results instead of a copy per checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from quorum._keyed import KeyedView
 from quorum.engine.context import Checkpoint, ExecutionContext
 from quorum.engine.results import PhaseResult, Usage, response_dict
 
-__all__ = ("Snapshots",)
-
-
-_Phase = tuple[PhaseResult, "tuple[Any, ...] | None"]
-"""A settled phase and the references to its answers (``None`` when it has none)."""
+__all__ = ("PhaseRecord", "Snapshot", "Snapshots")
 
 
 class Snapshots:
     __slots__ = ("_keys", "_phases")
 
     def __init__(self) -> None:
-        self._phases: dict[str, _Phase] = {}
+        self._phases: dict[str, PhaseRecord] = {}
         self._keys: dict[str, list[str]] = {}
         """phase -> the call keys of its (latest attempt's) answers, in their order."""
 
@@ -39,11 +35,11 @@ class Snapshots:
 
     def snapshot(self, ctx: ExecutionContext, checkpoint: Checkpoint) -> Mapping[str, Any]:
         cache = self._phases
-        phases: list[_Phase] = []
+        phases: list[PhaseRecord] = []
         for name, result in checkpoint.phases.items():
             cached = cache.get(name)
-            if cached is None or cached[0] is not result:
-                cached = cache[name] = (result, self._answer_refs(result))
+            if cached is None or cached.result is not result:
+                cached = cache[name] = PhaseRecord(result, self._answer_refs(result))
             phases.append(cached)
         return Snapshot(ctx.sequence, ctx.started_at, ctx.paused_s, checkpoint.usage, tuple(phases),
                         tuple(c.id for c in ctx.checkpoints))
@@ -72,7 +68,7 @@ class Snapshot(KeyedView):
     KEYS = ("sequence", "started_at", "paused_s", "usage", "phases", "checkpoints")
 
     def __init__(self, sequence: int, started_at: float | None, paused_s: float, usage: Usage,
-                 phases: tuple[_Phase, ...], checkpoints: tuple[str, ...]) -> None:
+                 phases: tuple[PhaseRecord, ...], checkpoints: tuple[str, ...]) -> None:
         self._sequence = sequence
         self._started_at = started_at
         self._paused_s = paused_s
@@ -82,7 +78,7 @@ class Snapshot(KeyedView):
 
     def __getitem__(self, key: str) -> Any:
         if key == "phases":
-            return {result.name: _phase_json(result, refs) for result, refs in self._phases}
+            return {record.result.name: record for record in self._phases}
         if key == "sequence":
             return self._sequence
         if key == "started_at":
@@ -94,6 +90,45 @@ class Snapshot(KeyedView):
         if key == "checkpoints":
             return list(self._checkpoints)
         raise KeyError(key)
+
+
+class PhaseRecord(Mapping[str, Any]):
+    """A settled phase in a snapshot: its JSON form (``to_dict()``, its answers as references), made
+    when read.
+
+    A phase is frozen once settled, and each snapshot holds every settled phase, so one record serves
+    every later snapshot of the execution and can keep its own encoding (:meth:`encoded`): a store
+    that writes the journal as JSON then encodes each phase once, not once per later checkpoint.
+    """
+
+    __slots__ = ("_encoded", "refs", "result")
+
+    def __init__(self, result: PhaseResult, refs: tuple[Any, ...] | None) -> None:
+        self.result = result
+        self.refs = refs
+        self._encoded: tuple[Callable[[Any], str], str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _phase_json(self.result, self.refs)
+
+    def encoded(self, encode: Callable[[Any], str]) -> str:
+        """``encode(self.to_dict())``, worked out once per encoder."""
+        kept = self._encoded
+        if kept is None or kept[0] is not encode:
+            kept = self._encoded = (encode, encode(self.to_dict()))
+        return kept[1]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+    def __repr__(self) -> str:
+        return f"PhaseRecord({self.to_dict()!r})"
 
 
 def _phase_json(result: PhaseResult, refs: tuple[Any, ...] | None) -> dict[str, Any]:

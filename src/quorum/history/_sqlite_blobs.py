@@ -9,8 +9,10 @@ cost nothing here. A larger payload is taken apart, to a depth of three levels:
   out (an agent's ``response``, each phase of a checkpoint ``snapshot``) is stored apart.
 
 Containers are assembled from their parts' JSON, so each byte is encoded by the C encoder once: event
-types whose payloads were large the last time (checkpoints) are encoded part by part straight away;
-only the first large payload of a type is encoded twice (whole, then in parts).
+types that have had a large payload in this process (checkpoints) are encoded part by part straight
+away; only the first large payload of a type is encoded twice (whole, then in parts). A part that keeps
+its own encoding (``encoded(dumps)``: a settled phase, which every later checkpoint of its execution
+repeats) is encoded once for all of them.
 
 A value stored apart goes to the ``blobs`` table under the sha256 of its JSON and is replaced by a
 marker ``{"\\u0000blob": "<hash>"}``. Identical large values — the same report in an
@@ -55,9 +57,15 @@ the disk saved)."""
 
 def _default(value: Any) -> Any:
     # Called by the C encoder only for what JSON lacks: frozen mappings (the engine's events are
-    # MappingProxyType all the way down), call keys, enums, objects with to_dict(). One level at a
-    # time, so a payload is never deep-copied before encoding.
-    if type(value) is MappingProxyType or isinstance(value, Mapping):
+    # MappingProxyType all the way down), read-only views and objects with to_dict() (answers, an
+    # agent:response's data), call keys, enums. One level at a time, so a payload is never
+    # deep-copied before encoding: the encoder calls back for what the returned dict holds.
+    if type(value) is MappingProxyType:
+        return dict(value)
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is not None:
+        return to_dict()
+    if isinstance(value, Mapping):
         return dict(value)
     return plain(value)
 
@@ -89,12 +97,25 @@ def loads(text: str) -> Any:
 
 
 _LARGE_KINDS: set[str] = set()
-"""Event types whose latest payload was too long to keep inline (checkpoints, the start event): their
-payloads are encoded part by part straight away, so that splitting them needs no second encoding."""
+"""Event types that have had a payload too long to keep inline (checkpoints, the start event): their
+payloads are encoded part by part straight away, so that splitting them needs no second encoding, and
+parts that keep their own encoding are not encoded again. Kept for the process: a checkpoint's payload
+is small early in an execution and large later, every time."""
 _SPLIT_DEPTH = 3
 """How deep a large payload is taken apart (deeper values are stored whole)."""
 _MAX_FANOUT = 64
 """Containers with more items than this are not taken apart (one Python step per item is too dear)."""
+
+
+_encode_str = json.encoder.encode_basestring
+_SCALAR_JSON: dict[type, Any] = {
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}
+"""Leaves met when a payload is taken apart, encoded without a call into the encoder (floats go to
+it: it owns their NaN/infinity rules)."""
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 @dataclass(slots=True)
@@ -110,13 +131,28 @@ class _Node:
 
 def _tree(value: Any, depth: int) -> _Node:
     # Bottom-up: every byte is encoded once (by the C encoder); containers are assembled by joining.
+    kind = type(value)
+    if kind is str:
+        return _Node(_encode_str(value), value)
+    if kind in _SCALAR_JSON:
+        return _Node(_SCALAR_JSON[kind](value), value)
+    encoded = getattr(value, "encoded", None)
+    if encoded is not None:  # a part that keeps its own encoding (a settled phase in a checkpoint)
+        return _Node(encoded(dumps), value)
     if depth < _SPLIT_DEPTH and isinstance(value, Mapping | list | tuple) and 0 < len(value) <= _MAX_FANOUT:
         if isinstance(value, Mapping):
+            if kind is not dict and hasattr(value, "to_dict"):
+                value = value.to_dict()  # a view: read each item once
             if all(type(k) is str for k in value):
-                keys = [dumps(k) for k in value]
-                children = [_tree(v, depth + 1) for v in value.values()]
+                parts = value.values()
+                if all(type(v) in _LEAF_TYPES for v in parts):
+                    return _Node(dumps(value), value)  # nothing to take apart (_emit finds long strings)
+                keys = [_encode_str(k) for k in value]
+                children = [_tree(v, depth + 1) for v in parts]
                 text = "{" + ",".join(f"{k}:{c.text}" for k, c in zip(keys, children, strict=True)) + "}"
                 return _Node(text, value, keys, children)
+        elif all(type(v) in _LEAF_TYPES for v in value):
+            return _Node(dumps(value), value)
         else:
             children = [_tree(v, depth + 1) for v in value]
             return _Node("[" + ",".join(c.text for c in children) + "]", value, None, children)
@@ -130,7 +166,6 @@ def encode_event_data(
     node = _tree(data, 0) if kind in _LARGE_KINDS else None
     text = dumps(data) if node is None else node.text
     if len(text) <= threshold:
-        _LARGE_KINDS.discard(kind)
         return text, None
     _LARGE_KINDS.add(kind)
     refs: set[str] = set()
