@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from _peers_ref import REFERENCE_PEERS, PeerFigures
-from _report import FLOOR, PEERS, QUORUM, QUORUM_SQLITE, Runs, _g, _per_call_us, _ratio, check_targets
+from _peers_ref import REFERENCE_FLOOR, REFERENCE_PEERS, PeerFigures
+from _report import (
+    FLOOR,
+    PEERS,
+    QUORUM,
+    QUORUM_SQLITE,
+    TARGET_PEERS,
+    Runs,
+    _g,
+    _per_call_us,
+    _ratio,
+    check_targets,
+)
 
 __all__ = ("render",)
 
@@ -15,13 +26,68 @@ def _x(a: float | None, b: float | None) -> str:
     return "–" if r is None else f"{r:.2f}×"
 
 
+# the metrics a peer can be measured on, as the report names them
+_METRIC_NAMES = {
+    "import": "import",
+    "latency": "latency",
+    "overhead": "overhead",
+    "throughput": "throughput",
+    "fanout": "fan-out",
+}
+
+
+def _processes(runs: Runs, peer: str) -> str:
+    """``import 1, latency 5, overhead 3 (+1 failed), fan-out 3 per size``: the processes of one peer."""
+    parts = []
+    for metric, name in _METRIC_NAMES.items():
+        unsized: list[int | None] = [None]
+        counts = [runs.count(peer, metric, n) for n in (runs.sizes(metric) or unsized)]
+        ok = [good for good, bad in counts if good or bad]
+        failed = sum(bad for _, bad in counts)
+        if not ok:
+            continue
+        text = f"{name} {ok[0]}" if len(set(ok)) == 1 else f"{name} {'+'.join(map(str, ok))}"
+        text += " per size" if len(ok) > 1 and len(set(ok)) == 1 else ""
+        parts.append(text + (f" (+{failed} failed)" if failed else ""))
+    return ", ".join(parts)
+
+
+def peer_sources(runs: Runs) -> str:
+    """The line above the targets: where the peers' figures come from in this run."""
+    measured = runs.others()
+    rescaled = [p for p in TARGET_PEERS if p not in measured]
+    sentences = []
+    if measured:
+        each = "; ".join(f"{p} — {_processes(runs, p)}" for p in measured)
+        sentences.append(
+            f"Peers measured in this run, interleaved with the floor and quorum (processes): {each}."
+        )
+    if rescaled:
+        sentences.append(
+            f"Not run, so results.md's figures rescaled by the floor (the peer's figure ÷ results.md's "
+            f"floor × this run's floor): {', '.join(rescaled)}."
+        )
+    sentences.append("Each cell of the peers column names its basis.")
+    return " ".join(sentences)
+
+
+def _others_with(runs: Runs, *metrics: str) -> list[str]:
+    """The measured peers with rows of any of ``metrics`` (at any size), in report order."""
+    unsized: list[int | None] = [None]
+    keys = [(m, n) for m in metrics for n in (runs.sizes(m) or unsized)]
+    return [p for p in runs.others() if any(p in runs.others(m, n) for m, n in keys)]
+
+
 def _targets(runs: Runs, peers: Mapping[str, PeerFigures], *, judged: bool) -> list[str]:
     checks = check_targets(runs, peers)
     missed = [c for c in checks if c.passed is not True]
+    unreachable = [c for c in missed if c.unreachable]
     if judged:
         summary = f"{len(checks) - len(missed)} of {len(checks)} met" + (
             "." if not missed else f"; {len(missed)} missed (marked below)."
         )
+        if unreachable:
+            summary += f" {len(unreachable)} of the misses cannot be met in this run (see its result)."
     else:
         summary = "Short mode: tiny sizes, so the targets are not judged (the result column says n/a)."
     out = [
@@ -29,8 +95,10 @@ def _targets(runs: Runs, peers: Mapping[str, PeerFigures], *, judged: bool) -> l
         "",
         summary,
         "",
-        "| target | quorum: median [min–max] n | floor, same run | quorum ÷ floor | peers (results.md) "
-        "| result |",
+        peer_sources(runs),
+        "",
+        "| target | quorum: median [min–max] n | floor, same run | quorum ÷ floor "
+        "| peers (basis in each cell) | result |",
         "|---|---|---|---|---|---|",
     ]
     out += [
@@ -52,7 +120,7 @@ def _latency(runs: Runs) -> list[str]:
     ]
     f_warm = runs.med(FLOOR, "latency", "warm_s")
     f_us = runs.med(FLOOR, "overhead", "us_per_call_steady")
-    for p in PEERS:
+    for p in (*PEERS, *_others_with(runs, "latency", "overhead")):
         warm = runs.med(p, "latency", "warm_s")
         us = runs.med(p, "overhead", "us_per_call_steady")
         done = runs.values(p, "overhead", "batch_done")
@@ -79,7 +147,7 @@ def _throughput(runs: Runs) -> list[str]:
     for n in runs.sizes("throughput"):
         f_eps = runs.med(FLOOR, "throughput", "exec_per_s", n)
         f_rss = runs.med(FLOOR, "throughput", "peak_rss_mb", n)
-        for p in PEERS:
+        for p in (*PEERS, *runs.others("throughput", n)):
             done = runs.values(p, "throughput", "completed", n)
             out.append(
                 f"| {p} | {n:,} | {runs.spread(p, 'throughput', 'wall_s', n)} "
@@ -102,9 +170,11 @@ def _fanout(runs: Runs) -> list[str]:
         "| peer | N | wall s [min–max] k | ×floor | per-call µs | per-call ×previous N |",
         "|---|---|---|---|---|---|",
     ]
-    for p in PEERS:
+    for p in (*PEERS, *_others_with(runs, "fanout")):
         prev: float | None = None
         for n in runs.sizes("fanout"):
+            if p not in PEERS and p not in runs.others("fanout", n):
+                continue  # the peers ran the widths results.md has, not quorum's largest
             f_wall = runs.med(FLOOR, "fanout", "wall_s", n)
             per = _per_call_us(runs, p, n)
             out.append(
@@ -155,6 +225,7 @@ def _parse_startup_memory(runs: Runs) -> list[str]:
         f"| {runs.spread(QUORUM, 'startup', 'import_executor_s')} "
         f"| {runs.spread(QUORUM, 'startup', 'help_s')} "
         f"| {runs.spread(FLOOR, 'import', 'import_s')} |",
+        *_peer_imports(runs),
         "",
         "### Memory (bytes per execution; heap by tracemalloc, RSS coarse, disk = SQLite file growth)",
         "",
@@ -174,9 +245,28 @@ def _parse_startup_memory(runs: Runs) -> list[str]:
     return out
 
 
+def _peer_imports(runs: Runs) -> list[str]:
+    """The peers' `import` in this run, beside the floor's (nothing when no peer ran it)."""
+    others = runs.others("import")
+    if not others:
+        return []
+    f = runs.med(FLOOR, "import", "import_s")
+    out = ["", "| peer, same run | statement | `import` s [min–max] n | ×floor |", "|---|---|---|---|"]
+    for p in others:
+        stmt = next((r.get("import_stmt") for r in runs.ok.get((p, "import", None), [])), None)
+        out.append(
+            f"| {p} | {'–' if stmt is None else f'`{stmt}`'} | {runs.spread(p, 'import', 'import_s')} "
+            f"| {_x(runs.med(p, 'import', 'import_s'), f)} |"
+        )
+    return out
+
+
 def _reference(peers: Mapping[str, PeerFigures], machine: str) -> list[str]:
     out = [
-        "### Peers, for reference (from `../shared/bench/results.md`, measured in another run)",
+        "### results.md as it stands (`../shared/bench/results.md`: another run, another machine state)",
+        "",
+        "Raw figures, not a comparison basis: the targets use the peers measured in this run, or these "
+        "rescaled by the floor (a peer's figure ÷ the plain-asyncio row here × this run's floor).",
         "",
         machine,
         "",
@@ -185,7 +275,7 @@ def _reference(peers: Mapping[str, PeerFigures], machine: str) -> list[str]:
         "| import s |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in REFERENCE_PEERS:
+    for name in (REFERENCE_FLOOR, *REFERENCE_PEERS):
         f = peers.get(name)
         if f is None:
             continue

@@ -27,7 +27,7 @@ try:
 except SharedBenchMissing as exc:  # pragma: no cover - depends on the checkout's neighbours
     pytest.skip(str(exc), allow_module_level=True)
 
-from _peers_ref import REFERENCE_PEERS, read_peer_results  # noqa: E402
+from _peers_ref import REFERENCE_FLOOR, REFERENCE_PEERS, read_peer_results  # noqa: E402
 from _report import Runs, check_targets  # noqa: E402
 from peer_quorum import QuorumPeer, assemble  # noqa: E402
 from peer_quorum_sqlite import QuorumSQLitePeer  # noqa: E402
@@ -144,7 +144,8 @@ async def test_assemble_refuses_an_execution_that_did_not_complete(tmp_path: Pat
 def test_peer_reference_figures_are_read_from_the_shared_results() -> None:
     peers, machine = read_peer_results(peers_dir().parent / "results.md")
     assert machine.startswith("Machine:")
-    assert set(peers) == set(REFERENCE_PEERS)
+    # the floor's row too: the peers not measured in a run are rescaled by it
+    assert set(peers) == {REFERENCE_FLOOR, *REFERENCE_PEERS}
     for figures in peers.values():
         assert figures.us_per_call is not None
         assert figures.us_per_call > 0
