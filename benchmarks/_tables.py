@@ -73,9 +73,8 @@ def peer_sources(runs: Runs) -> str:
 
 def _others_with(runs: Runs, *metrics: str) -> list[str]:
     """The measured peers with rows of any of ``metrics`` (at any size), in report order."""
-    unsized: list[int | None] = [None]
-    keys = [(m, n) for m in metrics for n in (runs.sizes(m) or unsized)]
-    return [p for p in runs.others() if any(p in runs.others(m, n) for m, n in keys)]
+    measured = {peer for peer, metric, _ in (*runs.ok, *runs.failed) if metric in metrics}
+    return [p for p in runs.others() if p in measured]
 
 
 def _targets(runs: Runs, peers: Mapping[str, PeerFigures], *, judged: bool) -> list[str]:
