@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from quorum.definition.model import (
@@ -99,3 +100,36 @@ def executor_with(agents: dict[str, Any] | None = None, **options: Any) -> Any:
 
     options.setdefault("max_execution_time", 30.0)
     return TaskExecutor(agent_manager=make_manager(agents or {}), **options)
+
+
+async def tasks_left_running() -> list[asyncio.Task[Any]]:
+    """The tasks still running besides the caller, once the loop has had its turn: what a finished,
+    aborted, timed-out or detached execution must not leave (its executor's scope closes with it)."""
+    current = asyncio.current_task()
+    for _ in range(20):  # the scope closes over a few turns of the loop after the last execution
+        left = [t for t in asyncio.all_tasks() if t is not current]
+        if not left:
+            break
+        await asyncio.sleep(0)
+    return left
+
+
+async def crash(executor: Any, execution_id: str) -> None:
+    """Make ``executor`` vanish from under one of its executions, as its process dying would: nothing
+    more of it is written (no outcome, the lease is not released) and its task is gone."""
+    live = executor._live.pop(execution_id)
+    assert live.recorder is not None
+    live.recorder.close()
+    live.recorder.store = _Dead()
+    live.lease = None
+    root = live._root
+    assert root is not None
+    root.cancel()
+    await asyncio.gather(root, return_exceptions=True)
+
+
+class _Dead:
+    """A history store that is gone: every write is lost."""
+
+    async def append(self, *args: Any, **kwargs: Any) -> None:
+        return None

@@ -1,29 +1,58 @@
-"""Small parts of a live execution: the pause gate and the phase views of templates."""
+"""Small parts of a live execution: its control (pause gate, interrupts, phase clocks) and the phase
+views of templates."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from quorum.agents.protocol import AgentResponse
-from quorum.engine.live import _Gate
+from quorum.definition.model import Phase, Task
+from quorum.engine.context import ExecutionContext
+from quorum.engine.control import INTERRUPTIBLE, ExecutionControl
+from quorum.engine.log import EngineLogger
 from quorum.engine.phase_views import PhaseView
+from quorum.engine.ports import Interrupt
 from quorum.engine.results import PhaseResult
-from quorum.engine.status import PhaseStatus
+from quorum.engine.status import ExecutionStatus, PhaseStatus
+from quorum.errors import InvalidTransitionError
 from quorum.ids import AgentId, PhaseName
 
 pytestmark = pytest.mark.unit
 
 
-async def test_the_gate_holds_waiters_while_shut_and_lets_all_through_when_opened() -> None:
-    gate = _Gate()
-    assert gate.is_set()
-    await asyncio.wait_for(gate.wait(), 1)  # open: no wait
-    gate.clear()
-    assert not gate.is_set()
-    first = asyncio.ensure_future(gate.wait())
-    second = asyncio.ensure_future(gate.wait())
+class _Events:
+    """An emitter that keeps what is emitted (the control's own events)."""
+
+    def __init__(self) -> None:
+        self.emitted: list[str] = []
+
+    def wants(self, event_type: str) -> bool:
+        return True
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        self.emitted.append(event_type)
+
+    def streamer(self, phase: str, step: int, agent: str) -> None:
+        return None
+
+
+def _running_control() -> tuple[ExecutionControl, ExecutionContext, _Events]:
+    ctx = ExecutionContext(Task(name="t", phases=(Phase(name=PhaseName("P")),)))
+    ctx.start()
+    events = _Events()
+    return ExecutionControl(ctx, events, EngineLogger(), time_limit_s=None), ctx, events
+
+
+async def test_a_pause_holds_every_waiter_at_the_boundary_and_a_resume_lets_all_through() -> None:
+    control, ctx, events = _running_control()
+    await asyncio.wait_for(control.boundary(), 1)  # running: no wait
+    control.pause("hold on")
+    assert ctx.status is ExecutionStatus.PAUSED
+    first = asyncio.ensure_future(control.boundary())
+    second = asyncio.ensure_future(control.boundary())
     await asyncio.sleep(0.01)
     assert not first.done()
     assert not second.done()
@@ -31,9 +60,31 @@ async def test_the_gate_holds_waiters_while_shut_and_lets_all_through_when_opene
     await asyncio.sleep(0.01)
     assert first.cancelled()
     assert not second.done()
-    gate.set()
+    control.resume()
     await asyncio.wait_for(second, 1)
-    assert gate.is_set()
+    assert ctx.status is ExecutionStatus.RUNNING
+    assert events.emitted == ["execution:paused", "execution:resumed"]
+
+
+async def test_interrupts_follow_their_table_and_the_first_one_wins() -> None:
+    control, ctx, _ = _running_control()
+    with pytest.raises(InvalidTransitionError):
+        control.interrupt(Interrupt.DETACH, "only a paused execution can be left")
+    assert control.interrupt(Interrupt.ABORT, "stop")
+    assert ctx.get_abort_signal().reason == "stop"
+    assert not control.interrupt(Interrupt.TIMEOUT, "too late")  # already ending
+    assert control.interrupted == (Interrupt.ABORT, "stop")
+    assert set(INTERRUPTIBLE) == set(Interrupt)
+
+
+async def test_a_paused_phase_clock_does_not_run_out() -> None:
+    control, _, _ = _running_control()
+    async with control.phase_clock(0.05) as clock:
+        control.pause("")
+        await asyncio.sleep(0.1)  # twice the phase timeout, paused
+        assert not clock.expired()
+        control.resume()
+    assert not clock.expired()
 
 
 def test_a_phase_view_is_the_mapping_templates_read() -> None:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from run_helpers import executor_with, phase, prompt, task
+from run_helpers import executor_with, phase, prompt, task, tasks_left_running
 
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import RetryPolicy
@@ -69,7 +69,7 @@ async def test_detach_leaves_a_paused_execution_for_another_process(store: Histo
     assert left.status is ExecutionStatus.PAUSED
     assert handle.done
     assert ex1.get_active_executions() == []
-    assert ex1._tasks == set()  # nothing of it runs here any more
+    assert await tasks_left_running() == []  # nothing of it runs here any more
     record = await store.get_execution(handle.id)
     assert record is not None
     assert record.status == "paused"
@@ -115,7 +115,7 @@ async def test_detach_cancels_calls_in_flight_and_they_run_again_on_resume(store
     await handle.pause()
     left = await handle.detach()  # the call is still in flight: it is cancelled, not recorded
     assert left.status is ExecutionStatus.PAUSED
-    assert ex1._tasks == set()
+    assert await tasks_left_running() == []
     record = await store.get_execution(handle.id)
     assert record is not None
     assert record.status == "paused"

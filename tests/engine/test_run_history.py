@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from run_helpers import executor_with, phase, prompt, task
+from run_helpers import crash, executor_with, phase, prompt, task, tasks_left_running
 
 from quorum.agents.protocol import AgentRequest
 from quorum.engine.status import ExecutionStatus
@@ -132,16 +132,8 @@ async def test_resume_from_the_store_reuses_completed_calls(tmp_path: Path) -> N
     execution_id = handle.id
     # Simulate the crash: the first owner disappears without writing an outcome or releasing the lease.
     # (Same process, so the lease is "already ours" for the second executor.)
-    live = ex1._live[execution_id]
-    assert live.recorder is not None
-    live.recorder.close()
-    live.recorder = None
-    live.lease = None
+    await crash(ex1, execution_id)
     await first_store.close()
-    ex1._live.pop(execution_id)
-    root = next(iter(ex1._tasks))
-    root.cancel()
-    await asyncio.gather(root, return_exceptions=True)
 
     second_store = SQLiteHistoryStore(db)
     await second_store.open()
@@ -192,13 +184,7 @@ async def _crashed_run(store: HistoryStore, *, pause: bool = False) -> tuple[str
     if pause:
         await handle.pause("paused before the crash")
     await asyncio.sleep(0.05)
-    live = ex._live.pop(handle.id)
-    assert live.recorder is not None
-    live.recorder = None
-    live.lease = None
-    root = next(iter(ex._tasks))
-    root.cancel()
-    await asyncio.gather(root, return_exceptions=True)
+    await crash(ex, handle.id)
     await asyncio.sleep(0.06)  # the lease expires: the execution is now an orphan
     return handle.id, calls
 
@@ -290,7 +276,7 @@ async def test_no_task_outlives_a_recorded_execution(store: HistoryStore) -> Non
     ex = executor_with(_agents(), history_store=store)
     result = await ex.execute(T, {"n": 1})
     assert result.status is ExecutionStatus.COMPLETED
-    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    assert await tasks_left_running() == []
     record = await store.get_execution(result.id)
     assert record is not None
     assert record.owner is None  # the lease was released before the result was delivered

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from run_helpers import agent_step, custom, executor_with, phase, prompt, task
+from run_helpers import agent_step, custom, executor_with, phase, prompt, task, tasks_left_running
 
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import RetryPolicy
@@ -37,8 +37,8 @@ def waiter(ex: TaskExecutor, event_type: str, count: int = 1, **match: Any) -> a
     return flag
 
 
-def _no_leaks() -> None:
-    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+async def _no_leaks() -> None:
+    leftover = await tasks_left_running()
     assert leftover == []
 
 
@@ -66,7 +66,7 @@ async def test_task_timeout_cancels_in_flight_work_and_keeps_partial_results() -
     assert slow.requests[0].abort.kind == "timeout"
     assert events.types()[-1] == E.EXECUTION_TIMEOUT
     assert result.verdict is None
-    _no_leaks()
+    await _no_leaks()
 
 
 async def test_the_tasks_own_time_limit_wins() -> None:
@@ -117,7 +117,7 @@ async def test_abort_cancels_everything_in_flight_at_once() -> None:
     assert events.types()[-1] == E.EXECUTION_ABORTED
     assert events.events[-1].data["reason"] == "stop it"
     assert ex.get_active_executions() == []
-    _no_leaks()
+    await _no_leaks()
 
 
 async def test_abort_during_the_backoff_between_retries() -> None:
@@ -131,7 +131,7 @@ async def test_abort_during_the_backoff_between_retries() -> None:
     assert time.perf_counter() - t0 < 0.5
     assert result.status is ExecutionStatus.ABORTED
     assert result.phases["P"].attempts == 1
-    _no_leaks()
+    await _no_leaks()
 
 
 async def test_abort_during_a_round_table() -> None:
@@ -226,7 +226,7 @@ async def test_abort_while_paused() -> None:
     await asyncio.sleep(0.05)
     result = await ex.abort_execution(handle.id, "never mind")
     assert result.status is ExecutionStatus.ABORTED
-    _no_leaks()
+    await _no_leaks()
 
 
 async def test_pause_before_the_first_step_and_illegal_control() -> None:
@@ -262,7 +262,7 @@ async def test_cancelling_the_caller_aborts_the_execution() -> None:
     assert agent.cancelled == 1
     history = await ex.get_execution_history()
     assert history[0].status == "aborted"
-    _no_leaks()
+    await _no_leaks()
 
 
 async def test_strategies_receive_the_abort_as_cancellation_and_signal() -> None:
@@ -328,4 +328,4 @@ async def test_no_task_outlives_its_execution_after_many_aborts_and_timeouts() -
         await ex.abort_execution(handle.id, "the rest")
     await ex.aclose()
     assert ex.get_active_executions() == []
-    _no_leaks()
+    await _no_leaks()

@@ -10,13 +10,7 @@ Checkpoints: the executor takes one automatically after every completed phase (l
 checkpoint (later checkpoints are dropped) and puts the execution back to ``pending`` so the executor
 can run it on from there (``TaskExecutor.run_context``) or a copy of it (``TaskExecutor.fork``).
 
-Duration: ``duration_ms`` is the execution's *running time* — the time it spent in ``running``, summed
-over every process that drove it. Paused time does not count, nor the time when no process drove it
-(between a crash or a :meth:`~quorum.engine.executor.TaskExecutor.detach` and the resume that took it
-over). Each process adds the stretches it drove (monotonic clock); a process that takes an execution
-over starts from the running time its journal records (:mod:`quorum.engine.journal`), where a process
-that died running is counted up to its last recorded event. ``started_at``/``ended_at`` stay wall-clock
-times, so ``ended_at - started_at`` is the elapsed time and may be longer.
+Duration: ``duration_ms`` is the execution's running time (see :mod:`quorum.engine.clock`).
 """
 
 from __future__ import annotations
@@ -25,11 +19,12 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from quorum.definition.model import Task, frozen_mapping
+from quorum.engine.checkpoint import Checkpoint
+from quorum.engine.clock import RunningClock
 from quorum.engine.phase_views import PhaseView, SettledPhases
 from quorum.engine.results import ExecutionResult, PhaseResult, Usage, thaw
 from quorum.engine.status import PHASE_TERMINAL, ExecutionStatus, PhaseStatus, check_transition
@@ -44,39 +39,6 @@ _S = ExecutionStatus
 
 def new_execution_id() -> ExecutionId:
     return ExecutionId(uuid.uuid4().hex[:16])
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Checkpoint:
-    """The finished phases at one moment (references to frozen results, so taking one is cheap)."""
-
-    id: CheckpointId
-    label: str
-    created_at: float
-    sequence: int
-    phases: Mapping[PhaseName, PhaseResult] = field(default_factory=lambda: MappingProxyType({}))
-    usage: Usage = field(default_factory=Usage)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "label": self.label,
-            "created_at": self.created_at,
-            "sequence": self.sequence,
-            "phases": {name: p.to_dict() for name, p in self.phases.items()},
-            "usage": self.usage.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
-        return cls(
-            id=CheckpointId(data["id"]),
-            label=data["label"],
-            created_at=data["created_at"],
-            sequence=data["sequence"],
-            phases={PhaseName(k): PhaseResult.from_dict(v) for k, v in data.get("phases", {}).items()},
-            usage=Usage(**data.get("usage", {})),
-        )
 
 
 _NO_OUTPUTS: Mapping[str, Any] = MappingProxyType({})
@@ -103,12 +65,7 @@ class ExecutionContext:
         self.created_at = time.time() if created_at is None else created_at
         self.started_at: float | None = None
         self.ended_at: float | None = None
-        self.paused_s = 0.0
-        """Total time spent paused (it does not count against the time limit)."""
-        self.paused_at: float | None = None
-        self.active_s = 0.0
-        """Running time of the stretches already closed (see ``duration_ms``)."""
-        self._running_since: float | None = None
+        self.clock = RunningClock()
         self.phases: dict[PhaseName, PhaseResult] = {}
         self.checkpoints: list[Checkpoint] = []
         self.sequence = 0
@@ -122,7 +79,7 @@ class ExecutionContext:
         self._views: dict[PhaseName, Mapping[str, Any]] = {}
         self._optional = {p.name: p.optional for p in task.phases}
         self._settled: dict[PhaseName, PhaseResult] = {}
-        self._task_view: Mapping[str, Any] = MappingProxyType(
+        self.task_view: Mapping[str, Any] = MappingProxyType(
             {"name": task.name, "version": task.version, "title": task.title}
         )
 
@@ -135,7 +92,7 @@ class ExecutionContext:
         self._go(_S.RUNNING)
         if self.started_at is None:
             self.started_at = time.time()
-        self._running_since = time.monotonic()
+        self.clock.run()
 
     def complete(self, verdict: Mapping[str, Any] | None = None) -> None:
         self._go(_S.COMPLETED)
@@ -165,45 +122,32 @@ class ExecutionContext:
     def pause(self, reason: str = "") -> None:
         self._go(_S.PAUSED)
         self.status_reason = reason
-        self.paused_at = time.monotonic()
-        self._stop_running(self.paused_at)
+        self.clock.pause()
 
     def resume(self) -> float:
         """Back to running; returns how long the pause lasted (seconds)."""
         self._go(_S.RUNNING)
-        now = time.monotonic()
-        paused = 0.0 if self.paused_at is None else now - self.paused_at
-        self.paused_s += paused
-        self.paused_at = None
         self.status_reason = None
-        self._running_since = now
-        return paused
+        return self.clock.resume()
 
     def take_over(self, running_s: float) -> None:
         """This process drives the execution from now on; it had already run ``running_s`` seconds
         (in other processes, as its journal records). Its clock runs again if it is running."""
-        self.active_s = running_s
-        self._running_since = time.monotonic() if self.status is _S.RUNNING else None
-
-    def _stop_running(self, now: float) -> None:
-        if self._running_since is not None:
-            self.active_s += max(0.0, now - self._running_since)
-            self._running_since = None
+        self.clock.take_over(running_s, running=self.status is _S.RUNNING)
 
     def _end(self) -> None:
-        now = time.monotonic()
-        if self.paused_at is not None:
-            self.paused_s += now - self.paused_at
-            self.paused_at = None
-        self._stop_running(now)
+        self.clock.end()
         self.ended_at = time.time()
 
     @property
+    def paused_s(self) -> float:
+        """Total time spent paused (it does not count against the time limit)."""
+        return self.clock.paused_s
+
+    @property
     def running_s(self) -> float:
-        """Running time so far, in seconds (see the module docstring)."""
-        if self._running_since is None:
-            return self.active_s
-        return self.active_s + max(0.0, time.monotonic() - self._running_since)
+        """Running time so far, in seconds (see :mod:`quorum.engine.clock`)."""
+        return self.clock.running_s
 
     @property
     def duration_ms(self) -> float | None:
@@ -409,16 +353,13 @@ class ExecutionContext:
         self.error = None
         self.verdict = None
         self.ended_at = None
-        self.paused_at = None
-        self._running_since = None
+        self.clock.stop()
         self._abort = AbortSignal()
 
     def reset_clock(self) -> None:
         """Forget when it started and how long it ran (a fork is a new execution with its own clock)."""
         self.started_at = None
-        self.paused_s = 0.0
-        self.active_s = 0.0
-        self._running_since = None
+        self.clock.reset()
 
     # --- templates --------------------------------------------------------------------------------
     def phase_views(self) -> dict[PhaseName, Mapping[str, Any]]:
@@ -430,7 +371,7 @@ class ExecutionContext:
     ) -> dict[str, Any]:
         return {
             "input": self.input,
-            "task": self._task_view,
+            "task": self.task_view,
             "phases": self.phase_views() if phases is None else phases,
             "phase": {"name": phase, "attempt": attempt, "round": round},
             "execution": {"id": self.id, "started_at": self.started_at},
@@ -468,7 +409,7 @@ class ExecutionContext:
             "paused_s": self.paused_s,
             # The closed stretches only (like ``paused_s``), so that the JSON form does not change with
             # the clock: a context read back while running starts a new stretch when it is read.
-            "active_s": self.active_s,
+            "active_s": self.clock.active_s,
             "sequence": self.sequence,
             "usage": self.usage.to_dict(),
             "phases": {name: p.to_dict() for name, p in self.phases.items()},
@@ -490,9 +431,9 @@ class ExecutionContext:
         ctx.verdict = None if verdict is None else frozen_mapping(verdict)
         ctx.started_at = data.get("started_at")
         ctx.ended_at = data.get("ended_at")
-        ctx.paused_s = data.get("paused_s", 0.0)
+        ctx.clock.paused_s = data.get("paused_s", 0.0)
         if ctx.status is _S.PAUSED:
-            ctx.paused_at = time.monotonic()
+            ctx.clock.hold_paused()
         running = data.get("active_s")
         if running is None and ctx.started_at is not None and ctx.ended_at is not None:
             running = max(0.0, ctx.ended_at - ctx.started_at - ctx.paused_s)  # written before running_s

@@ -1,4 +1,4 @@
-"""TaskExecutor: the public face of the engine (issue 3's API).
+"""TaskExecutor: the public face of the engine.
 
 ::
 
@@ -7,8 +7,10 @@
     handle = await executor.start(task, input); await handle.result()
 
 ``execute``/``start`` accept a task name, a path or a parsed :class:`~quorum.definition.model.Task`.
-Before anything runs, the input is checked against the task's requirements, every static agent id
-against the agent directory, and every custom step type and aggregator against the registry.
+Before anything runs, the input and every name the task uses are checked
+(:func:`~quorum.engine.preflight.check_before_run`). Each execution is a
+:class:`~quorum.engine.live.LiveExecution`, run as a task of the executor's scope
+(:class:`~quorum.engine.scope.ExecutorScope`).
 """
 
 from __future__ import annotations
@@ -16,28 +18,26 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import random
 import time
-from collections.abc import AsyncIterator, Container, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Container, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from quorum.agents.protocol import AgentDirectory
-from quorum.definition.model import StepKind, Task
+from quorum.definition.model import Task
 from quorum.engine.bus import EventBus, Handler
-from quorum.engine.context import ExecutionContext
+from quorum.engine.context import ExecutionContext, new_execution_id
 from quorum.engine.handle import ActiveExecution, ExecutionHandle
-from quorum.engine.live import LiveExecution
+from quorum.engine.live import LiveExecution, RunEnvironment, TakeOver
 from quorum.engine.log import EngineLogger
+from quorum.engine.options import RunOptions
+from quorum.engine.preflight import check_before_run
 from quorum.engine.recorder import Backlog
-from quorum.engine.results import ExecutionResult, thaw
+from quorum.engine.records import RECORD_KEEPS_TASK, StartRecords, record_of, survives_crash
+from quorum.engine.recovery import RecoveryPlan, plan_resume, recover
+from quorum.engine.results import ExecutionResult
 from quorum.engine.retry import Sleep
-from quorum.errors import (
-    DefinitionError,
-    ExecutionNotFoundError,
-    InvalidTransitionError,
-    Problem,
-    ResumeRefusedError,
-)
+from quorum.engine.scope import ExecutorScope
+from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import Event
 from quorum.history.base import ExecutionRecord, HistoryStore, Lease
 from quorum.ids import ExecutionId
@@ -48,9 +48,6 @@ if TYPE_CHECKING:
     from quorum.definition.loader import TaskLoader
 
 __all__ = ("TaskExecutor",)
-
-_RECORD_FIELDS = frozenset(ExecutionRecord.__dataclass_fields__)
-
 
 class TaskExecutor:
     """Runs tasks. One executor may run many executions at once, in one event loop.
@@ -63,13 +60,13 @@ class TaskExecutor:
     for async event handlers still running (then they are cancelled); ``journal_backlog`` bounds the
     recorded events of all its executions not yet written by the history store (above it, executions
     wait at their next step until half are: memory stays bounded when the store cannot keep up; None:
-    no bound); ``model_overrides`` (``--model``
-    values: ``provider:model`` for every agent, ``<agent-id>=provider:model`` for one) applies to the
-    default agent manager, the one the executor builds when ``agent_manager`` is None.
+    no bound); ``model_overrides`` (``--model`` values: ``provider:model`` for every agent,
+    ``<agent-id>=provider:model`` for one) applies to the default agent manager, the one the executor
+    builds when ``agent_manager`` is None.
 
-    The executor closes what it created: ``aclose()`` (or leaving ``async with``) closes the default
-    agent manager it built (LLM clients, the response cache); an ``agent_manager`` given to it is the
-    caller's to close.
+    The executor closes what it created: ``aclose()`` (or leaving ``async with``) aborts what still
+    runs and closes the default agent manager it built (LLM clients, the response cache); an
+    ``agent_manager`` given to it is the caller's to close.
     """
 
     def __init__(
@@ -98,28 +95,24 @@ class TaskExecutor:
         self._owns_manager = False
         self.model_overrides = model_overrides
         self.history_store = history_store
-        self.max_execution_time = max_execution_time
-        self.max_concurrent_phases = max_concurrent_phases
-        self.max_concurrent_agents = max_concurrent_agents
-        self.agent_timeout = agent_timeout
-        self.control_poll_s = control_poll_s
-        self.lease_ttl_s = lease_ttl_s
-        self.handler_grace_s = handler_grace_s
-        self._sleep = sleep
+        self.options = RunOptions(
+            max_concurrent_phases=max_concurrent_phases, max_concurrent_agents=max_concurrent_agents,
+            agent_timeout_s=agent_timeout, time_limit_s=max_execution_time, control_poll_s=control_poll_s,
+            lease_ttl_s=lease_ttl_s, handler_grace_s=handler_grace_s, retry_sleep=sleep,
+        )
         self._log = EngineLogger(logger)
         self._bus = EventBus(on_handler_error=self._handler_failed)
         self._registry = StepRegistry()
         self._live: dict[ExecutionId, LiveExecution] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scope = ExecutorScope()
         # Finished executions of this process, newest first (their contexts: results and forks).
         self._history: collections.deque[ExecutionContext] = collections.deque(maxlen=history_limit)
         self._backlog = Backlog(journal_backlog)
         self._loader: TaskLoader | None = None
         self._owner: str | None = None
-        self._rng = random.Random()
-        self._task_dicts: dict[int, tuple[Task, dict[str, Any]]] = {}
+        self._records = StartRecords()
 
-    # --- collaborators ----------------------------------------------------------------------------
+    # --- collaborators --------------------------------------------------------------------------------
     @property
     def agent_manager(self) -> AgentDirectory:
         if self._agent_manager is None:
@@ -136,14 +129,23 @@ class TaskExecutor:
             self._loader = TaskLoader([self.tasks_dir] if self.tasks_dir is not None else [])
         return self._loader.load(task)
 
-    # --- registration -----------------------------------------------------------------------------
+    @property
+    def owner(self) -> str:
+        """``host:pid:nonce`` of this process, as its leases name it."""
+        if self._owner is None:
+            from quorum.history.owner import process_owner
+
+            self._owner = process_owner()
+        return self._owner
+
+    # --- registration ---------------------------------------------------------------------------------
     def register_step_strategy(self, step_type: str, handler: StepStrategy) -> None:
         self._registry.register_step_strategy(step_type, handler)
 
     def register_aggregator(self, name: str, aggregator: Aggregator) -> None:
         self._registry.register_aggregator(name, aggregator)
 
-    # --- events -----------------------------------------------------------------------------------
+    # --- events ---------------------------------------------------------------------------------------
     def on(self, event_type: str, handler: Handler) -> None:
         """Call ``handler(event)`` (sync or async) for each event of that type; ``"*"`` for all."""
         self._bus.on(event_type, handler)
@@ -164,7 +166,7 @@ class TaskExecutor:
         name = getattr(handler, "__qualname__", repr(handler))
         self._log.error("event handler %s failed on %s #%d: %r", name, event.type, event.sequence, exc)
 
-    # --- running ----------------------------------------------------------------------------------
+    # --- running --------------------------------------------------------------------------------------
     async def execute(
         self, task: Task | str | os.PathLike[str], input: Mapping[str, Any] | None = None
     ) -> ExecutionResult:
@@ -177,7 +179,7 @@ class TaskExecutor:
         except asyncio.CancelledError:
             live = self._live.get(handle.id)
             if live is not None:
-                live.interrupt("abort", "cancelled by the caller")
+                live.abort("cancelled by the caller")
                 await asyncio.wait([live.done])
             raise
 
@@ -191,125 +193,49 @@ class TaskExecutor:
         """Check everything, then start the execution in the background; returns at once."""
         parsed = self.load_task(task)
         checked = self.check(parsed, input or {})
-        ctx = ExecutionContext(parsed, checked, execution_id=execution_id)
-        return await self._launch(ctx)
+        return await self._launch(ExecutionContext(parsed, checked, execution_id=execution_id))
 
     def check(self, task: Task, input: Mapping[str, Any]) -> dict[str, Any]:
         """Validate input, agent ids, step strategies and aggregators; returns the coerced input."""
-        coerced: dict[str, Any] = dict(input)
-        if task.requirements:
-            from quorum.definition.parser import TaskParser
-
-            coerced = TaskParser().validate_task_requirements(task, input)
-        problems: list[Problem] = []
-        directory = self.agent_manager
-        known = None
-        for phase in task.phases:
-            for agent in phase.agents:
-                if not directory.has_agent(agent):
-                    known = known or ", ".join(directory.agent_ids()) or "none"
-                    problems.append(Problem(message=f"unknown agent {agent!r} in phase {phase.name!r}",
-                                            source=task.source, line=phase.line,
-                                            hint=f"registered agents: {known}"))
-            for step in phase.steps:
-                if step.kind is StepKind.AGENT and step.agent and not directory.has_agent(step.agent):
-                    known = known or ", ".join(directory.agent_ids()) or "none"
-                    problems.append(Problem(message=f"unknown agent {step.agent!r} in step {step.raw!r}",
-                                            source=task.source, line=step.line,
-                                            hint=f"registered agents: {known}"))
-                elif step.kind is StepKind.CUSTOM and self._registry.strategy(step.type or "") is None:
-                    problems.append(Problem(
-                        message=f"no step strategy registered for step type {step.type!r}",
-                        source=task.source, line=step.line,
-                        hint=f"call executor.register_step_strategy({step.type!r}, handler)"))
-                elif step.kind is StepKind.AGGREGATE and self._registry.aggregator(step.type or "") is None:
-                    problems.append(Problem(
-                        message=f"unknown aggregator {step.type!r}", source=task.source, line=step.line,
-                        hint="built-in: consensus, vote, average, merge, collect; or register_aggregator"))
-        if problems:
-            raise DefinitionError(problems, source=task.source)
-        return coerced
+        return check_before_run(task, input, self.agent_manager, self._registry)
 
     async def _launch(
-        self,
-        ctx: ExecutionContext,
-        *,
-        completed_calls: Mapping[str, Mapping[str, Any]] | None = None,
-        start_attempts: Mapping[str, int] | None = None,
-        create_record: bool = True,
-        lease: Lease | None = None,
-        used_s: float = 0.0,
-        recovered_at: float | None = None,
-        pending_control: Sequence[tuple[str, str]] = (),
+        self, ctx: ExecutionContext, *, lease: Lease | None = None, take_over: TakeOver | None = None
     ) -> ExecutionHandle:
+        """Run ``ctx`` here: a new execution (recorded first, when there is a store), or one taken over
+        (with the lease already held)."""
         if ctx.id in self._live:
             raise ValueError(f"execution {ctx.id} is already running")
         store = self.history_store
         if store is not None and lease is None:
-            if create_record:
-                await store.create_execution(self._record(ctx))
-            lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.lease_ttl_s)
+            await store.create_execution(self._records.record(ctx))
+            lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.options.lease_ttl_s)
             if lease is None:
                 raise ResumeRefusedError(f"execution {ctx.id} is owned by another process")
-        live = LiveExecution(self, ctx, completed_calls=completed_calls, start_attempts=start_attempts,
-                             lease=lease, used_s=used_s, recovered_at=recovered_at)
-        live.pending_control = pending_control
-        if live.recorder is not None and lease is not None:
-            live.recorder.epoch = lease.epoch
+        env = RunEnvironment(
+            bus=self._bus, log=self._log, directory=self.agent_manager, registry=self._registry, store=store,
+            backlog=self._backlog,
+            durable_start=store is not None and not RECORD_KEEPS_TASK and survives_crash(store),
+        )
+        live = LiveExecution(ctx, env, self.options.for_task(ctx.task),
+                             start_data=self._records.start_data(ctx, recorded=store is not None),
+                             lease=lease, take_over=take_over, on_finished=self._finished)
         self._live[ctx.id] = live
-        root = asyncio.get_running_loop().create_task(live.run(), name=f"quorum-execution-{ctx.id}")
-        self._tasks.add(root)
-        root.add_done_callback(self._root_done)
+        await self._scope.start(self._run(live), name=f"quorum-execution-{ctx.id}")
         return ExecutionHandle(live)
 
-    def _root_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._log.error("execution task crashed: %r", task.exception())
+    async def _run(self, live: LiveExecution) -> None:
+        try:
+            await live.run()
+        except Exception as exc:  # a bug: it must not take the other executions of the scope down
+            self._log.error("execution %s crashed: %r", live.ctx.id, exc)
 
     def _finished(self, live: LiveExecution, result: ExecutionResult) -> None:
         self._live.pop(live.ctx.id, None)
         if result.status.terminal:  # not a detached one: it goes on elsewhere
             self._history.appendleft(live.ctx)
 
-    @property
-    def owner(self) -> str:
-        if self._owner is None:
-            from quorum.history.owner import process_owner
-
-            self._owner = process_owner()
-        return self._owner
-
-    def _record(self, ctx: ExecutionContext) -> ExecutionRecord:
-        task = ctx.task
-        now = time.time()
-        extra: dict[str, Any] = {}
-        if "task_definition" in _RECORD_FIELDS:  # stores that keep the definition with the row
-            extra["task_definition"] = self._task_dict(task)
-        return ExecutionRecord(
-            id=ctx.id, task=task.name, status=ctx.status.value, created_at=ctx.created_at, updated_at=now,
-            input=ctx.input, task_hash=task.content_hash,
-            phase_hashes={p.name: p.content_hash for p in task.phases}, task_source=task.source, **extra,
-        )
-
-    def _start_data(self, live: LiveExecution) -> dict[str, Any]:
-        ctx = live.ctx
-        data: dict[str, Any] = {"input": ctx.input, "task_hash": ctx.task.content_hash,
-                                "phases": list(ctx.task.phase_names)}
-        if live.recorder is not None and "task_definition" not in _RECORD_FIELDS:
-            data["task"] = self._task_dict(ctx.task)  # the row does not keep it: the journal does
-        return data
-
-    def _task_dict(self, task: Task) -> dict[str, Any]:
-        """``task.to_dict()``, computed once per Task object (tasks are frozen; it is not cheap)."""
-        cached = self._task_dicts.get(id(task))
-        if cached is None or cached[0] is not task:
-            if len(self._task_dicts) >= 64:
-                self._task_dicts.clear()
-            cached = self._task_dicts[id(task)] = (task, task.to_dict())
-        return cached[1]
-
-    # --- control ----------------------------------------------------------------------------------
+    # --- control --------------------------------------------------------------------------------------
     def _get_live(self, execution_id: str) -> LiveExecution:
         live = self._live.get(ExecutionId(execution_id))
         if live is None:
@@ -329,20 +255,23 @@ class TaskExecutor:
             return ExecutionHandle(live)
         if self.history_store is None:
             raise ExecutionNotFoundError(execution_id)
-        from quorum.engine.resume import resume_from_store
+        plan = await plan_resume(self.history_store, execution_id, owner=self.owner,
+                                 lease_ttl_s=self.options.lease_ttl_s, load_task=self.load_task)
+        return await self._launch_plan(plan)
 
-        handle: ExecutionHandle = await resume_from_store(self, execution_id)
-        return handle
+    async def _launch_plan(self, plan: RecoveryPlan) -> ExecutionHandle:
+        return await self._launch(plan.ctx, lease=plan.lease, take_over=plan.take_over)
 
     async def recover(self, *, wait: bool = True) -> list[ExecutionHandle]:
-        """Resume the executions a dead process left running or paused in the history store.
+        """Resume the executions a dead process left running in the history store.
 
         In the foreground by default (returns when they have ended); ``wait=False`` returns the
         handles at once. Paused ones stay paused; pending pause/abort requests are honoured."""
-        from quorum.engine.resume import recover
-
-        handles: list[ExecutionHandle] = await recover(self, wait=wait)
-        return handles
+        if self.history_store is None:
+            return []
+        return await recover(self.history_store, launch=self._launch_plan, owner=self.owner,
+                             lease_ttl_s=self.options.lease_ttl_s, load_task=self.load_task, log=self._log,
+                             wait=wait)
 
     async def detach(self, execution_id: str) -> ExecutionResult:
         """Stop driving a paused execution in this process, leaving it paused for another process.
@@ -357,34 +286,25 @@ class TaskExecutor:
         live = self._live.get(ExecutionId(execution_id))
         if live is None:
             return self.get_result(execution_id)  # it has ended here already (or ExecutionNotFoundError)
-        if self.history_store is None:
-            raise InvalidTransitionError(f"{live.ctx.status.value} (no history store to resume it from)",
-                                         "detached")
         live.detach()
         return await asyncio.shield(live.done)
 
     async def abort_execution(self, execution_id: str, reason: str = "aborted") -> ExecutionResult:
         """Abort now: every call in flight is cancelled; returns the (partial) result."""
         live = self._get_live(execution_id)
-        live.interrupt("abort", reason)
+        live.abort(reason)
         return await asyncio.shield(live.done)
 
     def get_active_executions(self) -> list[ActiveExecution]:
         return [
-            ActiveExecution(id=live.ctx.id, task=live.task.name, status=live.ctx.status,
-                            current_phases=tuple(live.current_phases), started_at=live.ctx.started_at)
+            ActiveExecution(id=live.ctx.id, task=live.ctx.task.name, status=live.ctx.status,
+                            current_phases=live.current_phases, started_at=live.ctx.started_at)
             for live in self._live.values()
         ]
 
     def get_result(self, execution_id: str) -> ExecutionResult:
         """The result of an execution finished in this process (or the live state of a running one)."""
-        live = self._live.get(ExecutionId(execution_id))
-        if live is not None:
-            return live.ctx.result()
-        for ctx in self._history:
-            if ctx.id == execution_id:
-                return ctx.result()
-        raise ExecutionNotFoundError(execution_id)
+        return self._context_of(execution_id).result()
 
     async def get_execution_history(
         self, limit: int = 10, *, status: str | None = None, task: str | None = None
@@ -395,12 +315,12 @@ class TaskExecutor:
         out: list[ExecutionRecord] = []
         for ctx in self._history:
             if (status is None or ctx.status == status) and (task is None or ctx.task.name == task):
-                out.append(_record_of(ctx.result()))
+                out.append(record_of(ctx.result()))
                 if len(out) >= limit:
                     break
         return out
 
-    # --- checkpoints: continue or fork ------------------------------------------------------------
+    # --- checkpoints: continue or fork ----------------------------------------------------------------
     async def run_context(self, ctx: ExecutionContext) -> ExecutionHandle:
         """Run a pending (e.g. restored) context on from its finished phases.
 
@@ -432,7 +352,7 @@ class TaskExecutor:
         data = source.to_dict()
         known = set(new_task.phase_names)
         data["phases"] = {n: p for n, p in data["phases"].items() if n in known}
-        copy = ExecutionContext.from_dict({**data, "id": _fresh_id()}, task=new_task)
+        copy = ExecutionContext.from_dict({**data, "id": new_execution_id()}, task=new_task)
         if checkpoint_id is not None:
             copy.restore_checkpoint(checkpoint_id)
         again = set(rerun)
@@ -459,9 +379,8 @@ class TaskExecutor:
         """Abort every live execution and wait for all of them to end; then close the agent manager if
         this executor built it (detach paused executions first to leave them for another process)."""
         for live in list(self._live.values()):
-            live.interrupt("abort", "executor closed")
-        if self._tasks:
-            await asyncio.wait(set(self._tasks))
+            live.abort("executor closed")
+        await self._scope.aclose()
         if self._owns_manager and self._agent_manager is not None:
             manager, self._agent_manager, self._owns_manager = self._agent_manager, None, False
             close = getattr(manager, "aclose", None)
@@ -475,35 +394,11 @@ class TaskExecutor:
         await self.aclose()
 
 
-def _fresh_id() -> str:
-    from quorum.engine.context import new_execution_id
-
-    return new_execution_id()
-
-
-def _record_of(result: ExecutionResult) -> ExecutionRecord:
-    return ExecutionRecord(
-        id=result.id, task=result.task, status=result.status.value,
-        created_at=result.started_at or 0.0, updated_at=result.ended_at or 0.0,
-        started_at=result.started_at, ended_at=result.ended_at, duration_ms=result.duration_ms,
-        input=result.input, verdict=None if result.verdict is None else thaw(result.verdict),
-        error=result.error,
-    )
-
-
 def _default_manager(
     tasks_dir: Any, agents_dir: Any, model_overrides: Iterable[str] | str | None = None
 ) -> AgentDirectory:
-    try:
-        from quorum.agents.defaults import default_agent_manager
-    except ImportError:
-        from quorum.agents.manager import AgentManager
+    from quorum.agents.defaults import default_agent_manager
 
-        if model_overrides:
-            from quorum.errors import ConfigurationError
-
-            raise ConfigurationError("model_overrides need quorum.agents.defaults (not available)") from None
-        return AgentManager()
     dirs = [d for d in (agents_dir,) if d is not None]
     if tasks_dir is not None:
         beside = os.path.join(os.fspath(tasks_dir), os.pardir, "agents")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from quorum.engine.live import LiveExecution
 from quorum.engine.results import ExecutionResult
 from quorum.engine.status import ExecutionStatus
 from quorum.events import Event
@@ -14,7 +15,6 @@ from quorum.ids import ExecutionId, PhaseName
 
 if TYPE_CHECKING:
     from quorum.engine.context import ExecutionContext
-    from quorum.engine.live import LiveExecution
 
 __all__ = ("ActiveExecution", "ExecutionHandle")
 
@@ -63,10 +63,7 @@ class ExecutionHandle:
         self, *, maxsize: int = 10_000, types: Container[str] | None = None
     ) -> AsyncIterator[Event]:
         """This execution's events from now on; the iteration ends when the execution ends."""
-        sub = self._live.bus.subscribe(maxsize=maxsize, execution_id=self.id, types=types)
-        if self._live.done.done():
-            sub.close()
-        return sub
+        return self._live.events(maxsize=maxsize, types=types)
 
     async def pause(self, reason: str = "") -> None:
         self._live.pause(reason)
@@ -76,10 +73,11 @@ class ExecutionHandle:
 
     async def detach(self) -> ExecutionResult:
         """Leave this paused execution for another process (see ``TaskExecutor.detach``)."""
-        return await self._live.executor.detach(self.id)
+        self._live.detach()
+        return await self.result()
 
     async def abort(self, reason: str = "aborted") -> ExecutionResult:
-        self._live.interrupt("abort", reason)
+        self._live.abort(reason)
         return await self.result()
 
     async def __aenter__(self) -> ExecutionHandle:
@@ -87,7 +85,7 @@ class ExecutionHandle:
 
     async def __aexit__(self, *exc: object) -> None:
         if not self._live.done.done():
-            self._live.interrupt("abort", "handle closed")
+            self._live.abort("handle closed")
         await self.result()
 
     def __repr__(self) -> str:

@@ -1,497 +1,364 @@
-"""LiveExecution: one execution in flight — its events, pause, abort, timeouts and final status.
+"""LiveExecution: one execution in flight, composed of the parts that run it.
 
-The phases are run by :class:`~quorum.engine.scheduler.PhaseScheduler`, each phase's attempts by
-:func:`~quorum.engine.attempts.run_attempts`. A non-optional phase that fails after its last attempt, a
-false ``validation:`` step or an exhausted budget fails the execution at once: everything else in
-flight is cancelled and kept as partial results.
+It wires an :class:`~quorum.engine.emitter.EventEmitter` (events), an
+:class:`~quorum.engine.control.ExecutionControl` (pause, resume, interrupts, clocks), the phase DAG
+(:class:`~quorum.engine.scheduler.PhaseScheduler`) over a :class:`~quorum.engine.phase.PhaseRunner`
+(retries) of :class:`~quorum.engine.attempt.AttemptRunner` s (steps) and an
+:class:`~quorum.engine.calls.AgentCaller`; with a history store also a
+:class:`~quorum.engine.recorder.Recorder` and the services that keep the execution attached to the
+store (:mod:`quorum.engine.services`). Then it drives the phases and settles the outcome.
 
-Abort and timeout cancel the execution's root task; every phase, step and agent call below it is
-cancelled at once (structured: task groups all the way down), and the execution's
-:class:`~quorum.signals.AbortSignal` is set for work that polls it. Pause closes a gate that every step
-(and every turn of a round table, every phase start, every retry) passes; paused time is taken off the
-execution's deadline and off running phases' timeouts.
+Everything it starts runs in one task group, its *scope*: the journal's flusher, the control poller,
+async event handlers. Nothing outlives :meth:`run`. A non-optional phase that fails after its last
+attempt, a false ``validation:`` step or an exhausted budget fails the execution at once: everything
+else in flight is cancelled and kept as partial results. Abort and timeout cancel the phases the same
+way, and set the execution's :class:`~quorum.signals.AbortSignal` for work that polls it.
 
-Detach (of a paused execution) cancels the root task like an abort, but settles nothing: no event is
-emitted, the status stays ``paused``; the recorder flushes the journal and the lease is released, so
-that another process can take the execution over from its journal.
+Detach (of a paused execution) cancels the phases like an abort, but settles nothing: no event is
+emitted, the status stays ``paused``; the journal is flushed and the lease released, so that another
+process can take the execution over from its journal.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Callable, Container, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from quorum.engine.attempts import Fatal
-from quorum.engine.poller import ControlPoller
+from quorum.agents.protocol import AgentDirectory
+from quorum.engine.attempt import AttemptRunner
+from quorum.engine.bus import EventBus, Subscription
+from quorum.engine.calls import AgentCaller
+from quorum.engine.context import ExecutionContext
+from quorum.engine.control import ExecutionControl
+from quorum.engine.emitter import EventEmitter
+from quorum.engine.log import EngineLogger
+from quorum.engine.options import RunOptions
+from quorum.engine.phase import AttemptFactory, PhaseRunner
+from quorum.engine.ports import Interrupt
 from quorum.engine.recorder import Backlog, Recorder
 from quorum.engine.results import ExecutionResult
 from quorum.engine.scheduler import PhaseScheduler
+from quorum.engine.services import ControlPoller, LeaseKeeper
 from quorum.engine.snapshot import Snapshots
 from quorum.engine.status import ExecutionStatus
 from quorum.engine.verdict import compute_verdict
-from quorum.engine.waiting import Waiters
-from quorum.errors import (
-    ExecutionInterrupt,
-    InvalidTransitionError,
-    StepValidationError,
-)
-from quorum.events import Event, EventType
-from quorum.history.base import ExecutionRecord
+from quorum.errors import ExecutionInterrupt, InvalidTransitionError, StepValidationError
+from quorum.events import EventType
+from quorum.history.base import HistoryStore, Lease
 from quorum.ids import PhaseName
+from quorum.steps.registry import StepRegistry
 
-if TYPE_CHECKING:
-    from quorum.engine.context import ExecutionContext
-    from quorum.engine.executor import TaskExecutor
-    from quorum.history.base import Lease
-
-__all__ = ("LiveExecution",)
+__all__ = ("LiveExecution", "RunEnvironment", "TakeOver")
 
 _S = ExecutionStatus
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-class _Gate(Waiters):
-    """``asyncio.Event``'s interface for the pause gate, without its deque (see :class:`Waiters`)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunEnvironment:
+    """The executor-wide collaborators every execution of an executor runs with."""
 
-    __slots__ = ("_open",)
+    bus: EventBus
+    log: EngineLogger
+    directory: AgentDirectory
+    registry: StepRegistry
+    store: HistoryStore | None = None
+    backlog: Backlog | None = None
+    durable_start: bool = False
+    """Wait for the start event to be written before any phase runs (it carries the definition a
+    resume needs, and the store outlives this process)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._open = True
 
-    def is_set(self) -> bool:
-        return self._open
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TakeOver:
+    """What an execution continues from when this process takes it over from its journal."""
 
-    def set(self) -> None:
-        self._open = True
-        self._release()
-
-    def clear(self) -> None:
-        self._open = False
-
-    async def wait(self) -> None:
-        if not self._open:
-            await self._wait_once()
+    completed_calls: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    start_attempts: Mapping[str, int] = field(default_factory=dict)
+    used_s: float = 0.0
+    """Running time in earlier processes (it counts against the time limit)."""
+    recovered: bool = False
+    """Its earlier driver is gone (crash, or detach): announce ``execution:resumed``."""
+    pending_control: Sequence[tuple[str, str]] = ()
+    """Control requests made while no process drove it: honoured as it starts."""
 
 
 class LiveExecution:
-    __slots__ = (
-        "_deadline", "_driving", "_finished", "_gate", "_handler_tasks", "_held_timeouts", "_interrupt",
-        "_pause_requested", "_phase_timeouts", "_remaining_s", "_root", "_store_error", "_timer",
-        "abort_signal", "agent_timeout", "backlog", "bus", "completed_calls", "ctx", "current_phases",
-        "directory", "done", "executor", "lease", "limit_s", "log", "max_agents", "max_phases",
-        "pending_control", "recorder", "recovered_at", "registry", "snapshots", "start_attempts", "store",
-        "task",
-    )
-
     def __init__(
         self,
-        executor: TaskExecutor,
         ctx: ExecutionContext,
+        env: RunEnvironment,
+        options: RunOptions,
         *,
-        completed_calls: Mapping[str, Mapping[str, Any]] | None = None,
-        start_attempts: Mapping[str, int] | None = None,
+        start_data: Mapping[str, Any],
         lease: Lease | None = None,
-        used_s: float = 0.0,
-        recovered_at: float | None = None,
+        take_over: TakeOver | None = None,
+        on_finished: Callable[[LiveExecution, ExecutionResult], None] | None = None,
     ) -> None:
-        self.executor = executor
         self.ctx = ctx
-        self.task = ctx.task
-        self.bus = executor._bus
-        self.log = executor._log
-        self.directory = executor.agent_manager
-        self.registry = executor._registry
-        self.max_phases = max(1, ctx.task.max_concurrent_phases or executor.max_concurrent_phases)
-        self.max_agents: int | None = ctx.task.max_concurrent_agents or executor.max_concurrent_agents
-        self.agent_timeout: float | None = executor.agent_timeout
-        self.limit_s: float | None = ctx.task.max_execution_time_s or executor.max_execution_time
-        self.completed_calls = completed_calls
-        self.start_attempts = dict(start_attempts or {})
-        self.abort_signal = ctx.get_abort_signal()
-        self.store = executor.history_store
-        self.lease = lease
-        self.recorder: Recorder | None = (
-            Recorder(self.store, on_failure=self.store_failed, backlog=executor._backlog)
-            if self.store is not None else None
-        )
-        self.backlog: Backlog | None = executor._backlog if self.recorder is not None else None
-        self.current_phases: dict[PhaseName, int] = {}
-        self._gate = _Gate()
-        self._pause_requested: str | None = None
-        self._interrupt: tuple[str, str] | None = None
-        self._store_error: BaseException | None = None
+        self.options = options
+        self._env = env
+        self._log = env.log
+        self._start_data = start_data
+        self._take_over = take_over or TakeOver()
+        self._on_finished = on_finished
         self._root: asyncio.Task[Any] | None = None
-        self._driving = False
-        self._finished = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._remaining_s: float | None = None if self.limit_s is None else max(0.0, self.limit_s - used_s)
-        self.recovered_at = recovered_at
-        self.pending_control: Sequence[tuple[str, str]] = ()
-        self.snapshots = Snapshots()
-        self._deadline: float | None = None
-        # Made when first needed (most executions have no phase timeout and no async handler): an
-        # empty set is ~0.2 KB, a used one ~0.7 KB, for each of 2,000 executions at once.
-        self._phase_timeouts: set[asyncio.Timeout] | None = None
-        self._held_timeouts: dict[asyncio.Timeout, float] = {}
-        self._handler_tasks: set[asyncio.Task[Any]] | None = None
+        # The parts refer to one another, never back to this object: a finished execution is freed by
+        # reference counting alone, without waiting for the garbage collector.
+        self._handlers = _HandlerTasks()
+        store = env.store
+        recording = store is not None
+        self.emitter = EventEmitter(ctx, env.bus, None, self._handlers.spawn)
+        self.control = ExecutionControl(
+            ctx, self.emitter, env.log, time_limit_s=options.time_limit_s, used_s=self._take_over.used_s,
+            backlog=env.backlog if recording else None,
+        )
+        self.recorder = (
+            Recorder(store, on_failure=self.control.store_failed, backlog=env.backlog)
+            if store is not None else None
+        )
+        self.emitter.record_with(self.recorder)
+        self.lease = (
+            LeaseKeeper(store, lease, ttl_s=options.lease_ttl_s, on_lost=self.control.store_failed,
+                        log=env.log) if store is not None else None
+        )
+        if self.recorder is not None and lease is not None:
+            self.recorder.epoch = lease.epoch
+        caller = AgentCaller(ctx, self.emitter, env.directory, options, self._take_over.completed_calls)
+        new_attempt: AttemptFactory = functools.partial(
+            AttemptRunner, ctx, caller=caller, gate=self.control, emitter=self.emitter, registry=env.registry,
+            directory=env.directory,
+        )
+        self.phases = PhaseRunner(
+            ctx, emitter=self.emitter, control=self.control, options=options, new_attempt=new_attempt,
+            log=env.log, snapshots=Snapshots() if recording else None,
+            start_attempts=self._take_over.start_attempts,
+        )
         self.done: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
 
-    # --- events -----------------------------------------------------------------------------------
-    def wants(self, event_type: str) -> bool:
-        return self.recorder is not None or self.bus.wants(event_type)
-
-    def emit(
-        self,
-        event_type: str,
-        *,
-        phase: str | None = None,
-        step: int | None = None,
-        agent: str | None = None,
-        duration_ms: float | None = None,
-        error: str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> Event | None:
-        ctx = self.ctx
-        ctx.sequence += 1
-        if self.recorder is None and not self.bus.wants(event_type):
-            return None
-        event = Event(
-            type=event_type, execution_id=ctx.id, sequence=ctx.sequence, timestamp=time.time(),
-            task=self.task.name, phase=phase, step=step, agent=agent, duration_ms=duration_ms,  # type: ignore[arg-type]
-            error=error, data=_EMPTY if data is None else data,
-        )
-        if self.recorder is not None:
-            self.recorder.add(event)
-        bus = self.bus
-        if bus._handlers or bus._subscriptions:
-            bus.publish(event, self._spawn)
-        return event
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        if self._handler_tasks is None:
-            self._handler_tasks = set()
-        self._handler_tasks.add(task)
-        task.add_done_callback(self._handler_tasks.discard)
-
-    # --- control ----------------------------------------------------------------------------------
-    def phase_clock_started(self, timeout: asyncio.Timeout) -> None:
-        """A phase's ``timeout:`` is running: a pause stops it too (and a resume restarts it)."""
-        if self._phase_timeouts is None:
-            self._phase_timeouts = set()
-        self._phase_timeouts.add(timeout)
-
-    def phase_clock_stopped(self, timeout: asyncio.Timeout) -> None:
-        if self._phase_timeouts is not None:
-            self._phase_timeouts.discard(timeout)
-
-    async def boundary(self) -> None:
-        """Wait here while paused (steps, round-table turns, phase starts and retries pass it), and
-        while the history store is too far behind (the executor's ``journal_backlog``)."""
-        if not self._gate.is_set():
-            await self._gate.wait()
-        backlog = self.backlog
-        if backlog is not None and backlog.over:
-            await backlog.drained()
+    def events(self, *, maxsize: int, types: Container[str] | None) -> Subscription:
+        """This execution's events from now on; the iteration ends when the execution ends."""
+        subscription = self._env.bus.subscribe(maxsize=maxsize, execution_id=self.ctx.id, types=types)
+        if self.done.done():
+            subscription.close()
+        return subscription
 
     @property
-    def status(self) -> ExecutionStatus:
-        return self.ctx.status
+    def current_phases(self) -> tuple[PhaseName, ...]:
+        return tuple(self.phases.current)
 
+    # --- control from outside -------------------------------------------------------------------------
     def pause(self, reason: str = "") -> None:
-        ctx = self.ctx
-        if ctx.status is _S.PENDING and not self._finished:
-            self._pause_requested = reason  # applied as soon as it starts
-            self._gate.clear()
-            return
-        if ctx.status is not _S.RUNNING or self._interrupt is not None:
-            raise InvalidTransitionError(ctx.status.value, _S.PAUSED.value)
-        ctx.pause(reason)
-        self._gate.clear()
-        self._disarm_timer()
-        now = asyncio.get_running_loop().time()
-        for timeout in self._phase_timeouts or ():  # phase clocks stop too
-            when = timeout.when()
-            if when is not None:
-                self._held_timeouts[timeout] = max(0.0, when - now)
-                timeout.reschedule(None)
-        self.emit(EventType.EXECUTION_PAUSED, data={"reason": reason})
-        self.log.info("execution %s paused: %s", ctx.id, reason)
+        self.control.pause(reason)
 
     def resume(self) -> None:
-        ctx = self.ctx
-        if ctx.status is _S.PENDING and self._pause_requested is not None:
-            self._pause_requested = None
-            self._gate.set()
-            return
-        if ctx.status is not _S.PAUSED or self._interrupt is not None:
-            raise InvalidTransitionError(ctx.status.value, _S.RUNNING.value)
-        paused = ctx.resume()
-        now = asyncio.get_running_loop().time()
-        held, self._held_timeouts = self._held_timeouts, {}
-        for timeout, remaining in held.items():
-            if self._phase_timeouts is not None and timeout in self._phase_timeouts:
-                timeout.reschedule(now + remaining)
-        self._arm_timer()
-        self._gate.set()
-        self.emit(EventType.EXECUTION_RESUMED, data={"paused_ms": paused * 1000.0})
-        self.log.info("execution %s resumed", ctx.id)
+        self.control.resume()
 
-    def interrupt(self, kind: str, reason: str) -> bool:
-        """Abort (or time out) now: cancel everything in flight. False when already ending."""
-        if self._finished or self._interrupt is not None:
-            return False
-        self._interrupt = (kind, reason)
-        self.abort_signal.abort(reason, kind=kind)
-        self._disarm_timer()
-        if self._driving and self._root is not None:
-            self._root.cancel()
-        return True
+    def abort(self, reason: str) -> bool:
+        return self.control.interrupt(Interrupt.ABORT, reason)
 
     def detach(self) -> None:
         """Stop driving this paused execution here (see ``TaskExecutor.detach``)."""
-        if self._finished:
-            return  # it has just ended: nothing left to leave
-        status = self.ctx.status
-        if status is not _S.PAUSED or self._interrupt is not None:
-            raise InvalidTransitionError(status.value if self._interrupt is None else "ending", "detached")
-        self.interrupt("detach", "detached: left paused for another process")
+        if self._env.store is None and not self.control.finished:
+            raise InvalidTransitionError(f"{self.ctx.status.value} (no history store to resume it from)",
+                                         "detached")
+        self.control.detach()
 
-    def store_failed(self, exc: BaseException) -> None:
-        self._store_error = exc
-        self.log.error("execution %s: history store failed: %s", self.ctx.id, exc)
-        self.interrupt("store", f"history store failed: {exc}")
 
-    # --- time limit -------------------------------------------------------------------------------
-    def _arm_timer(self) -> None:
-        if self._remaining_s is None or self._finished:
-            return
-        loop = asyncio.get_running_loop()
-        self._deadline = loop.time() + self._remaining_s
-        self._timer = loop.call_at(self._deadline, self._on_timeout)
-
-    def _disarm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-            if self._deadline is not None:
-                self._remaining_s = max(0.0, self._deadline - asyncio.get_running_loop().time())
-
-    def _on_timeout(self) -> None:
-        self._timer = None
-        self.interrupt("timeout", f"execution exceeded its time limit of {self.limit_s:g}s")
-
-    # --- the execution ----------------------------------------------------------------------------
-    def _open_budget(self) -> bool:
-        budget = self.task.budget
-        opener = getattr(self.directory, "open_budget", None)
-        if not budget or opener is None:
-            return False
-        from quorum.agents.budget import Budget
-
-        opener(self.ctx.id, Budget.from_mapping(budget))
-        return True
-
+    # --- the run --------------------------------------------------------------------------------------
     async def run(self) -> ExecutionResult:
         self._root = asyncio.current_task()
         outside_cancel = False
-        budgeted = self._open_budget()
+        close_budget = self._open_budget()
         try:
-            if self.recorder is None:
+            async with asyncio.TaskGroup() as scope:
+                self._handlers.scope = scope
+                poller = self._start_services(scope)
                 try:
                     outside_cancel = await self._drive()
                 finally:
-                    self._finished = True
-            else:
-                async with asyncio.TaskGroup() as services:
-                    services.create_task(self.recorder.run())
-                    poller = ControlPoller(self, services)
-                    poller.schedule()
-                    try:
-                        outside_cancel = await self._drive()
-                    finally:
-                        self._finished = True
-                        poller.stop()
+                    self.control.finished = True
+                    if poller is not None:
+                        poller.cancel()
+                    if self.recorder is not None:
                         self.recorder.close()
-            if self._handler_tasks:
-                await self._drain_handlers()
-            await self._release_lease()
+                await self._handlers.drain(self.options.handler_grace_s)
+            if self.lease is not None:
+                await self.lease.release()
         finally:
-            self._finished = True
-            self._disarm_timer()
-            if budgeted:
-                self.directory.close_budget(self.ctx.id)  # type: ignore[attr-defined]
+            self._handlers.scope = None
+            self.control.finished = True
+            self.control.end()
+            if close_budget is not None:
+                close_budget(self.ctx.id)
             result = self.ctx.result()
             if not self.done.done():
                 self.done.set_result(result)
-            if self.bus._subscriptions:
-                self.bus.close_subscriptions(self.ctx.id)
-            self.executor._finished(self, result)
+            self._env.bus.close_subscriptions(self.ctx.id)
+            if self._on_finished is not None:
+                self._on_finished(self, result)
         if outside_cancel:
             raise asyncio.CancelledError
         return result
+
+    def _start_services(self, scope: asyncio.TaskGroup) -> asyncio.Task[None] | None:
+        store, recorder, lease = self._env.store, self.recorder, self.lease
+        if store is None or recorder is None or lease is None:
+            return None
+        scope.create_task(recorder.run(), name=f"journal {self.ctx.id}")
+        poller = ControlPoller(store, self.ctx.id, interval_s=self.options.control_poll_s,
+                               apply=self.control.apply, lease=lease, log=self._log)
+        return scope.create_task(poller.run(), name=f"control {self.ctx.id}")
+
+    def _open_budget(self) -> Callable[[str], object] | None:
+        """Open the task's ``maxCost``/token budget with an agent manager that keeps budgets; returns
+        how to close it."""
+        budget = self.ctx.task.budget
+        directory = self._env.directory
+        opener = getattr(directory, "open_budget", None)
+        if not budget or opener is None:
+            return None
+        from quorum.agents.budget import Budget
+
+        opener(self.ctx.id, Budget.from_mapping(budget))
+        closer: Callable[[str], object] = directory.close_budget  # type: ignore[attr-defined]
+        return closer
 
     async def _drive(self) -> bool:
         """Run the phases; settle the final status. True when cancelled from outside."""
         ctx = self.ctx
         try:
-            if ctx.status is _S.PENDING:
-                ctx.start()
-                self.emit(EventType.EXECUTION_START, data=self.executor._start_data(self))
-                self.log.info("execution %s of %s started", ctx.id, self.task.name)
-                if self.recorder is not None and not _RECORD_KEEPS_TASK and _survives_crash(self.store):
-                    # The start event carries the task definition (the store's row does not): without
-                    # it durable, a crash now would leave an execution that cannot be resumed.
-                    await self.recorder.durable(ctx.sequence)
-            elif self.recovered_at is not None and ctx.status is _S.PAUSED:
-                self._gate.clear()  # paused before the crash: it stays paused until resumed
-            elif self.recovered_at is not None:
-                self.emit(EventType.EXECUTION_RESUMED,
-                          data={"recovered": True, "owner": self.lease.owner if self.lease else None,
-                                "reused_calls": len(self.completed_calls or ())})
-                self.log.info("execution %s resumed from the history store", ctx.id)
-            elif ctx.status is _S.PAUSED:
-                self._gate.clear()
-            for action, reason in self.pending_control:
-                self.apply_control(action, reason)  # asked before a crash: honoured now
-            self.pending_control = ()
-            if self._pause_requested is not None:
-                reason, self._pause_requested = self._pause_requested, None
-                self._gate.set()
-                self.pause(reason)
-            elif ctx.status is _S.RUNNING:
-                self._arm_timer()
-            self._driving = True
-            if self._interrupt is not None:
+            await self._start()
+            root = self._root
+            self.control.begin(cancel_drive=root.cancel if root is not None else lambda: None)
+            if self.control.interrupted is not None:
                 raise asyncio.CancelledError
-            await PhaseScheduler(self).run()
-            verdict = compute_verdict(self.task, ctx)
+            scheduler = PhaseScheduler(ctx.task, ctx.phases, self.phases.run,
+                                       max_concurrent=self.options.max_concurrent_phases)
+            await scheduler.run()
+            verdict = compute_verdict(ctx.task, ctx)
         except BaseException as exc:
-            return self._settle_error(exc)
+            return self._settle(exc)
         finally:
-            self._driving = False
-            self._disarm_timer()
+            self.control.end()
         if ctx.status is _S.PAUSED:
             ctx.resume()
         ctx.complete(verdict)
-        self.emit(EventType.EXECUTION_COMPLETE, duration_ms=ctx.duration_ms,
-                  data={"status": ctx.status.value, "verdict": verdict})
-        self.log.info("execution %s completed in %.1f ms", ctx.id, ctx.duration_ms or 0.0)
+        self.emitter.emit(EventType.EXECUTION_COMPLETE, duration_ms=ctx.duration_ms,
+                          data={"status": ctx.status.value, "verdict": verdict})
+        self._log.info("execution %s completed in %.1f ms", ctx.id, ctx.duration_ms or 0.0)
         return False
 
-    def _settle_error(self, exc: BaseException) -> bool:
-        ctx = self.ctx
+    async def _start(self) -> None:
+        """Announce the start (or the take-over) and apply what was asked before it."""
+        ctx, take_over = self.ctx, self._take_over
+        if ctx.status is _S.PENDING:
+            ctx.start()
+            self.emitter.emit(EventType.EXECUTION_START, data=self._start_data)
+            self._log.info("execution %s of %s started", ctx.id, ctx.task.name)
+            if self.recorder is not None and self._env.durable_start:
+                await self.recorder.durable(ctx.sequence)
+        elif ctx.status is _S.PAUSED:
+            self.control.hold()  # paused before it was taken over: it stays paused until resumed
+        elif take_over.recovered:
+            self.emitter.emit(EventType.EXECUTION_RESUMED,
+                              data={"recovered": True, "owner": self.lease.lease.owner
+                                    if self.lease is not None and self.lease.lease is not None else None,
+                                    "reused_calls": len(take_over.completed_calls)})
+            self._log.info("execution %s resumed from the history store", ctx.id)
+        for action, reason in take_over.pending_control:
+            self.control.apply(action, reason)
+
+    def _settle(self, exc: BaseException) -> bool:
+        """The outcome of a drive that raised. True when it was cancelled from outside."""
         root = self._root
         if root is not None:
             while root.cancelling():
-                root.uncancel()
-        interrupt = self._interrupt
-        outside = False
-        if interrupt is None:
-            leaves = _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+                root.uncancel()  # the cancellation was ours (an interrupt) or is settled here
+        leaves = _leaves(exc)
+        interrupted = self.control.interrupted
+        if interrupted is None:
             raised = [e for e in leaves if isinstance(e, ExecutionInterrupt)]
             if raised:
-                interrupt = (raised[0].kind, raised[0].reason)
-        if interrupt is None and isinstance(exc, asyncio.CancelledError):
-            interrupt, outside = ("abort", "cancelled"), True
-        if interrupt is None:
-            error: BaseException = exc
-            if isinstance(exc, BaseExceptionGroup):
-                fatal = [e for e in _leaves(exc) if isinstance(e, Fatal)]
-                error = fatal[0].error if fatal else _leaves(exc)[0]
-            elif isinstance(exc, Fatal):
-                error = exc.error
-            if not isinstance(error, Exception):
-                raise exc
-            ctx.fail(error)
-            data: dict[str, Any] = {"status": ctx.status.value, "error_type": type(error).__name__}
-            if isinstance(error, StepValidationError):
-                data["validation"] = True
-                data["condition"] = error.condition
-            self.emit(EventType.EXECUTION_ERROR, phase=getattr(error, "phase", None),
-                      duration_ms=ctx.duration_ms, error=str(error), data=data)
-            self.log.error("execution %s failed: %s", ctx.id, error)
-            return outside
-        kind, reason = interrupt
-        self.abort_signal.abort(reason, kind=kind)
-        if kind == "timeout":
-            if ctx.status is _S.PAUSED:
-                ctx.resume()
-            ctx.timeout(self.limit_s)
-            self.emit(EventType.EXECUTION_TIMEOUT, duration_ms=ctx.duration_ms, error=ctx.error,
-                      data={"status": ctx.status.value, "limit_s": self.limit_s})
-            self.log.warning("execution %s timed out", ctx.id)
-        elif kind == "detach":
-            # Left paused, for another process: nothing is recorded as ended.
-            self.log.info("execution %s detached, paused", ctx.id)
-        elif kind == "store":
-            ctx.fail(self._store_error or reason)
-            self.emit(EventType.EXECUTION_ERROR, duration_ms=ctx.duration_ms, error=ctx.error,
-                      data={"status": ctx.status.value, "error_type": "StoreError"})
+                kind = Interrupt.TIMEOUT if raised[0].kind == "timeout" else Interrupt.ABORT
+                interrupted = (kind, raised[0].reason)
+        if interrupted is not None:
+            self._settle_interrupt(*interrupted)
+            return False
+        errors = [e for e in leaves if isinstance(e, Exception)]
+        if not errors:
+            if all(isinstance(e, asyncio.CancelledError) for e in leaves):
+                self._settle_interrupt(Interrupt.ABORT, "cancelled")
+                return True
+            raise exc
+        self._settle_failure(errors[0])
+        return False
+
+    def _settle_failure(self, error: Exception) -> None:
+        ctx = self.ctx
+        ctx.fail(error)
+        data: dict[str, Any] = {"status": ctx.status.value, "error_type": type(error).__name__}
+        if isinstance(error, StepValidationError):
+            data["validation"] = True
+            data["condition"] = error.condition
+        self.emitter.emit(EventType.EXECUTION_ERROR, phase=getattr(error, "phase", None),
+                          duration_ms=ctx.duration_ms, error=str(error), data=data)
+        self._log.error("execution %s failed: %s", ctx.id, error)
+
+    def _settle_interrupt(self, kind: Interrupt, reason: str) -> None:
+        ctx = self.ctx
+        ctx.get_abort_signal().abort(reason, kind=kind.value)
+        if kind is Interrupt.DETACH:
+            self._log.info("execution %s detached, paused", ctx.id)  # nothing is recorded as ended
+            return
+        if ctx.status is _S.PAUSED and kind is Interrupt.TIMEOUT:
+            ctx.resume()
+        if kind is Interrupt.TIMEOUT:
+            ctx.timeout(self.options.time_limit_s)
+            self.emitter.emit(EventType.EXECUTION_TIMEOUT, duration_ms=ctx.duration_ms, error=ctx.error,
+                              data={"status": ctx.status.value, "limit_s": self.options.time_limit_s})
+            self._log.warning("execution %s timed out", ctx.id)
+        elif kind is Interrupt.STORE:
+            ctx.fail(self.control.store_error or reason)
+            self.emitter.emit(EventType.EXECUTION_ERROR, duration_ms=ctx.duration_ms, error=ctx.error,
+                              data={"status": ctx.status.value, "error_type": "StoreError"})
         else:
             ctx.abort(reason)
-            self.emit(EventType.EXECUTION_ABORTED, duration_ms=ctx.duration_ms, error=ctx.error,
-                      data={"status": ctx.status.value, "reason": reason})
-            self.log.info("execution %s aborted: %s", ctx.id, reason)
-        return outside
+            self.emitter.emit(EventType.EXECUTION_ABORTED, duration_ms=ctx.duration_ms, error=ctx.error,
+                              data={"status": ctx.status.value, "reason": reason})
+            self._log.info("execution %s aborted: %s", ctx.id, reason)
 
-    # --- services ---------------------------------------------------------------------------------
-    def apply_control(self, action: str, reason: str) -> None:
-        try:
-            if action == "pause":
-                self.pause(reason or "requested")
-            elif action == "resume":
-                self.resume()
-            elif action == "abort":
-                self.interrupt("abort", reason or "requested")
-        except InvalidTransitionError as exc:
-            self.log.info("execution %s: ignored %s request: %s", self.ctx.id, action, exc)
 
-    async def _release_lease(self) -> None:
-        lease, store = self.lease, self.store
-        if lease is None or store is None:
+class _HandlerTasks:
+    """The async event handlers still running, as tasks of the execution's scope."""
+
+    def __init__(self) -> None:
+        self.scope: asyncio.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self.scope is None:  # the execution has ended: nothing may outlive it
+            coroutine.close()
             return
-        self.lease = None
-        try:
-            await store.release_lease(lease)
-        except Exception as exc:  # an expired or taken lease: nothing left to release
-            self.log.warning("execution %s: releasing the lease failed: %s", self.ctx.id, exc)
+        task = self.scope.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _drain_handlers(self) -> None:
-        if not self._handler_tasks:
+    async def drain(self, grace_s: float) -> None:
+        """Give the handlers still running ``grace_s`` seconds to finish, then cancel them."""
+        if not self._tasks:
             return
-        pending = set(self._handler_tasks)
-        _, late = await asyncio.wait(pending, timeout=self.executor.handler_grace_s)
+        _, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in late:
             task.cancel()
-        if late:
-            await asyncio.wait(late)
 
 
-_RECORD_KEEPS_TASK = "task_definition" in getattr(ExecutionRecord, "__dataclass_fields__", {})
-"""Stores keep the task definition with the execution row (written before the run starts)."""
-
-
-def _survives_crash(store: Any) -> bool:
-    """Whether the store outlives this process (an in-memory one does not: waiting for it buys nothing).
-    A store may say so with a ``persistent`` attribute."""
-    flag = getattr(store, "persistent", None)
-    if flag is not None:
-        return bool(flag)
-    from quorum.history.memory import MemoryHistoryStore
-
-    return not isinstance(store, MemoryHistoryStore)
-
-
-def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if not isinstance(exc, BaseExceptionGroup):
+        return [exc]
     out: list[BaseException] = []
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            out.extend(_leaves(exc))
-        else:
-            out.append(exc)
+    for inner in exc.exceptions:
+        out.extend(_leaves(inner))
     return out

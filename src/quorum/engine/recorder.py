@@ -30,7 +30,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from quorum.engine.waiting import Waiters
 from quorum.errors import LeaseLostError
 from quorum.events import Event
 from quorum.history.base import HistoryStore
@@ -99,35 +98,38 @@ def _idle_watch(loop: asyncio.AbstractEventLoop) -> _IdleWatch | None:
     return watch
 
 
-class Backlog(Waiters):
+class Backlog:
     """The recorded events of an executor's executions that are not written yet (see the module).
 
     ``limit`` None: no bound. Executions that find more than ``limit`` waiting (:meth:`drained`) go on
     once at most ``limit // 2`` are."""
 
-    __slots__ = ("limit", "pending")
-
     def __init__(self, limit: int | None) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"journal_backlog must be at least 1 event (or None: no bound), not {limit}")
-        super().__init__()
         self.limit = limit
         self.pending = 0
+        self._below_half = asyncio.Event()
+        self._below_half.set()
 
     @property
     def over(self) -> bool:
         return self.limit is not None and self.pending > self.limit
 
+    def added(self) -> None:
+        self.pending += 1
+
     def written(self, count: int) -> None:
         """``count`` events are written (or will never be: their execution failed)."""
         self.pending -= count
         if self.pending <= (self.limit or 0) // 2:
-            self._release()
+            self._below_half.set()
 
     async def drained(self) -> None:
         """Return once the backlog is back to half its limit (at once when it is not over it)."""
         while self.over:
-            await self._wait_once()
+            self._below_half.clear()
+            await self._below_half.wait()
 
 
 class Recorder:
@@ -147,8 +149,8 @@ class Recorder:
         self.store = store
         self._backlog = backlog
         self.linger_s = linger_s
-        # Plain flags and a future made only while the flusher sleeps, not two ``asyncio.Event``s: each
-        # of those holds a deque (~0.7 KB) for the life of the execution, 2,000 executions at once.
+        # Plain flags and a future made only while the flusher sleeps, not two ``asyncio.Event``s, which
+        # would each hold a deque for the life of the execution (see benchmarks/PROFILE.md, memory).
         self._hurry = False
         self._lingering: asyncio.Future[None] | None = None
         self.epoch: int | None = None
@@ -186,7 +188,7 @@ class Recorder:
             return  # nothing more of this execution is written (it ends as failed)
         self._batch.append(event)
         if self._backlog is not None:
-            self._backlog.pending += 1
+            self._backlog.added()
         if len(self._batch) == 1:
             self._signal()
 

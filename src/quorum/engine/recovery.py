@@ -1,4 +1,8 @@
-"""Resuming an execution from the history store (after its process died).
+"""Taking an execution over from the history store (after its process died, or was detached).
+
+:func:`plan_resume` reads what the store holds and makes a :class:`RecoveryPlan` — plain data: the
+context rebuilt, the lease, what to continue from — that the executor launches. :func:`recover` does so
+for every execution a dead process left running.
 
 The state is rebuilt from the latest ``checkpoint:created`` snapshot; the journal after it tells which
 attempt each unfinished phase had reached. Completed phases are not run again, and agent calls the
@@ -14,24 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from quorum.definition.model import Task
 from quorum.engine.context import Checkpoint, ExecutionContext
+from quorum.engine.handle import ExecutionHandle
 from quorum.engine.journal import running_time_s, settle_from_journal
+from quorum.engine.live import TakeOver
+from quorum.engine.log import EngineLogger
 from quorum.engine.results import PhaseResult, Usage
 from quorum.engine.status import TERMINAL, ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import Event, EventType
+from quorum.history.base import ExecutionRecord, HistoryStore, Lease
 from quorum.ids import CheckpointId, PhaseName
 
-if TYPE_CHECKING:
-    from quorum.engine.executor import TaskExecutor
-    from quorum.engine.handle import ExecutionHandle
-    from quorum.history.base import ExecutionRecord, HistoryStore
-
-__all__ = ("MAX_RECOVERY_ATTEMPTS", "rebuild_context", "recover", "resume_from_store")
+__all__ = ("MAX_RECOVERY_ATTEMPTS", "RecoveryPlan", "plan_resume", "rebuild_context", "recover")
 
 _RECOVER_POLL_S = 0.05
 MAX_RECOVERY_ATTEMPTS = 3
@@ -53,12 +57,25 @@ async def _recorded_task(store: HistoryStore, record: ExecutionRecord) -> Task:
     )
 
 
-def _check_task_unchanged(executor: TaskExecutor, record: ExecutionRecord, done: set[str]) -> None:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryPlan:
+    """How to go on with a stored execution in this process (``TaskExecutor`` launches it)."""
+
+    ctx: ExecutionContext
+    lease: Lease
+    take_over: TakeOver
+
+
+LoadTask = Callable[[str], Task]
+"""Loads the task file an execution was started from (to see whether it changed)."""
+
+
+def _check_task_unchanged(load_task: LoadTask, record: ExecutionRecord, done: set[str]) -> None:
     source = record.task_source
     if not source or not record.task_hash:
         return
     try:
-        current = executor.load_task(source)
+        current = load_task(source)
     except Exception:  # the file is gone or broken: the recorded definition is used
         return
     if current.content_hash == record.task_hash:
@@ -114,7 +131,7 @@ async def rebuild_context(
         usage = Usage(**dict(snapshot.get("usage") or {}))
         ctx.calls, ctx.call_errors = usage.calls, usage.errors
         ctx.tokens_in, ctx.tokens_out, ctx.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
-        ctx.paused_s = float(snapshot.get("paused_s") or 0.0)
+        ctx.clock.paused_s = float(snapshot.get("paused_s") or 0.0)
         ctx.checkpoints.append(Checkpoint(
             id=CheckpointId(str(checkpoint.data.get("checkpoint_id", f"{record.id}-recovered"))),
             label=str(checkpoint.data.get("label", "")), created_at=checkpoint.timestamp,
@@ -134,57 +151,69 @@ async def rebuild_context(
     return ctx, {n: a for n, a in attempts.items() if PhaseName(n) not in done}
 
 
-async def resume_from_store(
-    executor: TaskExecutor, execution_id: str, *, keep_paused: bool = False
-) -> ExecutionHandle:
-    """Drive a stored execution on in this process. With ``keep_paused`` an execution that was paused
-    before the crash stays paused (``recover``); otherwise resuming it is what was asked."""
-    store = executor.history_store
-    assert store is not None
+async def plan_resume(
+    store: HistoryStore,
+    execution_id: str,
+    *,
+    owner: str,
+    lease_ttl_s: float,
+    load_task: LoadTask,
+    keep_paused: bool = False,
+) -> RecoveryPlan:
+    """Take the lease of a stored execution and rebuild its state. With ``keep_paused`` an execution
+    that was paused before the crash stays paused (``recover``); otherwise resuming it is what was
+    asked."""
     record = await store.get_execution(execution_id)
     if record is None:
         raise ExecutionNotFoundError(execution_id)
     if ExecutionStatus(record.status) in TERMINAL:
         raise ResumeRefusedError(f"execution {execution_id} already ended as {record.status}")
     task = await _recorded_task(store, record)
-    lease = await store.acquire_lease(execution_id, executor.owner, ttl_s=executor.lease_ttl_s)
+    lease = await store.acquire_lease(execution_id, owner, ttl_s=lease_ttl_s)
     if lease is None:
         raise ResumeRefusedError(
             f"execution {execution_id} is driven by another live process ({record.owner}); "
             "use `quorum pause|resume|abort` to control it there"
         )
-    if record.last_sequence == 0:
-        # Created, but its start never became durable: nothing ran (phases wait for that write).
-        ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
-        control = [(r.action, r.reason) for r in await store.take_control_requests(execution_id)]
-        return await executor._launch(ctx, create_record=False, lease=lease, pending_control=control)
     try:
+        control = tuple((r.action, r.reason) for r in await store.take_control_requests(execution_id))
+        if record.last_sequence == 0:
+            # Created, but its start never became durable: nothing ran (phases wait for that write).
+            ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
+            return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(pending_control=control))
         calls = await store.completed_calls(execution_id)
         journal = await store.read_journal(execution_id)  # once: the checkpoint, settling, running time
         ctx, attempts = await rebuild_context(store, record, task, calls, journal)
         # Phases settled after the latest checkpoint are neither run nor announced again.
         settle_from_journal(ctx, journal)
-        _check_task_unchanged(executor, record, {str(n) for n in ctx.phases})
+        _check_task_unchanged(load_task, record, {str(n) for n in ctx.phases})
         if keep_paused and record.status == ExecutionStatus.PAUSED:
             ctx.status = ExecutionStatus.PAUSED
-            ctx.paused_at = time.monotonic()
+            ctx.clock.hold_paused()
         else:
             ctx.status = ExecutionStatus.RUNNING
         # The time limit and duration_ms go on from the running time of every earlier process.
         used_s = running_time_s(journal)
         ctx.take_over(used_s)
-        control = [(r.action, r.reason) for r in await store.take_control_requests(execution_id)]
     except BaseException:
         await store.release_lease(lease)
         raise
-    return await executor._launch(
-        ctx, completed_calls=dict(calls), start_attempts=attempts, create_record=False, lease=lease,
-        used_s=used_s, recovered_at=time.time(), pending_control=control,
-    )
+    return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(
+        completed_calls=dict(calls), start_attempts=attempts, used_s=used_s, recovered=True,
+        pending_control=control,
+    ))
 
 
 async def recover(
-    executor: TaskExecutor, *, wait: bool = True, max_attempts: int = MAX_RECOVERY_ATTEMPTS
+    store: HistoryStore,
+    *,
+    launch: Callable[[RecoveryPlan], Awaitable[ExecutionHandle]],
+    owner: str,
+    lease_ttl_s: float,
+    load_task: LoadTask,
+    log: EngineLogger,
+    wait: bool = True,
+    max_attempts: int = MAX_RECOVERY_ATTEMPTS,
 ) -> list[ExecutionHandle]:
     """Resume every execution a dead process left *running* (see ``list_orphans``).
 
@@ -192,22 +221,21 @@ async def recover(
     left alone. Pause and abort requests made before the crash are picked up. With ``wait`` it returns
     when every recovered execution has ended or has paused; one that pauses (a pending pause request)
     is detached, so it stays paused for a later ``resume`` instead of holding this call forever."""
-    store = executor.history_store
-    if store is None:
-        return []
     handles: list[ExecutionHandle] = []
     for record in await store.list_orphans():
         if record.status == ExecutionStatus.PAUSED:
-            executor._log.info("execution %s is paused; `quorum resume %s` continues it",
-                               record.id, record.id)
+            log.info("execution %s is paused; `quorum resume %s` continues it", record.id, record.id)
             continue
         if record.recovery_attempts >= max_attempts:
-            await _give_up(executor, store, record)
+            await _give_up(store, record, owner=owner, lease_ttl_s=lease_ttl_s, log=log)
             continue
         try:
-            handles.append(await resume_from_store(executor, record.id, keep_paused=True))
+            plan = await plan_resume(store, record.id, owner=owner, lease_ttl_s=lease_ttl_s,
+                                     load_task=load_task, keep_paused=True)
         except ResumeRefusedError as exc:
-            executor._log.warning("not recovering %s: %s", record.id, exc)
+            log.warning("not recovering %s: %s", record.id, exc)
+            continue
+        handles.append(await launch(plan))
     if wait:
         for handle in handles:
             await _until_ended_or_paused(handle)
@@ -222,8 +250,10 @@ async def _until_ended_or_paused(handle: ExecutionHandle) -> None:
         await asyncio.sleep(_RECOVER_POLL_S)
 
 
-async def _give_up(executor: TaskExecutor, store: HistoryStore, record: ExecutionRecord) -> None:
-    lease = await store.acquire_lease(record.id, executor.owner, ttl_s=executor.lease_ttl_s)
+async def _give_up(
+    store: HistoryStore, record: ExecutionRecord, *, owner: str, lease_ttl_s: float, log: EngineLogger
+) -> None:
+    lease = await store.acquire_lease(record.id, owner, ttl_s=lease_ttl_s)
     if lease is None:
         return
     try:
@@ -234,6 +264,6 @@ async def _give_up(executor: TaskExecutor, store: HistoryStore, record: Executio
             timestamp=time.time(), task=record.task, error=message,
             data={"status": "failed", "error_type": "RecoveryAbandoned"},
         )], epoch=lease.epoch)
-        executor._log.error("execution %s: %s", record.id, message)
+        log.error("execution %s: %s", record.id, message)
     finally:
         await store.release_lease(lease)

@@ -1,4 +1,4 @@
-"""One attempt of one phase: its steps in order, and how they make the phase's outputs.
+"""AttemptRunner: one attempt at one phase — its steps in order, and how they make the phase's outputs.
 
 - prompt: to every agent of the phase, ``rounds`` times. ``parallel: true`` -> all at once (bounded),
   each round's agents seeing the answers of earlier rounds as ``peers``; otherwise a round table, one
@@ -21,45 +21,26 @@ import inspect
 import itertools
 import time
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import Any, assert_never
 
-from quorum.agents.protocol import AgentResponse
+from quorum.agents.protocol import AgentDirectory, AgentResponse
 from quorum.definition.model import Phase, Step, StepKind
 from quorum.engine import templating
-from quorum.engine.calls import call_agent, fan_out
+from quorum.engine.calls import AgentCaller, AttemptAnswers
+from quorum.engine.context import ExecutionContext
+from quorum.engine.ports import Emitter, Gate
 from quorum.engine.status import PhaseStatus
 from quorum.errors import AgentError, BudgetExceededError, ExecutionError, StepValidationError
 from quorum.events import EventType
 from quorum.ids import AgentId, PhaseName
 from quorum.steps.protocol import StepContext
+from quorum.steps.registry import StepRegistry
 
-if TYPE_CHECKING:
-    from quorum.engine.live import LiveExecution
-
-__all__ = ("PhaseError", "PhaseRunner", "answer_value", "phase_outputs")
+__all__ = ("AttemptFailedError", "AttemptRunner", "answer_value", "phase_outputs")
 
 
-_STEP_START = EventType.STEP_START
-_STEP_COMPLETE = EventType.STEP_COMPLETE
-_STEP_DATA: dict[tuple[str, str | None], Mapping[str, Any]] = {}
-"""Payload of step:start/step:complete per (kind, type): the same few values for every step of every
-execution, so one shared read-only mapping each instead of two new dicts per step (a journal keeps
-them all)."""
-
-
-def _step_data(kind: StepKind, step_type: str | None) -> Mapping[str, Any]:
-    key = (kind.value, step_type)
-    data = _STEP_DATA.get(key)
-    if data is None:
-        if len(_STEP_DATA) >= 1024:  # custom step types are open-ended: stay bounded
-            _STEP_DATA.clear()
-        data = _STEP_DATA[key] = MappingProxyType({"kind": kind.value, "type": step_type})
-    return data
-
-
-class PhaseError(ExecutionError):
-    """This attempt of the phase failed (the retry policy decides what next)."""
+class AttemptFailedError(ExecutionError):
+    """This attempt at the phase failed (the phase's retry policy decides what next)."""
 
 
 def answer_value(answer: AgentResponse) -> Any:
@@ -95,34 +76,46 @@ def phase_outputs(
     return outputs, tuple(warnings)
 
 
-class PhaseRunner:
-    __slots__ = ("agents", "answer_keys", "answers", "attempt", "live", "name", "phase", "results", "views")
-
-    def __init__(self, live: LiveExecution, phase: Phase, attempt: int) -> None:
-        self.live = live
-        self.phase = phase
-        self.name: PhaseName = phase.name
-        self.attempt = attempt
-        self.answers: list[AgentResponse] = []
-        # The call key of each answer, in step with ``answers``, while the run is recorded: checkpoint
-        # snapshots refer to the journal's answers by key instead of copying them.
-        self.answer_keys: list[str] | None = None
-        if live.recorder is not None:
-            self.answer_keys = live.snapshots.keys_of(self.name)
+class AttemptRunner:
+    def __init__(
+        self,
+        ctx: ExecutionContext,
+        answers: AttemptAnswers,
+        *,
+        caller: AgentCaller,
+        gate: Gate,
+        emitter: Emitter,
+        registry: StepRegistry,
+        directory: AgentDirectory,
+    ) -> None:
+        self._ctx = ctx
+        self._caller = caller
+        self._gate = gate
+        self._emitter = emitter
+        self._registry = registry
+        self._directory = directory
+        self.phase = answers.phase
+        self.name: PhaseName = answers.phase.name
+        self.attempt = answers.attempt
+        self.collected = answers
         self.results: list[Mapping[str, Any]] = []
-        self.views = live.ctx.phase_views()
-        self.agents: tuple[AgentId, ...] = phase.agents
+        self._views = ctx.phase_views()
+        self._agents: tuple[AgentId, ...] = self.phase.agents
 
-    # --- context ----------------------------------------------------------------------------------
+    @property
+    def answers(self) -> list[AgentResponse]:
+        return self.collected.answers
+
     def context(self, rnd: int = 0) -> dict[str, Any]:
-        ctx = self.live.ctx
+        """The template context of this attempt's steps."""
+        ctx = self._ctx
         merged: dict[str, Any] = {}
         for result in self.results:
             merged.update(result)
         return {
             "input": ctx.input,
-            "task": ctx._task_view,
-            "phases": self.views,
+            "task": ctx.task_view,
+            "phases": self._views,
             "phase": {
                 "name": self.name, "attempt": self.attempt, "round": rnd, "outputs": merged,
                 "answers": self.answers,
@@ -130,17 +123,15 @@ class PhaseRunner:
             "execution": {"id": ctx.id, "started_at": ctx.started_at},
         }
 
-    # --- the step loop ----------------------------------------------------------------------------
     async def run(self) -> tuple[dict[str, Any], tuple[str, ...]]:
-        live = self.live
+        """Run the steps; return the phase's outputs and warnings."""
         steps = self.phase.steps
         if self.phase.agent_expressions:
-            self.agents = self._resolve_agents()
+            self._agents = self._resolve_agents()
         i, n = 0, len(steps)
         while i < n:
-            await live.boundary()
-            step = steps[i]
-            if step.kind is StepKind.AGENT and self.phase.parallel:
+            await self._gate.boundary()
+            if steps[i].kind is StepKind.AGENT and self.phase.parallel:
                 j = i + 1
                 while j < n and steps[j].kind is StepKind.AGENT:
                     j += 1
@@ -148,7 +139,7 @@ class PhaseRunner:
                     await self._agent_group(steps[i:j])
                     i = j
                     continue
-            await self._step(step)
+            await self._step(steps[i])
             i += 1
         return phase_outputs(self.phase, self.results, self.answers)
 
@@ -160,20 +151,17 @@ class PhaseRunner:
             values = [value] if isinstance(value, str) else list(value or ())
             for agent in values:
                 agent_id = AgentId(str(agent))
-                if not self.live.directory.has_agent(agent_id):
+                if not self._directory.has_agent(agent_id):
                     raise AgentError(agent_id, f"no such agent (from {expression!r} in phase {self.name!r})")
                 if agent_id not in agents:
                     agents.append(agent_id)
         return tuple(agents)
 
     async def _step(self, step: Step) -> None:
-        live = self.live
-        kind = step.kind
-        if live.wants(_STEP_START):
-            live.emit(_STEP_START, phase=self.name, step=step.index, data=_step_data(kind, step.type))
-        else:
-            live.ctx.sequence += 1
+        data = {"kind": step.kind.value, "type": step.type}
+        self._emitter.emit(EventType.STEP_START, phase=self.name, step=step.index, data=data)
         started = time.perf_counter()
+        kind = step.kind
         if kind is StepKind.PROMPT:
             result = await self._prompt(step)
         elif kind is StepKind.AGENT:
@@ -187,108 +175,102 @@ class PhaseRunner:
         else:
             assert_never(kind)
         self.results.append(result)
-        if live.wants(_STEP_COMPLETE):
-            live.emit(_STEP_COMPLETE, phase=self.name, step=step.index,
-                      duration_ms=(time.perf_counter() - started) * 1000.0,
-                      data=_step_data(kind, step.type))
-        else:
-            live.ctx.sequence += 1
+        self._emitter.emit(EventType.STEP_COMPLETE, phase=self.name, step=step.index,
+                           duration_ms=(time.perf_counter() - started) * 1000.0, data=data)
 
     def _required(self) -> int:
         return self.phase.min_agents if self.phase.min_agents is not None else 1
 
     async def _prompt(self, step: Step) -> Mapping[str, Any]:
-        agents = self.agents
+        agents = self._agents
         if not agents:
-            raise PhaseError(f"phase {self.name!r} has a prompt step (line {step.line}) but no agents")
-        live = self.live
+            raise AttemptFailedError(
+                f"phase {self.name!r} has a prompt step (line {step.line}) but no agents")
         source = step.text
         template = templating.is_template(source)
         peers: tuple[AgentResponse, ...] = ()
         result: dict[str, Any] = {}
         errors: dict[str, str | None] = {}
-        index = step.index
         for rnd in range(max(self.phase.rounds, 1)):
             context = self.context(rnd)
             prompt = templating.render(source, context) if template else source
             if self.phase.parallel:
-                answers = await fan_out(self, agents, prompt, index, rnd, peers, context)
-                ok = tuple(a for a in answers if a.error is None)
-                peers += ok
-                for a in ok:
-                    result[a.agent_id] = answer_value(a)
-                if len(ok) < len(answers):
-                    errors.update((a.agent_id, a.error) for a in answers if a.error is not None)
-            else:
-                for turn, agent in enumerate(agents):
-                    if turn or rnd:
-                        await live.boundary()
-                    answer = await call_agent(self, agent, prompt, index, rnd, peers, context)
+                answers = await self._caller.fan_out(self.collected, agents, prompt, step.index, rnd, peers,
+                                                     context)
+                for answer in answers:
                     if answer.error is None:
                         peers += (answer,)
-                        result[agent] = answer_value(answer)
+                        result[answer.agent_id] = answer_value(answer)
                     else:
-                        errors[agent] = answer.error
+                        errors[answer.agent_id] = answer.error
+                continue
+            for turn, agent in enumerate(agents):  # a round table: each sees the answers before it
+                if turn or rnd:
+                    await self._gate.boundary()
+                answer = await self._caller.call(self.collected, agent, prompt, step.index, rnd, peers,
+                                                 context)
+                if answer.error is None:
+                    peers += (answer,)
+                    result[agent] = answer_value(answer)
+                else:
+                    errors[agent] = answer.error
         required = min(self._required(), len(agents))
         if len(result) < required:
             failed = "; ".join(f"{a}: {errors.get(a, 'no answer')}" for a in agents if a not in result)
-            raise PhaseError(
-                f"only {len(result)} of {len(agents)} agents answered step {index} of phase {self.name!r} "
-                f"(minAgents {required}); {failed}"
+            raise AttemptFailedError(
+                f"only {len(result)} of {len(agents)} agents answered step {step.index} of phase "
+                f"{self.name!r} (minAgents {required}); {failed}"
             )
         return result
 
     async def _agent(self, step: Step) -> Mapping[str, Any]:
         agent = step.agent
         if agent is None:
-            raise PhaseError(f"agent step {step.index} of phase {self.name!r} names no agent")
+            raise AttemptFailedError(f"agent step {step.index} of phase {self.name!r} names no agent")
         context = self.context()
         prompt = templating.render(step.text, context)
         peers = tuple(a for a in self.answers if a.error is None)
-        answer = await call_agent(self, agent, prompt, step.index, 0, peers, context)
+        answer = await self._caller.call(self.collected, agent, prompt, step.index, 0, peers, context)
         if answer.error is not None:
             if self._required() > 0:
-                raise PhaseError(f"agent {agent!r} failed in phase {self.name!r}: {answer.error}")
+                raise AttemptFailedError(f"agent {agent!r} failed in phase {self.name!r}: {answer.error}")
             return {}
         return {agent: answer_value(answer)}
 
     async def _agent_group(self, steps: Sequence[Step]) -> None:
-        live = self.live
         for step in steps:
-            live.emit(EventType.STEP_START, phase=self.name, step=step.index,
-                      data={"kind": step.kind.value, "type": step.type, "concurrent": True})
+            self._emitter.emit(EventType.STEP_START, phase=self.name, step=step.index,
+                               data={"kind": step.kind.value, "type": step.type, "concurrent": True})
         started = time.perf_counter()
         try:
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._agent_collect(step)) for step in steps]
-        except* BudgetExceededError as group:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._agent_outcome(step)) for step in steps]
+        except* BudgetExceededError as stops:
             # A budget stop is one execution-level failure, not a group of step failures to retry.
-            raise group.exceptions[0] from None
+            raise stops.exceptions[0] from None
         elapsed = (time.perf_counter() - started) * 1000.0
-        errors = [e for e in (t.result() for t in tasks) if isinstance(e, PhaseError)]
-        for step, t in zip(steps, tasks, strict=True):
-            outcome = t.result()
-            if isinstance(outcome, Mapping):
+        outcomes = [t.result() for t in tasks]
+        for step, outcome in zip(steps, outcomes, strict=True):
+            if not isinstance(outcome, AttemptFailedError):
                 self.results.append(outcome)
-            live.emit(EventType.STEP_COMPLETE, phase=self.name, step=step.index, duration_ms=elapsed,
-                      data={"kind": step.kind.value, "type": step.type, "concurrent": True})
-        if errors:
-            raise errors[0]  # the first failed agent step fails the phase
+            self._emitter.emit(EventType.STEP_COMPLETE, phase=self.name, step=step.index, duration_ms=elapsed,
+                               data={"kind": step.kind.value, "type": step.type, "concurrent": True})
+        failures = [o for o in outcomes if isinstance(o, AttemptFailedError)]
+        if failures:
+            raise failures[0]  # the first failed agent step fails the phase
 
-    async def _agent_collect(self, step: Step) -> Mapping[str, Any] | PhaseError:
+    async def _agent_outcome(self, step: Step) -> Mapping[str, Any] | AttemptFailedError:
         try:
             return await self._agent(step)
-        except PhaseError as exc:
+        except AttemptFailedError as exc:
             return exc
 
     def _validate(self, step: Step) -> Mapping[str, Any]:
         condition = step.condition or "false"
         context = self.context()
-        value = templating.evaluate(condition, context)
-        if not value:
+        if not templating.evaluate(condition, context):
             text = step.text or f"validation failed: {condition}"
-            message = templating.render(text, context)
-            raise StepValidationError(message, phase=self.name, condition=condition)
+            raise StepValidationError(templating.render(text, context), phase=self.name, condition=condition)
         return {}
 
     def _aggregate_input(self, step: Step) -> list[AgentResponse]:
@@ -301,19 +283,18 @@ class PhaseRunner:
         elif chosen:
             names = [str(n) for n in chosen]
         else:
-            names = list(self.live.task.phase_names)
-        phases = self.live.ctx.phases
+            names = list(self._ctx.task.phase_names)
         for name in names:
-            done = phases.get(PhaseName(name))
+            done = self._ctx.phases.get(PhaseName(name))
             if done is not None and done.status is PhaseStatus.COMPLETED:
                 answers.extend(a for a in done.answers if a.error is None)
         return answers
 
     async def _aggregate(self, step: Step) -> Mapping[str, Any]:
         name = step.type or "collect"
-        aggregator = self.live.registry.aggregator(name)
+        aggregator = self._registry.aggregator(name)
         if aggregator is None:
-            raise PhaseError(f"no aggregator {name!r} (register it with register_aggregator)")
+            raise AttemptFailedError(f"no aggregator {name!r} (register it with register_aggregator)")
         parameters = {k: v for k, v in step.parameters.items() if k != "from"}
         outcome = aggregator(self._aggregate_input(step), parameters)
         if inspect.isawaitable(outcome):
@@ -322,12 +303,12 @@ class PhaseRunner:
 
     async def _custom(self, step: Step) -> Mapping[str, Any]:
         name = step.type or ""
-        strategy = self.live.registry.strategy(name)
+        strategy = self._registry.strategy(name)
         if strategy is None:
-            raise PhaseError(f"no step strategy {name!r} (register it with register_step_strategy)")
+            raise AttemptFailedError(f"no step strategy {name!r} (register it with register_step_strategy)")
         queries = itertools.count()
         step_context = StepContext(
-            execution=self.live.ctx,
+            execution=self._ctx,
             phase=self.phase,
             step=step,
             attempt=self.attempt,
@@ -337,8 +318,8 @@ class PhaseRunner:
             render=templating.render,
             evaluate=templating.evaluate,
             # The n-th query of a custom step is "round" n of its call key: stable across runs.
-            query=lambda agent, prompt: call_agent(
-                self, AgentId(agent), prompt, step.index, next(queries), (), self.context()
+            query=lambda agent, prompt: self._caller.call(
+                self.collected, AgentId(agent), prompt, step.index, next(queries), (), self.context()
             ),
         )
         outcome = strategy(step, self.phase, step_context)

@@ -1,0 +1,208 @@
+"""ExecutionControl: pause, resume and interrupts of one execution, and the clocks a pause stops.
+
+- **Pause** closes the gate that every step, round-table turn, phase start and retry passes
+  (:meth:`boundary`); calls in flight finish. A pause asked before the execution starts is applied as it
+  starts. Paused time counts neither against the execution's time limit nor against running phases'
+  ``timeout:`` (each is a :meth:`phase_clock`).
+- **Interrupts** stop the execution from outside its phases: abort, the time limit, a failed history
+  store, and detach (leave a paused execution for another process). The first one wins; which statuses
+  each may come from is :data:`INTERRUPTIBLE`. An interrupt sets the execution's abort signal and, while
+  the phases are being driven, cancels them (the live execution settles the outcome).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Final
+
+from quorum.engine.context import ExecutionContext
+from quorum.engine.log import EngineLogger
+from quorum.engine.ports import Emitter, Interrupt
+from quorum.engine.recorder import Backlog
+from quorum.engine.status import ExecutionStatus
+from quorum.errors import InvalidTransitionError
+from quorum.events import EventType
+
+__all__ = ("INTERRUPTIBLE", "ExecutionControl")
+
+_S = ExecutionStatus
+
+INTERRUPTIBLE: Final[Mapping[Interrupt, frozenset[ExecutionStatus]]] = {
+    Interrupt.ABORT: frozenset({_S.PENDING, _S.RUNNING, _S.PAUSED}),
+    Interrupt.STORE: frozenset({_S.PENDING, _S.RUNNING, _S.PAUSED}),
+    Interrupt.TIMEOUT: frozenset({_S.RUNNING}),
+    Interrupt.DETACH: frozenset({_S.PAUSED}),
+}
+"""The statuses each interrupt may stop an execution from."""
+
+
+class ExecutionControl:
+    def __init__(
+        self,
+        ctx: ExecutionContext,
+        emitter: Emitter,
+        log: EngineLogger,
+        *,
+        time_limit_s: float | None,
+        used_s: float = 0.0,
+        backlog: Backlog | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._emitter = emitter
+        self._log = log
+        self._backlog = backlog
+        self._open = asyncio.Event()
+        self._open.set()
+        self._deferred_pause: str | None = None
+        self.interrupted: tuple[Interrupt, str] | None = None
+        self.store_error: BaseException | None = None
+        self.finished = False
+        self._cancel_drive: Callable[[], object] | None = None
+        self.time_limit_s = time_limit_s
+        self._remaining_s = None if time_limit_s is None else max(0.0, time_limit_s - used_s)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._clocks: dict[asyncio.Timeout, float | None] = {}
+        """Each running phase clock -> the time it had left when the execution paused (None: running)."""
+
+    # --- the gate -------------------------------------------------------------------------------------
+    async def boundary(self) -> None:
+        """Wait here while paused, and while the history store is too far behind (backpressure)."""
+        await self._open.wait()
+        if self._backlog is not None and self._backlog.over:
+            await self._backlog.drained()
+
+    @property
+    def paused(self) -> bool:
+        return not self._open.is_set()
+
+    def hold(self) -> None:
+        """Keep the gate shut from the start (an execution resumed in the paused state)."""
+        self._open.clear()
+
+    # --- driving --------------------------------------------------------------------------------------
+    def begin(self, cancel_drive: Callable[[], object]) -> None:
+        """The phases are about to be driven: apply a deferred pause, start the time limit, and let an
+        interrupt cancel them through ``cancel_drive`` from now on."""
+        if self._deferred_pause is not None:
+            reason, self._deferred_pause = self._deferred_pause, None
+            self._open.set()
+            self.pause(reason)
+        elif self._ctx.status is _S.RUNNING:
+            self._arm_deadline()
+        self._cancel_drive = cancel_drive
+
+    def end(self) -> None:
+        """The phases are no longer driven (they ended, or were cancelled)."""
+        self._cancel_drive = None
+        self._disarm_deadline()
+
+    # --- pause and resume -----------------------------------------------------------------------------
+    def pause(self, reason: str = "") -> None:
+        ctx = self._ctx
+        if ctx.status is _S.PENDING and not self.finished:
+            self._deferred_pause = reason
+            self._open.clear()
+            return
+        if ctx.status is not _S.RUNNING or self.interrupted is not None:
+            raise InvalidTransitionError(ctx.status.value, _S.PAUSED.value)
+        ctx.pause(reason)
+        self._open.clear()
+        self._disarm_deadline()
+        now = asyncio.get_running_loop().time()
+        for clock in self._clocks:
+            when = clock.when()
+            if when is not None:
+                self._clocks[clock] = max(0.0, when - now)
+                clock.reschedule(None)
+        self._emitter.emit(EventType.EXECUTION_PAUSED, data={"reason": reason})
+        self._log.info("execution %s paused: %s", ctx.id, reason)
+
+    def resume(self) -> None:
+        ctx = self._ctx
+        if ctx.status is _S.PENDING and self._deferred_pause is not None:
+            self._deferred_pause = None
+            self._open.set()
+            return
+        if ctx.status is not _S.PAUSED or self.interrupted is not None:
+            raise InvalidTransitionError(ctx.status.value, _S.RUNNING.value)
+        paused_s = ctx.resume()
+        now = asyncio.get_running_loop().time()
+        for clock, remaining in self._clocks.items():
+            if remaining is not None:
+                clock.reschedule(now + remaining)
+                self._clocks[clock] = None
+        self._arm_deadline()
+        self._open.set()
+        self._emitter.emit(EventType.EXECUTION_RESUMED, data={"paused_ms": paused_s * 1000.0})
+        self._log.info("execution %s resumed", ctx.id)
+
+    @contextlib.asynccontextmanager
+    async def phase_clock(self, timeout_s: float | None) -> AsyncIterator[asyncio.Timeout]:
+        """A phase's ``timeout:``, stopped while the execution is paused."""
+        async with asyncio.timeout(timeout_s) as clock:
+            self._clocks[clock] = None
+            try:
+                yield clock
+            finally:
+                del self._clocks[clock]
+
+    # --- interrupts -----------------------------------------------------------------------------------
+    def interrupt(self, kind: Interrupt, reason: str) -> bool:
+        """Stop the execution now (see :data:`INTERRUPTIBLE`). False when it is already ending."""
+        if self.finished or self.interrupted is not None:
+            return False
+        if self._ctx.status not in INTERRUPTIBLE[kind]:
+            raise InvalidTransitionError(self._ctx.status.value, kind.value)
+        self.interrupted = (kind, reason)
+        self._ctx.get_abort_signal().abort(reason, kind=kind.value)
+        self._disarm_deadline()
+        if self._cancel_drive is not None:
+            self._cancel_drive()
+        return True
+
+    def detach(self) -> None:
+        if self.finished:
+            return  # it has just ended: nothing left to leave
+        status = self._ctx.status
+        if status is not _S.PAUSED or self.interrupted is not None:
+            raise InvalidTransitionError(status.value if self.interrupted is None else "ending", "detached")
+        self.interrupt(Interrupt.DETACH, "detached: left paused for another process")
+
+    def store_failed(self, exc: BaseException) -> None:
+        """The history store cannot record this execution any more: it stops as failed."""
+        self.store_error = exc
+        self._log.error("execution %s: history store failed: %s", self._ctx.id, exc)
+        self.interrupt(Interrupt.STORE, f"history store failed: {exc}")
+
+    def apply(self, action: str, reason: str) -> None:
+        """A control request from another process (``quorum pause|resume|abort <id>``)."""
+        try:
+            if action == "pause":
+                self.pause(reason or "requested")
+            elif action == "resume":
+                self.resume()
+            elif action == "abort":
+                self.interrupt(Interrupt.ABORT, reason or "requested")
+        except InvalidTransitionError as exc:
+            self._log.info("execution %s: ignored %s request: %s", self._ctx.id, action, exc)
+
+    # --- the time limit -------------------------------------------------------------------------------
+    def _arm_deadline(self) -> None:
+        if self._remaining_s is None or self.finished or self._deadline is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.call_at(loop.time() + self._remaining_s, self._on_deadline)
+
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._remaining_s = max(0.0, self._deadline.when() - asyncio.get_running_loop().time())
+            self._deadline = None
+
+    def _on_deadline(self) -> None:
+        self._deadline = None
+        self._remaining_s = 0.0
+        if self._ctx.status is _S.RUNNING:
+            self.interrupt(Interrupt.TIMEOUT, f"execution exceeded its time limit of {self.time_limit_s:g}s")
