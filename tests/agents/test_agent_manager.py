@@ -701,7 +701,7 @@ async def test_answers_are_deep_frozen_copies() -> None:
     with pytest.raises(TypeError):
         response.data["n"] = 5  # type: ignore[index]
     with pytest.raises(TypeError):
-        response.data["nested"]["z"] = 1  # type: ignore[index]
+        response.data["nested"]["z"] = 1
     assert response.stance == "bullish"
 
 
