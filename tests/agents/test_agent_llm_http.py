@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import traceback
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +20,7 @@ from quorum.agents.protocol import AgentRequest, AgentResponse
 from quorum.agents.providers import ProviderContext, build_agent
 from quorum.agents.resilience import Backoff
 from quorum.definition.model import OutputSpec, frozen_mapping
-from quorum.errors import AgentError, AgentTimeoutError
+from quorum.errors import AgentError, AgentTimeoutError, ConfigurationError
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
 from .llm_server import LLMServer, Reply, answer
@@ -422,3 +423,25 @@ def test_one_manager_serves_several_event_loops(protocol: str) -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+async def test_the_sdk_is_imported_when_the_agent_is_built_not_in_its_first_call(
+    server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Imported inside the first call, the SDK would spend that call's time limit (on a loaded machine,
+    # all of it): it must be loaded by the time the agent exists.
+    monkeypatch.delitem(sys.modules, server.protocol, raising=False)
+    manager, _ = manager_for(server)
+    assert server.protocol in sys.modules
+    server.push(Reply(content=answer(target_price=3)))
+    assert (await manager.query(request())).data["target_price"] == 3
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_missing_sdk_is_a_usage_error_when_the_agent_is_built(
+    provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, provider, None)  # importing it now raises ImportError
+    d = AgentDefinition(id=AgentId("x"), model=f"{provider}:m", base_url="http://127.0.0.1:9")
+    with pytest.raises(ConfigurationError, match=rf"pip install 'quorum\[{provider}\]'"):
+        build_agent(d, ProviderContext(env={}))

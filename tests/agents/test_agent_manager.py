@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from quorum.agents.budget import Budget, BudgetUsage
-from quorum.agents.function import freeze_data
 from quorum.agents.manager import AgentManager
 from quorum.agents.policy import AgentPolicy
 from quorum.agents.protocol import AgentRequest, AgentResponse
@@ -21,9 +20,8 @@ from quorum.agents.resilience import (
     BreakerState,
     CircuitOpenError,
     RateLimiter,
-    SharedTimers,
+    honour_retry_after,
 )
-from quorum.definition.model import frozen_mapping
 from quorum.errors import AgentError, AgentTimeoutError, BudgetExceededError
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
@@ -97,7 +95,7 @@ async def test_plain_agents_take_the_plain_path() -> None:
     assert manager.agent_ids() == ["b"]
 
 
-async def test_async_function_agents_are_awaited_directly_with_the_same_answers() -> None:
+async def test_async_function_agents_answer_through_the_manager_as_through_their_query() -> None:
     from quorum.agents.function import FunctionAgent
 
     async def answer(request: AgentRequest) -> dict[str, Any]:
@@ -120,10 +118,6 @@ async def test_async_function_agents_are_awaited_directly_with_the_same_answers(
     manager.register("boom", boom)
     traced = Traced("t", answer)
     manager.register("t", traced)
-    routes = manager._routes
-    assert routes[AgentId("a")].direct is not None
-    assert routes[AgentId("sync")].direct is None  # sync callables keep FunctionAgent.query
-    assert routes[AgentId("t")].direct is None  # a subclass may override query: it is called
     for timeout in (None, 5.0):
         manager.default_timeout_s = timeout
         direct = await manager.query(req("a"))
@@ -137,8 +131,6 @@ async def test_async_function_agents_are_awaited_directly_with_the_same_answers(
             await manager.query(req("boom"))
     assert (await manager.query(req("t"))).text == "q"
     assert traced.seen
-    manager.register("a", answer, policy=AgentPolicy(max_retries=1))
-    assert routes[AgentId("a")].direct is None  # a policy applies: the managed path
 
 
 async def test_errors_are_wrapped_with_their_cause() -> None:
@@ -210,20 +202,24 @@ async def test_retries_stop_at_the_limit() -> None:
 
 
 def test_backoff() -> None:
-    b = Backoff(initial_s=1.0, max_s=5.0, multiplier=2.0, jitter=0.2, max_retry_after_s=30.0)
-    assert [b.delay(n, rand=0.5) for n in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
-    assert b.delay(1, rand=0.0) == pytest.approx(0.8)
-    assert b.delay(1, rand=1.0) == pytest.approx(1.2)
-    assert b.delay(1, rand=0.5, retry_after_s=7.0) == 7.0  # the server's wait wins when longer
-    assert b.delay(3, rand=0.5, retry_after_s=0.1) == 4.0
-    assert b.delay(1, rand=0.5, retry_after_s=31.0) is None  # too long: give up instead
+    b = Backoff(initial_s=1.0, max_s=5.0, multiplier=2.0, jitter=0.2)
+
+    def half() -> float:
+        return 0.5
+
+    assert [b.delay(n, half) for n in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert b.delay(1, lambda: 0.0) == pytest.approx(0.8)
+    assert b.delay(1, lambda: 1.0) == pytest.approx(1.2)
+    assert honour_retry_after(b.delay(1, half), 7.0, limit_s=30.0) == 7.0  # the server's wait wins
+    assert honour_retry_after(b.delay(3, half), 0.1, limit_s=30.0) == 4.0
+    assert honour_retry_after(b.delay(1, half), 31.0, limit_s=30.0) is None  # too long: give up
 
 
 async def test_a_retry_after_beyond_the_cap_is_not_waited_for() -> None:
     from quorum.agents.failures import ProviderError
 
     clock = FakeTime()
-    manager = AgentManager(clock=clock, sleep=clock.sleep, backoff=Backoff(max_retry_after_s=10))
+    manager = AgentManager(clock=clock, sleep=clock.sleep, max_retry_after_s=10)
     agent = Scripted(ProviderError("a", "429", status=429, transient=True, retry_after_s=3600))
     manager.register("a", agent, policy=AgentPolicy(max_retries=3))
     with pytest.raises(AgentError, match="429"):
@@ -553,40 +549,35 @@ def _unused(*args: Any) -> None:  # keeps the Any import honest for type checker
     return None
 
 
-# -- shared timers (the per-call timeout of the plain path) ---------------------------------------
+# -- the per-call timeout ------------------------------------------------------------------------
 
 
-async def test_a_shared_timer_fires_no_earlier_than_the_limit_and_little_later() -> None:
+async def test_a_shared_timer_fires_no_earlier_than_the_limit_and_little_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     manager = AgentManager(default_timeout_s=0.064)
     manager.register("a", slow)
     loop = asyncio.get_running_loop()
+    timers: list[tuple[float, float]] = []  # (when the shared timer is due, the loop's time as it was set)
+    call_at = loop.call_at
+
+    def spy(when: float, callback: Callable[..., object], *args: Any,
+            context: contextvars.Context | None = None) -> asyncio.TimerHandle:
+        if isinstance(getattr(callback, "__self__", None), asyncio.Timeout):
+            timers.append((when, loop.time()))
+        return call_at(when, callback, *args, context=context)
+
+    monkeypatch.setattr(loop, "call_at", spy)
     started = loop.time()
     with pytest.raises(AgentTimeoutError) as caught:
         await manager.query(req("a"))
     elapsed = loop.time() - started
     assert caught.value.timeout_s == 0.064
-    assert elapsed >= 0.064
-    assert elapsed < 0.064 * (1 + 1 / 64) + 0.05  # a slice late at most (plus scheduling slack)
-
-
-@pytest.mark.concurrency
-async def test_concurrent_calls_share_timers() -> None:
-    manager = AgentManager()  # the 60 s default applies to every call
-    gate = asyncio.Event()
-
-    async def agent(request: AgentRequest) -> str:
-        await gate.wait()
-        return "ok"
-
-    manager.register("a", agent)
-    loop = asyncio.get_running_loop()
-    before = len(loop._scheduled)  # type: ignore[attr-defined]
-    calls = [asyncio.create_task(manager.query(req("a"))) for _ in range(500)]
-    await asyncio.sleep(0)
-    armed = len(loop._scheduled) - before  # type: ignore[attr-defined]
-    assert 1 <= armed <= 2  # one timer per 1/64 of the limit, not one per call (500)
-    gate.set()
-    assert [r.text for r in await asyncio.gather(*calls)] == ["ok"] * 500
+    assert elapsed >= 0.064  # not early: a lower bound, which a busy machine cannot break
+    # Little later: the timer is set a slice late at most. Checked on the deadline it was given, not on
+    # when a busy machine got round to running it.
+    [(when, now)] = timers
+    assert started + 0.064 <= when <= now + 0.064 * (1 + 1 / 64)
 
 
 async def test_an_agent_that_asks_another_in_its_own_task_times_out_as_a_timeout() -> None:
@@ -606,18 +597,6 @@ async def test_an_agent_that_asks_another_in_its_own_task_times_out_as_a_timeout
     task = asyncio.current_task()
     assert task is not None
     assert task.cancelling() == 0  # both timers' cancel requests were withdrawn
-
-
-def test_a_call_leaves_no_object_of_its_own_in_the_shared_timers() -> None:
-    timers = SharedTimers()
-
-    async def main() -> None:
-        deadline = timers.enter(60.0)
-        assert deadline == {asyncio.current_task(): 0}  # the call is an entry in its bucket
-        assert not timers.leave(deadline)
-        assert deadline == {}
-
-    asyncio.run(main())
 
 
 @pytest.mark.concurrency
@@ -701,19 +680,5 @@ async def test_answers_are_deep_frozen_copies() -> None:
     with pytest.raises(TypeError):
         response.data["n"] = 5  # type: ignore[index]
     with pytest.raises(TypeError):
-        response.data["nested"]["z"] = 1  # type: ignore[index]
+        response.data["nested"]["z"] = 1
     assert response.stance == "bullish"
-
-
-json_like = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-    max_leaves=12,
-)
-
-
-@given(value=st.dictionaries(st.text(max_size=4), json_like, max_size=5))
-def test_freeze_data_is_frozen_mapping(value: dict[str, Any]) -> None:
-    fast = freeze_data(value)
-    assert fast == frozen_mapping(value)
-    assert type(fast) is type(frozen_mapping(value))

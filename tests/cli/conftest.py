@@ -12,30 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import FIXTURES, Cli, PtyRun
+from .helpers import Cli, PtyRun
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("QUORUM_", "OPENAI_", "ANTHROPIC_")) and k not in ("NO_COLOR", "FORCE_COLOR")
-    }
-    env.update(
-        {
-            "QUORUM_DB": str(tmp_path / "history.db"),
-            "XDG_DATA_HOME": str(tmp_path / "xdg"),
-            "HOME": str(tmp_path / "home"),
-            "PYTHONPATH": os.pathsep.join([str(FIXTURES), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-            "NO_COLOR": "1",
-            "COLUMNS": "120",
-            "TERM": "dumb",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return Cli(work, env)
+    return Cli.in_folder(tmp_path)
 
 
 @pytest.fixture

@@ -47,6 +47,29 @@ class Cli:
         self.env = env
         self.db = Path(env["QUORUM_DB"])
 
+    @classmethod
+    def in_folder(cls, root: Path) -> Cli:
+        """A ``quorum`` whose working directory, history, data and home all lie under ``root``."""
+        work = root / "work"
+        work.mkdir()
+        env = {
+            k: v for k, v in os.environ.items()
+            if not k.startswith(("QUORUM_", "OPENAI_", "ANTHROPIC_")) and k not in ("NO_COLOR", "FORCE_COLOR")
+        }
+        env.update(
+            {
+                "QUORUM_DB": str(root / "history.db"),
+                "XDG_DATA_HOME": str(root / "xdg"),
+                "HOME": str(root / "home"),
+                "PYTHONPATH": os.pathsep.join([str(FIXTURES), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+                "NO_COLOR": "1",
+                "COLUMNS": "120",
+                "TERM": "dumb",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return cls(work, env)
+
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "quorum", *args]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -60,15 +59,17 @@ def test_every_command_has_help_with_an_example(cli: Cli) -> None:
 
 @pytest.mark.performance
 def test_help_starts_quickly(cli: Cli) -> None:
-    """Reported, not asserted tightly: the machine may be busy. The target is 0.4 s (issue 7)."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        r = cli("--help")
-        best = min(best, time.perf_counter() - start)
-        assert r.code == 0
-    print(f"quorum --help: {best:.3f} s")
-    assert best < 3.0
+    """The target is 0.4 s (issue 7). What makes ``--help`` slow is what it imports, so that is what is
+    checked (a clock would fail on a busy machine): none of the libraries that only a run needs. The
+    import time is printed, for the record."""
+    r = cli("--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert r.code == 0
+    assert "Usage: quorum" in r.out
+    imports = [line.split("|") for line in r.err.splitlines() if line.startswith("import time:")]
+    imported = {module.strip().split(".")[0] for _, _, module in imports[1:]}  # [0] is the header
+    assert not imported & {"pydantic", "jinja2", "yaml", "sqlite3", "asyncio", "openai", "anthropic", "httpx"}
+    total_us = sum(int(cumulative) for _, cumulative, module in imports[1:] if not module.startswith("  "))
+    print(f"quorum --help imports: {total_us / 1e6:.3f} s")
 
 
 @pytest.mark.errors

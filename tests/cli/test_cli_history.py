@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +13,22 @@ from .helpers import Cli
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def two_runs(cli: Cli) -> tuple[str, str]:
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """Two runs, made once for the module (four ``quorum`` processes fewer per test): the history file
+    and the two execution ids, first and second."""
+    cli = Cli.in_folder(tmp_path_factory.mktemp("recorded"))
     first = cli.run_demo("--json").json()["id"]
     second = cli("run", "daily-market-analysis", "question=Is BTC overbought?", "--json").json()["id"]
+    return cli.db, first, second
+
+
+@pytest.fixture
+def two_runs(cli: Cli, recorded: tuple[Path, str, str]) -> tuple[str, str]:
+    """The two runs in this test's own history (a copy: ``prune`` may delete from it)."""
+    db, first, second = recorded
+    for part in db.parent.glob(db.name + "*"):  # with its -wal and -shm, if SQLite left them
+        shutil.copyfile(part, cli.db.with_name(cli.db.name + part.name[len(db.name):]))
     return first, second
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.llm_server import LLMServer, Reply
+from tests.agents.llm_server import LLMServer, Reply
 
 from .helpers import Cli
 

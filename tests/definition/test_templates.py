@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from types import MappingProxyType
 from typing import Any
 
@@ -8,6 +7,8 @@ import pytest
 
 from quorum.errors import TemplateRenderError
 from quorum.templates import TemplateEngine, default_engine
+from quorum.templates._sandbox import MAX_ITERATIONS
+from tests.work import allocated, calls
 
 pytestmark = [pytest.mark.unit]
 
@@ -135,10 +136,16 @@ def test_default_engine_is_shared() -> None:
     ],
 )
 def test_size_bombs_are_refused_fast(engine: TemplateEngine, source: str) -> None:
-    start = time.perf_counter()
-    with pytest.raises(TemplateRenderError):
-        engine.render(source, CTX)
-    assert time.perf_counter() - start < 2.0
+    def refuse() -> None:
+        with pytest.raises(TemplateRenderError):
+            engine.render(source, CTX)
+
+    refuse()  # compiled once, so that the counts below are the render's
+    # Refused before the work, not after: no more calls than the loop budget allows, and a few MB at
+    # most (the output limit is 200,000 characters; 2 ** 100000000 alone would take 12 MB, most of
+    # these gigabytes). A hang is the per-test timeout's to catch.
+    assert calls(refuse) < 2 * MAX_ITERATIONS
+    assert allocated(refuse) < 8_000_000
 
 
 @pytest.mark.errors

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import quorum.engine.executor as executor_module
+from quorum.ids import PhaseName
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +153,7 @@ async def test_a_bad_price_row_ends_the_meeting_at_activation(tmp_path: Path) ->
     assert result.status.value == "failed"
     assert "The request is invalid" in str(result.error)
     assert "prices[0]: close 'abc'" in str(result.error)
-    assert "Analysis" not in result.phases or result.phases["Analysis"].status.value != "completed"
+    assert "Analysis" not in result.phases or result.phases[PhaseName("Analysis")].status.value != "completed"
 
 
 async def test_the_workflow_guards_the_cap_whatever_agent_answers(tmp_path: Path) -> None:

@@ -101,6 +101,7 @@ def wait_for_file(path: str) -> None:
 
 async def race(path: str, eid: str, go_file: str) -> None:
     async with SQLiteHistoryStore(path, busy_timeout_s=30) as store:
+        print("ready", flush=True)  # the database is open: the test starts the race once all are
         await asyncio.to_thread(wait_for_file, go_file)
         lease = await store.acquire_lease(eid, process_owner(), ttl_s=60)
         print("lost" if lease is None else f"won {lease.epoch}", flush=True)

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: this folder is package "history"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: tests/ is a package
 
-from history import test_crash
+from tests.history import test_crash
 
 
 def main() -> int:

@@ -94,11 +94,11 @@ async def test_answers_read_back_equal(data: Any, fields: dict[str, Any]) -> Non
     [back] = await store.read_journal("e1")
     assert back == sent
     assert dict(back.data) == dict(sent.data)
-    assert back.data["response"] == sent.data["response"]  # type: ignore[index]
+    assert back.data["response"] == sent.data["response"]
     assert type(back.data) is ResponseEventData
     assert back.data.answer == sent.data.answer  # type: ignore[attr-defined]
     calls = await store.completed_calls("e1")
-    assert calls == {"P/0/a/0/1": sent.data["response"]}  # type: ignore[index]
+    assert calls == {"P/0/a/0/1": sent.data["response"]}
 
 
 async def test_kept_answers_with_plain_data_cost_the_collector_nothing() -> None:

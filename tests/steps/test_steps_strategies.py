@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +14,7 @@ from quorum.engine.status import ExecutionStatus
 from quorum.errors import DefinitionError
 from quorum.steps.protocol import StepContext
 from quorum.testing import ScriptedAgent, echo_agent
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "run"))
-from run_helpers import aggregate, custom, executor_with, phase, prompt, task
+from tests.engine.run_helpers import aggregate, custom, executor_with, phase, prompt, task
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +31,8 @@ async def test_sync_and_async_strategies_feed_the_outputs() -> None:
 
     async def async_strategy(step: Step, ph: Phase, context: StepContext) -> int:
         await asyncio.sleep(0)
-        return int(step.parameters["k"]) + context.evaluate("phase.outputs.double")
+        doubled: int = context.evaluate("phase.outputs.double")
+        return int(step.parameters["k"]) + doubled
 
     ex.register_step_strategy("double", sync_strategy)
     ex.register_step_strategy("plus", async_strategy)

@@ -7,12 +7,12 @@ once. SDK retries are off: the AgentManager retries transient failures.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from quorum.agents.failures import ProviderError
 from quorum.agents.llm import ChatCall, ChatResult
 from quorum.agents.sdk_transport import SDKChatTransport
-from quorum.errors import ConfigurationError
 
 __all__ = ("DEFAULT_MAX_TOKENS", "AnthropicMessagesTransport")
 
@@ -25,18 +25,12 @@ class AnthropicMessagesTransport(SDKChatTransport):
 
     provider = "anthropic"
 
-    def _new_client(self) -> Any:
-        try:
-            import anthropic
-        except ImportError:
-            raise ConfigurationError(
-                "the anthropic package is not installed: pip install 'quorum[anthropic]'"
-            ) from None
+    def _new_client(self, sdk: ModuleType) -> Any:
         if self._endpoint.api_key is None:
             raise ProviderError(
                 self._agent_id, "no API key for Anthropic: set " + " or ".join(self._endpoint.key_names)
             )
-        return anthropic.AsyncAnthropic(
+        return sdk.AsyncAnthropic(
             api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
         )
 

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from quorum.agents._fields import closest
 from quorum.agents.cache import CacheMode, ResponseCache
 from quorum.agents.definitions import AgentDefinition
 from quorum.agents.llm import ChunkHook
@@ -24,6 +23,7 @@ from quorum.agents.providers import ProviderContext, build_agent
 from quorum.agents.registry import AgentRegistry
 from quorum.agents.resilience import Backoff
 from quorum.definition.model import frozen_mapping
+from quorum.definition.suggest import suggest
 from quorum.errors import ConfigurationError
 from quorum.ids import AgentId
 
@@ -61,7 +61,7 @@ def load_definitions(
     if overrides:
         unknown = overrides.unknown_agents(definitions)
         if unknown:
-            guess = closest(unknown[0], definitions)
+            guess = suggest(unknown[0], definitions)
             raise ConfigurationError(
                 f"--model names an unknown agent {unknown[0]!r}"
                 + (

@@ -35,17 +35,29 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import yaml
-
-from quorum.agents._fields import FieldReader, Problems, closest
+from quorum.agents.front_matter import key_lines, load_yaml, split_front_matter
 from quorum.agents.models import check_model_string
+from quorum.definition.fields import (
+    NAME_PATTERN,
+    NAME_RULE,
+    check_bool,
+    check_duration,
+    check_int,
+    check_keys,
+    check_mapping,
+    check_number,
+    check_text,
+    check_words,
+)
 from quorum.definition.model import frozen_mapping
-from quorum.errors import DefinitionError, Problem
+from quorum.definition.report import Report
+from quorum.errors import Problem
 from quorum.ids import AgentId
 
 __all__ = (
@@ -71,6 +83,13 @@ KNOWN_KEYS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 _RESPONSE_FORMATS = frozenset({"json_schema", "json_object", "text"})
+_PRICE_KEYS = ("input", "output")
+_BREAKER_KEYS = ("failures", "reset")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TAGS = "[committee, analysis]"
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,8 +140,8 @@ def parse_agent_file(
     path: str | os.PathLike[str], *, max_bytes: int = MAX_AGENT_FILE_BYTES
 ) -> AgentDefinition:
     """Parse one agent file; raises :class:`DefinitionError` listing every problem."""
-    definition, problems = _parse_path(Path(path), max_bytes=max_bytes)
-    _raise_if_errors(problems, str(path))
+    definition, report = _parse_path(Path(path), max_bytes=max_bytes)
+    report.raise_if_errors()
     assert definition is not None
     return definition
 
@@ -130,227 +149,221 @@ def parse_agent_file(
 def parse_agent_content(
     text: str, *, source: str | None = None, max_bytes: int = MAX_AGENT_FILE_BYTES
 ) -> AgentDefinition:
-    definition, problems = _parse_text(text, source=source, max_bytes=max_bytes)
-    _raise_if_errors(problems, source)
+    definition, report = _parse_text(text, report=Report(source), max_bytes=max_bytes)
+    report.raise_if_errors()
     assert definition is not None
     return definition
 
 
 def lint_agent_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_AGENT_FILE_BYTES) -> list[Problem]:
     """Every error and warning in the file; never raises for a bad file."""
-    return list(_parse_path(Path(path), max_bytes=max_bytes)[1])
+    return _parse_path(Path(path), max_bytes=max_bytes)[1].problems
 
 
 def lint_agent_content(text: str, *, source: str | None = None) -> list[Problem]:
-    return list(_parse_text(text, source=source, max_bytes=MAX_AGENT_FILE_BYTES)[1])
+    return _parse_text(text, report=Report(source), max_bytes=MAX_AGENT_FILE_BYTES)[1].problems
 
 
 def inspect_agent_content(
     text: str, *, source: str | None = None, max_bytes: int = MAX_AGENT_FILE_BYTES
 ) -> tuple[AgentDefinition | None, list[Problem]]:
     """The definition (None when there are errors) and every problem, in one pass."""
-    definition, problems = _parse_text(text, source=source, max_bytes=max_bytes)
-    return definition, list(problems)
+    definition, report = _parse_text(text, report=Report(source), max_bytes=max_bytes)
+    return definition, report.problems
 
 
-def _raise_if_errors(problems: Problems, source: str | None) -> None:
-    if any(p.severity == "error" for p in problems):
-        raise DefinitionError(problems, source=source)
-
-
-def _parse_path(path: Path, *, max_bytes: int) -> tuple[AgentDefinition | None, Problems]:
-    source = str(path)
+def _parse_path(path: Path, *, max_bytes: int) -> tuple[AgentDefinition | None, Report]:
+    report = Report(str(path))
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return None, [_too_big(source, size, max_bytes)]
+            _too_big(report, size, max_bytes)
+            return None, report
         raw = path.read_bytes()
     except OSError as exc:
-        return None, [Problem(message=f"cannot read agent file: {exc.strerror or exc}", source=source)]
+        report.error(f"cannot read agent file: {exc.strerror or exc}")
+        return None, report
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, [
-            Problem(
-                message=f"not valid UTF-8 (byte {exc.start})",
-                source=source,
-                line=line,
-                hint="save the file as UTF-8",
-            )
-        ]
-    return _parse_text(text, source=source, max_bytes=max_bytes)
+        report.error(f"not valid UTF-8 (byte {exc.start})", line, "save the file as UTF-8")
+        return None, report
+    return _parse_text(text, report=report, max_bytes=max_bytes)
 
 
-def _too_big(source: str | None, size: int, limit: int) -> Problem:
-    return Problem(
-        message=f"agent file is {size} bytes; the limit is {limit}",
-        source=source,
+def _too_big(report: Report, size: int, limit: int) -> None:
+    report.error(
+        f"agent file is {size} bytes; the limit is {limit}",
         hint="keep personas short; move reference material elsewhere",
     )
 
 
-def _split_front_matter(text: str, source: str | None) -> tuple[str, int, str, Problem | None]:
-    """(yaml text, line of the first yaml line, body, problem)."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n").rstrip() != "---":
-        return (
-            "",
-            0,
-            text,
-            Problem(
-                message="an agent file starts with a YAML front matter block ('---' on the first line)",
-                source=source,
-                line=1,
-                hint="begin with ---, then id: and model:, then ---, then the persona",
-            ),
+class _Settings:
+    """The front matter's values, each read with the shared field checkers and reported at its key's
+    line (a nested value, like ``price.input``, at its parent's). An absent or empty value is unset."""
+
+    __slots__ = ("data", "default_line", "lines", "report")
+
+    def __init__(
+        self, report: Report, data: Mapping[Any, Any], lines: Mapping[str, int], default_line: int
+    ) -> None:
+        self.report = report
+        self.data = data
+        self.lines = lines
+        self.default_line = default_line
+
+    def line(self, key: str) -> int:
+        return self.lines.get(key, self.default_line)
+
+    def read(
+        self,
+        key: str,
+        check: Callable[Concatenate[Report, Any, str, int | None, P], T | None],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        return check(self.report, value, repr(key), self.line(key), *args, **kwargs)
+
+    def read_within(
+        self,
+        parent: str,
+        inner: Mapping[str, Any],
+        key: str,
+        check: Callable[Concatenate[Report, Any, str, int | None, P], T | None],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T | None:
+        value = inner.get(key)
+        if value is None:
+            return None
+        return check(self.report, value, repr(f"{parent}.{key}"), self.line(parent), *args, **kwargs)
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        if required and self.data.get(key) is None:
+            self.report.error(f"missing required setting {key!r}", self.line(key))
+            return None
+        value = self.read(key, check_text)
+        return None if value is None else value.strip()
+
+    def table(self, key: str, keys: tuple[str, ...], example: str) -> dict[str, Any]:
+        """A nested mapping of known keys (``price``, ``circuit_breaker``); {} when unset or wrong."""
+        inner = self.read(key, check_mapping, example)
+        if inner is None:
+            return {}
+        check_keys(
+            self.report, inner, keys, key, lambda _: self.line(key), noun="setting", suggestion_as_hint=True
         )
-    for index in range(1, len(lines)):
-        if lines[index].rstrip("\r\n").rstrip() in ("---", "..."):
-            return "".join(lines[1:index]), 2, "".join(lines[index + 1 :]), None
-    return (
-        "",
-        0,
-        text,
-        Problem(message="the front matter is not closed: no second '---' line", source=source, line=1),
-    )
+        return inner
 
 
-def _load_yaml(text: str, first_line: int, source: str | None) -> tuple[Any, yaml.Node | None, Problems]:
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                mark = event.start_mark
-                return (
-                    None,
-                    None,
-                    [
-                        Problem(
-                            message="YAML anchors and aliases are not allowed in agent files",
-                            source=source,
-                            line=first_line + (mark.line if mark else 0),
-                            hint="write the value out in full",
-                        )
-                    ],
-                )
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        reason = getattr(exc, "problem", None) or str(exc)
-        return (
-            None,
-            None,
-            [
-                Problem(
-                    message=f"invalid YAML in front matter: {reason}",
-                    source=source,
-                    line=first_line + mark.line if mark is not None else first_line,
-                )
-            ],
-        )
-    return data, node, []
-
-
-def _key_lines(node: yaml.Node | None, first_line: int) -> dict[str, int]:
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                lines[str(key_node.value)] = first_line + key_node.start_mark.line
-    return lines
-
-
-def _parse_text(text: str, *, source: str | None, max_bytes: int) -> tuple[AgentDefinition | None, Problems]:
+def _parse_text(text: str, *, report: Report, max_bytes: int) -> tuple[AgentDefinition | None, Report]:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
-        return None, [_too_big(source, size, max_bytes)]
+        _too_big(report, size, max_bytes)
+        return None, report
     text = text.removeprefix("\ufeff")
-    front, first_line, body, problem = _split_front_matter(text, source)
-    if problem is not None:
-        return None, [problem]
-    data, node, problems = _load_yaml(front, first_line, source)
-    if problems:
-        return None, problems
+    split = split_front_matter(text, report)
+    if split is None:
+        return None, report
+    front, first_line, body = split
+    loaded = load_yaml(front, first_line, report)
+    if loaded is None:
+        return None, report
+    data, node = loaded
     if not isinstance(data, Mapping):
-        return None, [
-            Problem(
-                message="the front matter must be a YAML mapping of settings", source=source, line=first_line
-            )
-        ]
-    reader = FieldReader(data, _key_lines(node, first_line), source=source, default_line=first_line)
-    for key in data:
-        if key == "api_key":
-            reader.error(
-                key,
-                "API keys never belong in agent files",
-                hint="name the variable instead: api_key_env: MY_KEY",
-            )
-        elif key not in KNOWN_KEYS:
-            guess = closest(str(key), KNOWN_KEYS)
-            reader.error(
-                key,
-                f"unknown setting {key!r}",
-                hint=f"did you mean {guess!r}?" if guess else "known: " + ", ".join(sorted(KNOWN_KEYS)),
-            )
-    agent_id = reader.ident("id", required=True)
-    model = reader.text("model", required=True)
+        report.error("the front matter must be a YAML mapping of settings", first_line)
+        return None, report
+    settings = _Settings(report, data, key_lines(node, first_line), first_line)
+    definition = _read_definition(settings, persona=body.strip(), text=text)
+    return (None if report.has_errors else definition), report
+
+
+def _read_definition(settings: _Settings, *, persona: str, text: str) -> AgentDefinition | None:
+    """Every setting checked (all problems reported); the definition when id and model are usable."""
+    report, read = settings.report, settings.read
+    if "api_key" in settings.data:
+        report.error(
+            "API keys never belong in agent files",
+            settings.line("api_key"),
+            "name the variable instead: api_key_env: MY_KEY",
+        )
+    others = {key: value for key, value in settings.data.items() if key != "api_key"}
+    check_keys(
+        report, others, sorted(KNOWN_KEYS), "the agent file", settings.line, noun="setting",
+        suggestion_as_hint=True,
+    )
+    agent_id = settings.text("id", required=True)
+    if agent_id is not None and not NAME_PATTERN.fullmatch(agent_id):
+        report.error(f"invalid id {agent_id!r}", settings.line("id"), NAME_RULE)
+        agent_id = None
+    model = settings.text("model", required=True)
     if model is not None:
         for message, hint in check_model_string(model):
-            reader.error("model", message, hint=hint)
-    temperature = reader.number("temperature", minimum=0.0, maximum=2.0)
-    timeout_s = reader.duration("timeout")
-    max_concurrency = reader.integer("max_concurrency", minimum=1)
-    max_retries = reader.integer("max_retries", minimum=0, maximum=20)
-    cache_ttl_s = reader.duration("cache_ttl", allow_zero=True)
-    max_tokens = reader.integer("max_tokens", minimum=1)
-    response_format = reader.text("response_format")
+            report.error(message, settings.line("model"), hint)
+    response_format = settings.text("response_format")
     if response_format is not None and response_format not in _RESPONSE_FORMATS:
-        reader.error(
-            "response_format",
+        report.error(
             f"unknown response_format {response_format!r}",
-            hint="one of " + ", ".join(sorted(_RESPONSE_FORMATS)),
+            settings.line("response_format"),
+            "one of " + ", ".join(sorted(_RESPONSE_FORMATS)),
         )
-    price = reader.mapping("price", keys=("input", "output"))
-    breaker = reader.mapping("circuit_breaker", keys=("failures", "reset"))
-    breaker_failures = reader.integer("failures", minimum=1, within="circuit_breaker", data=breaker)
-    breaker_reset = reader.duration("reset", within="circuit_breaker", data=breaker)
-    persona = body.strip()
+    api_key_env = settings.text("api_key_env")
+    if api_key_env is not None and not _ENV_NAME.fullmatch(api_key_env):
+        report.error(
+            "'api_key_env' must name an environment variable (like MY_API_KEY)", settings.line("api_key_env")
+        )
+    tags = settings.data.get("tags")
+    if isinstance(tags, str):
+        tags = [tags]  # one tag need not be written as a list
+    words = None if tags is None else check_words(report, tags, "'tags'", settings.line("tags"), _TAGS)
+    price = settings.table("price", _PRICE_KEYS, "{input: 0.4, output: 1.6}")
+    breaker = settings.table("circuit_breaker", _BREAKER_KEYS, "{failures: 5, reset: 30s}")
+    temperature = read("temperature", check_number, minimum=0.0, maximum=2.0)
+    price_in = settings.read_within("price", price, "input", check_number, minimum=0.0)
+    price_out = settings.read_within("price", price, "output", check_number, minimum=0.0)
+    timeout_s = read("timeout", check_duration)
+    max_concurrency = read("max_concurrency", check_int, minimum=1)
+    max_retries = read("max_retries", check_int, minimum=0, maximum=20)
+    cache_ttl_s = read("cache_ttl", check_duration, positive=False)
+    max_tokens = read("max_tokens", check_int, minimum=1)
+    stream = read("stream", check_bool)
+    options = read("options", check_mapping, "{top_p: 0.9, seed: 7}")
+    breaker_failures = settings.read_within("circuit_breaker", breaker, "failures", check_int, minimum=1)
+    breaker_reset_s = settings.read_within("circuit_breaker", breaker, "reset", check_duration)
+    name, role, description = settings.text("name"), settings.text("role"), settings.text("description")
+    base_url = settings.text("base_url")
     if not persona:
-        reader.warning("id", "the agent has no persona (the text after the front matter)")
-    name, role, description = reader.text("name"), reader.text("role"), reader.text("description")
-    tags, base_url = reader.string_list("tags"), reader.text("base_url")
-    api_key_env, stream = reader.env_name("api_key_env"), reader.boolean("stream")
-    options = reader.mapping("options")
-    price_in = reader.number("input", minimum=0.0, within="price", data=price)
-    price_out = reader.number("output", minimum=0.0, within="price", data=price)
-    if reader.has_errors or agent_id is None or model is None:
-        return None, reader.problems
-    definition = AgentDefinition(
+        report.warning("the agent has no persona (the text after the front matter)", settings.line("id"))
+    if agent_id is None or model is None:
+        return None
+    return AgentDefinition(
         id=AgentId(agent_id),
         model=model,
         name=name or "",
         role=role or "",
         description=description or "",
         persona=persona,
-        temperature=temperature,
+        temperature=None if temperature is None else float(temperature),
         timeout_s=timeout_s,
         max_concurrency=max_concurrency,
         max_retries=max_retries,
         cache_ttl_s=cache_ttl_s,
-        tags=tags,
+        tags=tuple(tag.strip() for tag in words or ()),
         max_tokens=max_tokens,
         base_url=base_url,
         api_key_env=api_key_env,
         response_format=response_format,
         stream=stream,
         options=frozen_mapping(options),
-        price_in_per_mtok=price_in,
-        price_out_per_mtok=price_out,
+        price_in_per_mtok=None if price_in is None else float(price_in),
+        price_out_per_mtok=None if price_out is None else float(price_out),
         breaker_failures=breaker_failures,
-        breaker_reset_s=breaker_reset,
-        source=source,
-        line=reader.line_of("id"),
+        breaker_reset_s=breaker_reset_s,
+        source=report.source,
+        line=settings.line("id"),
         content_hash=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
     )
-    return definition, reader.problems

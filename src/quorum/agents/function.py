@@ -6,42 +6,15 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
-from quorum.definition.model import SCALAR_TYPES, frozen_mapping
+from quorum.definition.model import frozen_mapping
 from quorum.ids import AgentId
 
-__all__ = ("AgentCallable", "FunctionAgent", "coerce_response", "freeze_data")
+__all__ = ("AgentCallable", "FunctionAgent", "coerce_response")
 
 AgentCallable = Callable[[AgentRequest], "Any | Awaitable[Any]"]
-
-_RESPONSE_FIELDS = ("stance", "recommendation", "confidence", "rationale")
-
-
-
-def freeze_data(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``frozen_mapping(value)`` — a read-only copy, nested dicts and lists frozen too — on a fast path.
-
-    Runs once per agent answer. Scalars (most of an answer) are taken as they are with an exact-type
-    test instead of ``frozen_mapping``'s ABC ``isinstance`` checks; only nested containers go the slow
-    way. The copy is shallow for scalars (immutable anyway) and deep for containers, so an agent that
-    keeps and mutates what it returned can never change a recorded answer.
-    """
-    if not value:
-        return frozen_mapping()
-    leaves = SCALAR_TYPES
-    return MappingProxyType({k: v if type(v) in leaves else frozen_mapping(v) if isinstance(v, Mapping)
-                             else _freeze_item(v) for k, v in value.items()})
-
-
-def _freeze_item(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        leaves = SCALAR_TYPES
-        return tuple(v if type(v) in leaves else _freeze_item(v) if not isinstance(v, Mapping)
-                     else frozen_mapping(v) for v in value)
-    return value
 
 
 def coerce_response(agent_id: AgentId, value: Any, *, latency_ms: float, model: str | None) -> AgentResponse:
@@ -60,7 +33,7 @@ def coerce_response(agent_id: AgentId, value: Any, *, latency_ms: float, model: 
         return AgentResponse(
             agent_id=agent_id,
             text=str(value.get("text") or value.get("rationale") or ""),
-            data=freeze_data(value),
+            data=frozen_mapping(value),
             stance=stance if stance in ("bullish", "bearish", "neutral") else None,
             recommendation=_str_or_none(value.get("recommendation")),
             confidence=float(confidence) if isinstance(confidence, int | float) else None,
@@ -107,17 +80,5 @@ class FunctionAgent:
             value = self.fn(request)
             if inspect.isawaitable(value):
                 value = await value
-        return self.answer(value, started)
-
-    @property
-    def awaits_directly(self) -> bool:
-        """True when :meth:`query` is ``await fn(request)`` then :meth:`answer`: a caller may do those
-        two steps itself and save a coroutine per call (the manager's plain path does)."""
-        return self._is_async
-
-    def answer(self, value: Any, started: float) -> AgentResponse:
-        """The response for ``value``, what ``fn`` returned for a call begun at ``started``
-        (``time.perf_counter()``)."""
-        return coerce_response(
-            self.id, value, latency_ms=(time.perf_counter() - started) * 1000.0, model=self._model
-        )
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        return coerce_response(self.id, value, latency_ms=latency_ms, model=self._model)

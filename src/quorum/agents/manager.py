@@ -2,9 +2,8 @@
 breaker, a response cache and budgets, each only when configured.
 
 The engine relies on :class:`~quorum.agents.protocol.AgentDirectory` (``has_agent``, ``agent_ids``,
-``query``). An agent registered without a policy, with no cache, rate limit or budget in play, takes the
-plain path: one dict lookup and a shared-timer timeout — no locks, semaphores or hashing (the engine's
-per-call overhead target is tens of microseconds).
+``query``). An agent registered without a policy, with no cache, rate limit or budget in play, is called
+once under its time limit (:attr:`Route.plain <quorum.agents.routes.Route.plain>`).
 
 Per call, in order: budget (calls) → circuit breaker → cache → [rate limit → pool slot → attempt with
 timeout] repeated for transient failures with backoff → cache store → budget (tokens, cost).
@@ -19,78 +18,20 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from quorum.agents.attempts import Retries, attempt
 from quorum.agents.budget import Budget, BudgetTracker, BudgetUsage
 from quorum.agents.cache import ReplayMissError, ResponseCache, cache_key, request_material
 from quorum.agents.function import AgentCallable, FunctionAgent
 from quorum.agents.policy import AgentPolicy
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
-from quorum.agents.resilience import (
-    Backoff,
-    BreakerPolicy,
-    BreakerState,
-    CircuitBreaker,
-    RateLimiter,
-    SharedTimers,
-)
-from quorum.agents.secrets import redact
-from quorum.errors import AgentError, AgentTimeoutError, BudgetExceededError, QuorumError
+from quorum.agents.resilience import Backoff, BreakerPolicy, BreakerState, CircuitBreaker, RateLimiter
+from quorum.agents.routes import Route
+from quorum.errors import AgentError, BudgetExceededError
 from quorum.ids import AgentId
 
 __all__ = ("AgentManager",)
 
 _PLAIN = AgentPolicy()
-_perf = time.perf_counter
-
-
-class _Route:
-    """Everything needed to call one agent, resolved once at registration (not per call)."""
-
-    __slots__ = ("_loop", "_semaphore", "agent", "breaker", "cached", "direct", "limiter", "plain", "policy")
-
-    def __init__(
-        self,
-        agent: Agent,
-        policy: AgentPolicy,
-        *,
-        breaker: CircuitBreaker | None,
-        limiter: RateLimiter | None,
-        cached: bool,
-    ) -> None:
-        self.agent = agent
-        self.policy = policy
-        self.breaker = breaker
-        self.limiter = limiter
-        self.cached = cached
-        self._semaphore: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.plain = (
-            breaker is None
-            and limiter is None
-            and not cached
-            and policy.max_concurrency is None
-            and policy.max_retries == 0
-        )
-        # An async FunctionAgent on the plain path is awaited by the manager itself: one coroutine
-        # (FunctionAgent.query's) fewer per in-flight call.
-        self.direct = (
-            agent if self.plain and type(agent) is FunctionAgent and agent.awaits_directly else None
-        )
-
-    def semaphore(self) -> asyncio.Semaphore | None:
-        """The pool of this agent in the running loop (a manager may outlive one ``asyncio.run``)."""
-        n = self.policy.max_concurrency
-        if n is None:
-            return None
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._semaphore = asyncio.Semaphore(n)
-            self._loop = loop
-        return self._semaphore
-
-
-def _wrap(agent_id: str, exc: Exception) -> AgentError:
-    transient = isinstance(exc, ConnectionError | TimeoutError)
-    return AgentError(agent_id, redact(f"{type(exc).__name__}: {exc}"), transient=transient)
 
 
 class AgentManager:
@@ -100,6 +41,7 @@ class AgentManager:
         default_timeout_s: float | None = 60.0,
         cache: ResponseCache | None = None,
         backoff: Backoff | None = None,
+        max_retry_after_s: float = 60.0,
         circuit_breaker: BreakerPolicy | None = None,
         rate_limits: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -107,23 +49,33 @@ class AgentManager:
         rand: Callable[[], float] = random.random,
     ) -> None:
         """``circuit_breaker`` applies to agents whose policy sets none; ``rate_limits`` maps a provider
-        (``openai``) to requests per minute. ``clock``/``sleep``/``rand`` are injectable for tests."""
+        (``openai``) to requests per minute; a server's Retry-After longer than ``max_retry_after_s``
+        ends the retries. ``clock``/``sleep``/``rand`` are injectable for tests."""
         self.default_timeout_s = default_timeout_s
-        self.backoff = backoff or Backoff()
         self.default_breaker = circuit_breaker
+        self._retries = Retries(
+            backoff=backoff or Backoff(),
+            max_retry_after_s=max_retry_after_s,
+            clock=clock,
+            sleep=sleep,
+            rand=rand,
+        )
         self._cache = cache
         self._clock = clock
         self._sleep = sleep
-        self._rand = rand
         self._agents: dict[AgentId, Agent] = {}
         self._policies: dict[AgentId, AgentPolicy] = {}
-        self._routes: dict[AgentId, _Route] = {}
+        self._routes: dict[AgentId, Route] = {}
         self._breakers: dict[AgentId, CircuitBreaker] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._budgets: dict[str, BudgetTracker] = {}
-        self._timers = SharedTimers()
         for provider, rpm in (rate_limits or {}).items():
             self._limiters[provider] = RateLimiter(rpm, clock=clock, sleep=sleep)
+
+    @property
+    def backoff(self) -> Backoff:
+        """The waits between retries of transient failures."""
+        return self._retries.backoff
 
     # -- registration -------------------------------------------------------------------------------
 
@@ -192,7 +144,7 @@ class AgentManager:
                 self._breakers[key] = breaker
         limiter = self._limiters.get(policy.provider) if policy.provider else None
         cached = self._cache is not None and self._cache.applies_to(policy.cache_ttl_s)
-        self._routes[key] = _Route(self._agents[key], policy, breaker=breaker, limiter=limiter, cached=cached)
+        self._routes[key] = Route(self._agents[key], policy, breaker=breaker, limiter=limiter, cached=cached)
 
     async def aclose(self) -> None:
         """Close agents that hold connections (LLM clients) and the cache file."""
@@ -260,78 +212,21 @@ class AgentManager:
         route = self._routes.get(request.agent_id)
         if route is None:
             raise AgentError(request.agent_id, "no such agent")
-        budget = self._budgets.get(request.execution_id) if self._budgets else None
-        if not route.plain or budget is not None:
-            return await self._managed(route, request, budget)
-        # The plain path: ``_attempt`` inlined, so that a call is one coroutine fewer (each in-flight
-        # call's objects are traversed by the garbage collector; a fan-out holds thousands at once).
-        limit_s = self._timeout_for(route, request)
-        direct = route.direct
-        try:
-            if limit_s is None:
-                if direct is not None:
-                    started = _perf()
-                    return direct.answer(await direct.fn(request), started)
-                return await route.agent.query(request)
-            timers = self._timers
-            deadline = timers.enter(limit_s)
-            try:
-                if direct is not None:
-                    started = _perf()
-                    response = direct.answer(await direct.fn(request), started)
-                else:
-                    response = await route.agent.query(request)
-            except asyncio.CancelledError as exc:
-                if timers.leave(deadline, exc):
-                    raise TimeoutError from exc
-                raise
-            except BaseException:
-                timers.leave(deadline)
-                raise
-            timers.leave(deadline)
-            return response
-        except TimeoutError:
-            raise AgentTimeoutError(request.agent_id, limit_s or 0.0) from None
-        except QuorumError:
-            raise
-        except Exception as exc:
-            raise _wrap(request.agent_id, exc) from exc
+        budget = self._budgets.get(request.execution_id)
+        if route.plain and budget is None:
+            return await attempt(route, request, self._time_limit(route, request))
+        return await self._managed(route, request, budget)
 
-    def _timeout_for(self, route: _Route, request: AgentRequest) -> float | None:
+    def _time_limit(self, route: Route, request: AgentRequest) -> float | None:
+        """The agent's own limit and the request's, whichever is shorter; else the manager's default."""
         if route.policy.timeout_s is not None:
             if request.timeout_s is not None:
                 return min(route.policy.timeout_s, request.timeout_s)
             return route.policy.timeout_s
         return request.timeout_s if request.timeout_s is not None else self.default_timeout_s
 
-    async def _attempt(self, route: _Route, request: AgentRequest, limit_s: float | None) -> AgentResponse:
-        try:
-            if limit_s is None:
-                return await route.agent.query(request)
-            # Shared timers, not ``asyncio.timeout``: one loop timer per time slice instead of one per
-            # call (the default 60 s limit is armed on every call; see SharedTimers).
-            timers = self._timers
-            deadline = timers.enter(limit_s)
-            try:
-                response = await route.agent.query(request)
-            except asyncio.CancelledError as exc:
-                if timers.leave(deadline, exc):
-                    raise TimeoutError from exc
-                raise
-            except BaseException:
-                timers.leave(deadline)
-                raise
-            timers.leave(deadline)
-            return response
-        except TimeoutError:
-            raise AgentTimeoutError(request.agent_id, limit_s or 0.0) from None
-        except QuorumError:
-            raise
-        except Exception as exc:
-            raise _wrap(request.agent_id, exc) from exc
-
     async def _managed(
-        self, route: _Route, request: AgentRequest, budget: BudgetTracker | None
+        self, route: Route, request: AgentRequest, budget: BudgetTracker | None
     ) -> AgentResponse:
         breaker = route.breaker
         if breaker is not None:
@@ -354,7 +249,7 @@ class AgentManager:
                     return hit.with_(cached=True, agent_id=request.agent_id)
                 if cache.mode == "replay":
                     raise ReplayMissError(request.agent_id, key)
-            response = await self._with_retries(route, request)
+            response = await self._retries.call(route, request, default_timeout_s=self.default_timeout_s)
         except BudgetExceededError:
             if breaker is not None:
                 breaker.release()
@@ -378,68 +273,3 @@ class AgentManager:
         if budget is not None:
             budget.add(response)
         return response
-
-    async def _with_retries(self, route: _Route, request: AgentRequest) -> AgentResponse:
-        """Attempts until success, a permanent failure, the retry limit, or the request's deadline."""
-        overall = request.timeout_s
-        deadline = None if overall is None else self._clock() + overall
-        policy = route.policy
-        retry = 0
-        while True:
-            try:
-                return await self._one_attempt(route, request, deadline)
-            except AgentError as exc:
-                if not exc.transient or retry >= policy.max_retries:
-                    raise
-                retry += 1
-                delay = self.backoff.delay(
-                    retry, rand=self._rand(), retry_after_s=getattr(exc, "retry_after_s", None)
-                )
-                if delay is None or (deadline is not None and self._clock() + delay >= deadline):
-                    raise
-                await self._sleep(delay)
-
-    def _remaining(self, request: AgentRequest, deadline: float | None) -> float | None:
-        if deadline is None:
-            return None
-        remaining = deadline - self._clock()
-        if remaining <= 0:
-            raise AgentTimeoutError(request.agent_id, request.timeout_s or 0.0)
-        return remaining
-
-    async def _one_attempt(
-        self, route: _Route, request: AgentRequest, deadline: float | None
-    ) -> AgentResponse:
-        """Wait for the rate limit and a pool slot (within the request's deadline), then call the agent
-        with the per-attempt timeout."""
-        semaphore = route.semaphore()
-        acquired = False
-        try:
-            if route.limiter is not None or semaphore is not None:
-                if deadline is None:
-                    if route.limiter is not None:
-                        await route.limiter.acquire()
-                    if semaphore is not None:
-                        await semaphore.acquire()
-                        acquired = True
-                else:
-                    try:
-                        async with asyncio.timeout(self._remaining(request, deadline)):
-                            if route.limiter is not None:
-                                await route.limiter.acquire()
-                            if semaphore is not None:
-                                await semaphore.acquire()
-                                acquired = True
-                    except TimeoutError:
-                        raise AgentTimeoutError(request.agent_id, request.timeout_s or 0.0) from None
-            limit = route.policy.timeout_s
-            remaining = self._remaining(request, deadline)
-            if remaining is not None:
-                limit = remaining if limit is None else min(limit, remaining)
-            elif limit is None:
-                limit = self.default_timeout_s
-            return await self._attempt(route, request, limit)
-        finally:
-            if acquired:
-                assert semaphore is not None
-                semaphore.release()

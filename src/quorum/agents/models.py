@@ -8,8 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from quorum.agents._fields import ID_PATTERN, closest
+from quorum.definition.fields import NAME_PATTERN
 from quorum.definition.model import frozen_mapping
+from quorum.definition.suggest import suggest
 from quorum.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def check_model_string(model: str) -> list[tuple[str, str | None]]:
         return [(f"bad provider {provider!r} in model {model!r}", examples)]
     if any(c.isspace() for c in rest):
         return [(f"bad model {model!r}: no spaces allowed", None)]
-    if provider == "builtin" and not ID_PATTERN.fullmatch(rest):
+    if provider == "builtin" and not NAME_PATTERN.fullmatch(rest):
         return [(f"bad built-in agent name {rest!r}", "builtin:<name>, e.g. builtin:technical-analyst")]
     if provider == "python":
         module, sep, attr = rest.partition(":")
@@ -65,7 +66,7 @@ def check_model_string(model: str) -> list[tuple[str, str | None]]:
             ]
     if provider not in BUILTIN_PROVIDERS and provider not in entry_point_providers():
         known = BUILTIN_PROVIDERS | entry_point_providers()
-        guess = closest(provider, known)
+        guess = suggest(provider, known)
         hint = f"did you mean {guess!r}?" if guess else "known: " + ", ".join(sorted(known))
         return [(f"unknown model provider {provider!r}", hint)]
     return []
@@ -108,7 +109,7 @@ def parse_model_overrides(values: Iterable[str] | str | None) -> ModelOverrides:
     for raw in values:
         value = raw.strip()
         agent, eq, model = value.partition("=")
-        if eq and ID_PATTERN.fullmatch(agent.strip()) and ":" not in agent:
+        if eq and NAME_PATTERN.fullmatch(agent.strip()) and ":" not in agent:
             agent, model = agent.strip(), model.strip()
         else:
             agent, model = "", value

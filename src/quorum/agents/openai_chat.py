@@ -1,17 +1,18 @@
 """The ``openai:<model>`` provider: any OpenAI-compatible Chat Completions server, via the official SDK.
 
-The SDK is an optional extra (``pip install quorum[openai]``), imported on first use. Its own retries are
-off (``max_retries=0``): the AgentManager retries transient failures with its backoff and Retry-After.
+The SDK is an optional extra (``pip install quorum[openai]``), imported when the agent is built. Its own
+retries are off (``max_retries=0``): the AgentManager retries transient failures with its backoff and
+Retry-After.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from quorum.agents.failures import ProviderError
 from quorum.agents.llm import ChatCall, ChatResult
 from quorum.agents.sdk_transport import SDKChatTransport
-from quorum.errors import ConfigurationError
 
 __all__ = ("OpenAIChatTransport",)
 
@@ -24,13 +25,7 @@ class OpenAIChatTransport(SDKChatTransport):
 
     provider = "openai"
 
-    def _new_client(self) -> Any:
-        try:
-            import openai
-        except ImportError:
-            raise ConfigurationError(
-                "the openai package is not installed: pip install 'quorum[openai]'"
-            ) from None
+    def _new_client(self, sdk: ModuleType) -> Any:
         endpoint = self._endpoint
         if endpoint.api_key is None and endpoint.base_url is None:
             raise ProviderError(
@@ -39,7 +34,7 @@ class OpenAIChatTransport(SDKChatTransport):
                 + " or ".join(endpoint.key_names[-2:])
                 + " (or point OPENAI_BASE_URL at a local server)",
             )
-        return openai.AsyncOpenAI(
+        return sdk.AsyncOpenAI(
             api_key=endpoint.api_key or _PLACEHOLDER_KEY, base_url=endpoint.base_url, max_retries=0
         )
 

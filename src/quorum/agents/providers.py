@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from quorum.agents._fields import closest
 from quorum.agents.definitions import AgentDefinition
 from quorum.agents.function import FunctionAgent
 from quorum.agents.llm import ChunkHook, LLMAgent
 from quorum.agents.models import ENTRY_POINT_GROUP
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
 from quorum.definition.model import frozen_mapping
+from quorum.definition.suggest import suggest
 from quorum.errors import AgentError, ConfigurationError, DefinitionError, Problem
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _builtin(definition: AgentDefinition, context: ProviderContext) -> Agent:
         fn = builtin.get_specialist(name)
     except LookupError:
         known = list(getattr(builtin, "SPECIALISTS", {}) or ())
-        guess = closest(name, known)
+        guess = suggest(name, known)
         raise DefinitionError(
             [
                 Problem(

@@ -1,7 +1,7 @@
-"""Backoff, a per-agent circuit breaker, a per-provider rate limiter (token bucket), and the shared
-timers that bound each call.
+"""Retrying and guarding agent calls: the backoff (shared with phase retries), a server's Retry-After,
+a per-agent circuit breaker and a per-provider rate limiter (token bucket).
 
-The first three take an injectable clock (and sleep) so tests run them on a fake timeline.
+The breaker and the limiter take an injectable clock (and sleep) so tests run them on a fake timeline.
 """
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
+from quorum.definition.backoff import Backoff
 from quorum.errors import AgentError
 
 __all__ = (
@@ -24,7 +23,7 @@ __all__ = (
     "CircuitBreaker",
     "CircuitOpenError",
     "RateLimiter",
-    "SharedTimers",
+    "honour_retry_after",
 )
 
 Clock = Callable[[], float]
@@ -33,28 +32,14 @@ Sleep = Callable[[float], Awaitable[None]]
 log = logging.getLogger("quorum.agents")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Backoff:
-    """Wait before retry n (1 = first retry): ``min(initial_s * multiplier**(n-1), max_s)`` ± ``jitter``.
-
-    A server's Retry-After is honoured (the wait is at least that long) unless it exceeds
-    ``max_retry_after_s``, in which case retrying is pointless and :meth:`delay` returns ``None``.
-    """
-
-    initial_s: float = 0.5
-    max_s: float = 20.0
-    multiplier: float = 2.0
-    jitter: float = 0.2
-    max_retry_after_s: float = 60.0
-
-    def delay(self, retry: int, *, rand: float, retry_after_s: float | None = None) -> float | None:
-        base = min(self.initial_s * self.multiplier ** max(retry - 1, 0), self.max_s)
-        wait = max(0.0, base * (1.0 + self.jitter * (2.0 * rand - 1.0)))
-        if retry_after_s is not None:
-            if retry_after_s > self.max_retry_after_s:
-                return None
-            wait = max(wait, retry_after_s)
-        return wait
+def honour_retry_after(delay_s: float, retry_after_s: float | None, *, limit_s: float) -> float | None:
+    """The wait before a retry: the backoff's ``delay_s``, or the server's Retry-After when that is
+    longer; ``None`` when the server asks for more than ``limit_s`` (retrying is pointless then)."""
+    if retry_after_s is None:
+        return delay_s
+    if retry_after_s > limit_s:
+        return None
+    return max(delay_s, retry_after_s)
 
 
 class BreakerState(enum.StrEnum):
@@ -177,88 +162,3 @@ class RateLimiter:
         wait = self.reserve()
         if wait > 0:
             await self._sleep(wait)
-
-
-class Deadline(dict["asyncio.Task[Any]", int]):
-    """The calls sharing one :class:`SharedTimers` timer: each task -> its ``cancelling()`` count when
-    it entered (what :meth:`SharedTimers.leave` compares against, as ``asyncio.timeout`` does).
-
-    A call is one entry in this dict, not an object of its own: a 10,000-agent fan-out holds 10,000
-    calls at once, and every full garbage collection walks each object they keep alive."""
-
-    __slots__ = ("fired",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fired = False
-        """Set when the timer went off: every task still in here then had ``cancel()`` from it."""
-
-
-class SharedTimers:
-    """Per-call timeouts that share event-loop timers (the manager's hot path).
-
-    ``asyncio.timeout`` puts one timer in the loop's heap per call and leaves it there, cancelled, until
-    it is due or swept: with a 60 s default timeout, a 10,000-agent fan-out keeps 10,000 timers alive.
-    Here a deadline is rounded *up* to a bucket ``limit / 64`` wide and every call whose deadline falls
-    in the same bucket shares one timer, so a call costs a dict insertion and removal. A call times out
-    no earlier than its limit and at most 1/64 of it later (60 s: within 0.94 s; 50 ms: within 0.8 ms).
-
-    Semantics are those of ``asyncio.timeout``: when the bucket's timer fires, each call still in it has
-    its task cancelled; :meth:`leave` turns that cancellation into ``TimeoutError`` unless someone else
-    also cancelled the task (then the ``CancelledError`` goes on). One instance serves one event loop;
-    it starts afresh when used from another one.
-    """
-
-    __slots__ = ("_buckets", "_loop")
-
-    _SLICES = 64
-
-    def __init__(self) -> None:
-        self._buckets: dict[float, Deadline] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def enter(self, limit_s: float) -> Deadline:
-        """Start timing the current task; pair with :meth:`leave` (same task) in a ``finally``/``except``."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop = loop
-            self._buckets = {}
-        task = asyncio.current_task(loop)
-        if task is None:
-            raise RuntimeError("SharedTimers.enter() must be called from a task")
-        width = limit_s / self._SLICES
-        deadline = loop.time() + limit_s
-        if width > 0:
-            deadline = math.ceil(deadline / width) * width
-        buckets = self._buckets
-        bucket = buckets.get(deadline)
-        if bucket is None or task in bucket:
-            # A task already timed in this bucket (an agent that asks another agent, in its own task)
-            # gets a timer of its own: one entry per task is what leave() can tell apart.
-            fresh = Deadline()
-            if bucket is None:
-                buckets[deadline] = fresh
-            bucket = fresh
-            loop.call_at(deadline, self._fire, deadline, bucket)
-        bucket[task] = task.cancelling()
-        return bucket
-
-    def _fire(self, deadline: float, bucket: Deadline) -> None:
-        if self._buckets.get(deadline) is bucket:
-            del self._buckets[deadline]
-        # The entries stay: each call's leave() reads its own (and removes it).
-        bucket.fired = True
-        for task in bucket:
-            if not task.done():
-                task.cancel()
-
-    @staticmethod
-    def leave(bucket: Deadline, error: BaseException | None = None) -> bool:
-        """Stop timing; True when ``error`` (a ``CancelledError``) is this timer's doing: a timeout."""
-        task = asyncio.current_task()
-        if task is None:
-            return False
-        cancelling = bucket.pop(task, None)
-        if cancelling is None or not bucket.fired:
-            return False
-        return task.uncancel() <= cancelling and isinstance(error, asyncio.CancelledError)

@@ -1,19 +1,24 @@
 """What the SDK-backed chat transports (``openai:``, ``anthropic:``) share.
 
-One client per event loop, made on first use from the optional SDK and closed by ``aclose``; a call
-either completes at once or streams; and any SDK failure becomes a :class:`ProviderError` that does
-not carry the SDK exception. Subclasses say how to build the client, the request and the answer.
+The optional SDK is imported when the transport is made, so a missing one is a usage error before any
+execution starts, and a first call never spends its time limit importing it. One client per event
+loop, made on first use and closed by ``aclose``; a call either completes at once or streams; and any
+SDK failure becomes a :class:`ProviderError` that does not carry the SDK exception. Subclasses say how
+to build the client, the request and the answer.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import importlib
+from types import ModuleType
 from typing import Any, ClassVar
 
 from quorum.agents.endpoints import Endpoint
 from quorum.agents.failures import ProviderError, from_exception
 from quorum.agents.llm import ChatCall, ChatResult
+from quorum.errors import ConfigurationError
 
 __all__ = ("SDKChatTransport",)
 
@@ -21,14 +26,16 @@ __all__ = ("SDKChatTransport",)
 class SDKChatTransport(abc.ABC):
     """A :class:`~quorum.agents.llm.ChatTransport` over a provider's official async SDK."""
 
-    __slots__ = ("_agent_id", "_client", "_endpoint", "_loop")
+    __slots__ = ("_agent_id", "_client", "_endpoint", "_loop", "_sdk")
 
     provider: ClassVar[str]
-    """The provider's name in error messages and failure classification."""
+    """The provider's name in error messages and failure classification; also the SDK's module and
+    the name of quorum's extra that installs it (``pip install 'quorum[openai]'``)."""
 
     def __init__(self, endpoint: Endpoint, *, agent_id: str) -> None:
         self._endpoint = endpoint
         self._agent_id = agent_id
+        self._sdk = _import_sdk(self.provider)
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -36,8 +43,8 @@ class SDKChatTransport(abc.ABC):
         return f"{type(self).__name__}(base_url={self._endpoint.base_url!r})"
 
     @abc.abstractmethod
-    def _new_client(self) -> Any:
-        """A new SDK client for the endpoint (with the SDK's own retries off); imports the SDK."""
+    def _new_client(self, sdk: ModuleType) -> Any:
+        """A new client of ``sdk`` for the endpoint, with the SDK's own retries off."""
 
     @abc.abstractmethod
     def _arguments(self, call: ChatCall) -> dict[str, Any]:
@@ -59,7 +66,7 @@ class SDKChatTransport(abc.ABC):
             self._client = None
             self._loop = loop
         if self._client is None:
-            self._client = self._new_client()
+            self._client = self._new_client(self._sdk)
         return self._client
 
     async def aclose(self) -> None:
@@ -81,3 +88,12 @@ class SDKChatTransport(abc.ABC):
         # Raised outside the except block so that the SDK exception is neither the cause nor the context:
         # it holds the request and the server's body, either of which may carry the API key.
         raise error
+
+
+def _import_sdk(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ConfigurationError(
+            f"the {name} package is not installed: pip install 'quorum[{name}]'"
+        ) from None

@@ -1,21 +1,26 @@
-"""Checks for single YAML values: each reports what is wrong (and how to write it) or returns the value.
+"""Checks for single YAML values of task and agent files: each reports what is wrong (and how to write
+it) or returns the value.
 
-Every checker takes the value, a human name for it (``retry.maxAttempts``), its line and the report,
-and returns the accepted value or ``None`` after recording a problem. YAML's surprises are named in
-the hints: ``yes``/``on`` are booleans, ``"3"`` is text, ``1.0`` is a number.
+Every checker takes the report, the value, a human name for it (``retry.maxAttempts`` in task files,
+``'max_retries'`` in agent files), its line, and returns the accepted value or ``None`` after recording
+a problem. YAML's surprises are named in the hints: ``yes``/``on`` are booleans, ``"3"`` is text,
+``1.0`` is a number.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from quorum.definition.durations import MAX_SECONDS, DurationError, parse_time_string
 from quorum.definition.report import Report
-from quorum.definition.suggest import did_you_mean
+from quorum.definition.suggest import suggest
 
 __all__ = (
+    "NAME_PATTERN",
+    "NAME_RULE",
     "check_bool",
     "check_duration",
     "check_int",
@@ -23,7 +28,14 @@ __all__ = (
     "check_mapping",
     "check_number",
     "check_text",
+    "check_words",
     "type_name",
+)
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+"""Task names and agent ids: they become file names, command-line arguments and keys."""
+NAME_RULE = (
+    "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit (at most 100 characters)"
 )
 
 
@@ -45,8 +57,9 @@ def type_name(value: Any) -> str:
 
 
 def check_int(
-    report: Report, value: Any, what: str, line: int | None, *, minimum: int, maximum: int
+    report: Report, value: Any, what: str, line: int | None, *, minimum: int, maximum: int | None = None
 ) -> int | None:
+    """A whole number (``3.0`` counts); ``maximum`` is a sanity limit, so going over it is "absurd"."""
     if isinstance(value, bool):
         report.error(
             f"{what} must be a whole number, not {type_name(value)}",
@@ -65,7 +78,7 @@ def check_int(
     if value < minimum:
         report.error(f"{what} must be at least {minimum}, got {value}", line)
         return None
-    if value > maximum:
+    if maximum is not None and value > maximum:
         report.error(f"{what} = {value} is absurdly large (at most {maximum})", line)
         return None
     return value
@@ -78,23 +91,32 @@ def check_number(
     line: int | None,
     *,
     minimum: float,
-    maximum: float,
+    maximum: float | None = None,
     exclusive_minimum: bool = False,
 ) -> float | int | None:
+    """A finite number within its range; the message names the bound that was crossed, and the whole
+    range when it has two ends (``temperature`` between 0 and 2)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         report.error(f"{what} must be a number, not {type_name(value)}", line)
         return None
     if not math.isfinite(value):
         report.error(f"{what} must be a finite number, not {value!r}", line)
         return None
-    if value < minimum or (exclusive_minimum and value == minimum):
+    too_low = value < minimum or (exclusive_minimum and value == minimum)
+    too_high = maximum is not None and value > maximum
+    if not (too_low or too_high):
+        return value
+    if too_low:
         bound = f"greater than {minimum:g}" if exclusive_minimum else f"at least {minimum:g}"
-        report.error(f"{what} must be {bound}, got {value:g}", line)
-        return None
-    if value > maximum:
-        report.error(f"{what} = {value:g} is absurdly large (at most {maximum:g})", line)
-        return None
-    return value
+    else:
+        bound = f"at most {maximum:g}"
+    whole = (
+        f" (a number between {minimum:g} and {maximum:g})"
+        if maximum is not None and not exclusive_minimum
+        else ""
+    )
+    report.error(f"{what} must be {bound}, got {value:g}{whole}", line)
+    return None
 
 
 def check_bool(report: Report, value: Any, what: str, line: int | None) -> bool | None:
@@ -153,6 +175,16 @@ def check_duration(
     return seconds
 
 
+def check_words(
+    report: Report, value: Any, what: str, line: int | None, example: str
+) -> tuple[str, ...] | None:
+    """A list of text (tags, labels)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        report.error(f"{what} must be a list of words, e.g. {example}", line)
+        return None
+    return tuple(value)
+
+
 def check_mapping(
     report: Report, value: Any, what: str, line: int | None, example: str
 ) -> dict[str, Any] | None:
@@ -163,14 +195,29 @@ def check_mapping(
 
 
 def check_keys(
-    report: Report, mapping: Mapping[str, Any], known: Iterable[str], what: str, line_of: Any
+    report: Report,
+    mapping: Mapping[Any, Any],
+    known: Iterable[str],
+    what: str,
+    line_of: Callable[[str], int | None],
+    *,
+    noun: str = "key",
+    suggestion_as_hint: bool = False,
 ) -> None:
-    """Unknown keys are errors, with the closest known key suggested. ``line_of(key)`` gives a key's line."""
+    """Unknown keys are errors, with the closest known key suggested. ``line_of(key)`` gives a key's line.
+
+    Task files name the suggestion in the message and list the known keys in the hint. Agent files
+    (``suggestion_as_hint``) make the suggestion the hint, and list the known keys when none is close.
+    """
     known = tuple(known)
-    for key in mapping:
-        if key not in known:
-            report.error(
-                f"unknown key {key!r} in {what}{did_you_mean(key, known, max_distance=3)}",
-                line_of(key),
-                "known keys: " + ", ".join(known),
-            )
+    listing = f"known {noun}s: " + ", ".join(known)
+    for raw in mapping:
+        key = str(raw)
+        if key in known:
+            continue
+        message = f"unknown {noun} {key!r} in {what}"
+        close = suggest(key, known)
+        if suggestion_as_hint:
+            report.error(message, line_of(key), f"did you mean {close!r}?" if close else listing)
+        else:
+            report.error(message + (f" (did you mean {close!r}?)" if close else ""), line_of(key), listing)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
+from quorum.definition.backoff import Backoff
 from quorum.ids import AgentId, PhaseName, TaskName
 
 __all__ = (
@@ -104,20 +105,22 @@ BUILTIN_STEP_KINDS: frozenset[str] = frozenset({"prompt", "agent", "validation",
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """How often a failed phase is tried, and how long to wait between attempts.
-
-    delay(attempt) = min(backoff_ms * 2 ** (attempt - 1), max_backoff_ms), then +/- jitter (a fraction).
-    """
+    """How often a failed phase is tried, and how long to wait between attempts (see :attr:`backoff`)."""
 
     max_attempts: int = 1
     backoff_ms: float = 1000.0
     max_backoff_ms: float = 30_000.0
     jitter: float = 0.1
 
-    def delay_ms(self, attempt: int, *, rand: float = 0.5) -> float:
-        """Delay before retry number ``attempt`` (1 = first retry). ``rand`` in [0, 1)."""
-        base = min(self.backoff_ms * float(2 ** max(attempt - 1, 0)), self.max_backoff_ms)
-        return max(0.0, base * (1.0 + self.jitter * (2.0 * rand - 1.0)))
+    @property
+    def backoff(self) -> Backoff:
+        """The waits between attempts: ``backoff_ms`` doubling up to ``max_backoff_ms``, ± ``jitter``."""
+        return Backoff(
+            initial_s=self.backoff_ms / 1000.0,
+            max_s=self.max_backoff_ms / 1000.0,
+            multiplier=2.0,
+            jitter=self.jitter,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

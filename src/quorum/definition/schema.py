@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from quorum.definition.fields import (
+    NAME_PATTERN,
+    NAME_RULE,
     check_bool,
     check_duration,
     check_int,
@@ -15,6 +17,7 @@ from quorum.definition.fields import (
     check_mapping,
     check_number,
     check_text,
+    check_words,
     type_name,
 )
 from quorum.definition.model import OutputSelector, RetryPolicy
@@ -34,8 +37,6 @@ __all__ = (
     "read_phase_header",
 )
 
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
-"""Task names and agent ids: lowercase, digits, '.', '_', '-'; at most 100 characters."""
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 SEMVER = re.compile(r"\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,64})?(?:\+[0-9A-Za-z.-]{1,64})?")
 
@@ -158,8 +159,7 @@ def read_metadata(report: Report, doc: YamlDoc, base_line: int, engine: Template
             report.error(
                 f"task name {name!r} is not allowed",
                 line_of("name"),
-                "use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit "
-                "(at most 100 characters), e.g. investment-committee",
+                f"use {NAME_RULE}, e.g. investment-committee",
             )
     if "description" in data:
         meta.description = (
@@ -194,10 +194,8 @@ def read_metadata(report: Report, doc: YamlDoc, base_line: int, engine: Template
     for key in ("tags", "author", "metadata"):
         if key in data:
             meta.metadata[key] = data[key]
-    if "tags" in data and not (
-        isinstance(data["tags"], list) and all(isinstance(t, str) for t in data["tags"])
-    ):
-        report.error("tags must be a list of words, e.g. [committee, equities]", line_of("tags"))
+    if "tags" in data:
+        check_words(report, data["tags"], "tags", line_of("tags"), "[committee, equities]")
     if "metadata" in data:
         check_mapping(report, data["metadata"], "metadata", line_of("metadata"), "{owner: research}")
     return meta

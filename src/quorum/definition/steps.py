@@ -15,7 +15,7 @@ from quorum.definition.markdown import Item
 from quorum.definition.model import BUILTIN_STEP_KINDS, OutputSpec, Step, StepKind, frozen_mapping
 from quorum.definition.report import Report
 from quorum.definition.schema import IDENTIFIER, NAME_PATTERN
-from quorum.definition.suggest import did_you_mean, edit_distance, suggest
+from quorum.definition.suggest import TYPO_CUTOFF, did_you_mean, suggest
 from quorum.definition.yamlsafe import YamlProblem, load_yaml
 from quorum.ids import AgentId
 from quorum.templates import TemplateEngine
@@ -124,10 +124,8 @@ def _parameters(tokens: list[str]) -> dict[str, Any] | None:
 
 
 def _near_builtin(kind: str) -> str | None:
-    for builtin in sorted(BUILTIN_STEP_KINDS):
-        if edit_distance(kind, builtin, limit=2) <= 2:
-            return builtin
-    return None
+    """The built-in step type that ``kind`` misspells, if any (then it is an error, not a custom type)."""
+    return suggest(kind, sorted(BUILTIN_STEP_KINDS), cutoff=TYPO_CUTOFF)
 
 
 def parse_step(ctx: StepContext, item: Item, index: int) -> Step | None:
@@ -231,7 +229,7 @@ def _aggregate(ctx: StepContext, rest: str, base: dict[str, Any]) -> Step | None
         )
         return None
     if kind not in BUILTIN_AGGREGATORS:
-        near = suggest(kind, BUILTIN_AGGREGATORS)
+        near = suggest(kind, BUILTIN_AGGREGATORS, cutoff=TYPO_CUTOFF)
         if near is not None:
             ctx.report.error(
                 f"phase {ctx.phase!r}: unknown aggregator {kind!r} (did you mean {near!r}?)", line

@@ -1,11 +1,21 @@
-"""Suggestions ("did you mean ...?") for misspelt keys, step types, phase and agent names."""
+"""Suggestions ("did you mean ...?") for misspelt keys, step types, phase, task and agent names."""
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ("did_you_mean", "edit_distance", "normalise_name", "suggest")
+__all__ = ("HINT_CUTOFF", "TYPO_CUTOFF", "did_you_mean", "normalise_name", "suggest")
+
+HINT_CUTOFF = 0.6
+"""Similarity (difflib's ratio) at which a known name is worth offering in a hint."""
+
+TYPO_CUTOFF = 0.75
+"""Similarity at which an unknown name counts as a misspelling of a known one, and so as an error.
+
+Stricter than a hint: ``agnet`` (0.8) is a typo of ``agent``, while ``urgent`` (0.73) may well be a
+custom step type of its own."""
 
 
 def normalise_name(text: str) -> str:
@@ -18,41 +28,22 @@ def _loose(text: str) -> str:
     return normalise_name(text).replace("_", "").replace("-", "").replace(" ", "")
 
 
-def edit_distance(a: str, b: str, *, limit: int = 3) -> int:
-    """Levenshtein distance with adjacent transpositions, cut off at ``limit`` (returns limit + 1)."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return min(prev[-1], limit + 1)
-
-
-def suggest(word: str, candidates: Iterable[str], *, max_distance: int = 2) -> str | None:
-    """The candidate closest to ``word``: equal when normalised, else within ``max_distance`` edits."""
+def suggest(word: str, candidates: Iterable[str], *, cutoff: float = HINT_CUTOFF) -> str | None:
+    """The candidate closest to ``word``: equal once case and separators are ignored, else the most
+    similar one at least ``cutoff`` alike (``difflib.get_close_matches``), else None."""
     options = [c for c in candidates if c != word]
     loose = _loose(word)
     for candidate in options:
         if _loose(candidate) == loose:
             return candidate
-    best: tuple[int, str] | None = None
+    by_normal: dict[str, str] = {}
     for candidate in options:
-        d = edit_distance(normalise_name(word), normalise_name(candidate), limit=max_distance)
-        if d <= max_distance and (best is None or d < best[0]):
-            best = (d, candidate)
-    return None if best is None else best[1]
+        by_normal.setdefault(normalise_name(candidate), candidate)
+    found = difflib.get_close_matches(normalise_name(word), by_normal, n=1, cutoff=cutoff)
+    return by_normal[found[0]] if found else None
 
 
-def did_you_mean(word: str, candidates: Iterable[str], *, max_distance: int = 2) -> str:
+def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = HINT_CUTOFF) -> str:
     """``" (did you mean 'x'?)"`` or the empty string."""
-    found = suggest(word, candidates, max_distance=max_distance)
+    found = suggest(word, candidates, cutoff=cutoff)
     return f" (did you mean {found!r}?)" if found else ""

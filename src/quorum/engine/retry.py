@@ -1,6 +1,7 @@
 """Phase retries: how long to wait, and the switch that makes tests fast.
 
-The delay before retry ``n`` (1 = the first retry) is :meth:`RetryPolicy.delay_ms`:
+The delay before retry ``n`` (1 = the first retry) comes from the policy's
+:class:`~quorum.definition.backoff.Backoff`, the one agent-call retries use too:
 ``min(backoffMs * 2**(n-1), maxBackoffMs)``, scaled by a random factor in ``[1 - jitter, 1 + jitter]``.
 Events ``phase:retry`` carry the delay that was computed, even when tests skip the wait.
 
@@ -35,9 +36,11 @@ def is_testing() -> bool:
 
 
 def backoff_delay_ms(policy: RetryPolicy, attempt: int, *, rng: random.Random | None = None) -> float:
-    """The delay before retry number ``attempt`` with jitter drawn from ``rng``."""
-    rand = (rng or random).random()
-    return policy.delay_ms(attempt, rand=rand)
+    """The delay before retry number ``attempt`` in milliseconds, with jitter drawn from ``rng``."""
+    seconds = policy.backoff.delay(attempt, (rng or random).random)
+    # Rounded to the microsecond: whole milliseconds from the task file stay whole after the trip
+    # through seconds (1001 ms would come back as 1000.9999999999999).
+    return round(seconds * 1000.0, 3)
 
 
 async def retry_sleep(seconds: float, sleep: Sleep | None = None) -> None:
