@@ -304,7 +304,7 @@ def test_model_overrides() -> None:
     only_one = parse_model_overrides("risk-officer=python:pkg.mod:fn")
     assert only_one.model_for("macro", "builtin:macro") == "builtin:macro"
     d = parse_agent_content("---\nid: risk-officer\nmodel: builtin:risk-officer\n---\nx\n")
-    assert only_one.apply(d).model == "python:pkg.mod:fn"
+    assert only_one.model_for(d.id, d.model) == "python:pkg.mod:fn"
     assert d.model == "builtin:risk-officer"
     assert only_one.unknown_agents(["macro"]) == ["risk-officer"]
     assert not parse_model_overrides(None)

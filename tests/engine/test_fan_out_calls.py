@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from run_helpers import phase, prompt, task
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
 from quorum.engine.executor import TaskExecutor
@@ -14,8 +13,9 @@ from quorum.engine.status import ExecutionStatus
 from quorum.errors import BudgetExceededError
 from quorum.events import EventType as E
 from quorum.history.memory import MemoryHistoryStore
-from quorum.ids import AgentId
+from quorum.ids import AgentId, PhaseName
 from quorum.testing import EventCapture
+from tests.engine.run_helpers import phase, prompt, task
 
 pytestmark = pytest.mark.concurrency
 
@@ -51,19 +51,19 @@ class Directory:
 
 
 async def test_answers_and_failures_of_any_awaitable_are_recorded() -> None:
-    ex = TaskExecutor(agent_manager=Directory({"b": "raise-now", "d": "fail-later"}),  # type: ignore[arg-type]
+    ex = TaskExecutor(agent_manager=Directory({"b": "raise-now", "d": "fail-later"}),
                       history_store=MemoryHistoryStore())
     with EventCapture(ex) as events:
         result = await ex.execute(FAN, {"x": 1})
     assert result.status is ExecutionStatus.COMPLETED
-    answers = result.phases["P"].answers
-    assert sorted(a.agent_id for a in answers) == list(AGENTS)
+    answers = result.phases[PhaseName("P")].answers
+    assert sorted(str(a.agent_id) for a in answers) == list(AGENTS)
     by_agent = {a.agent_id: a for a in answers}
-    assert by_agent["a"].data == {"v": "a"}
-    assert by_agent["b"].error == "b refused at once"
-    assert by_agent["d"].error == "d failed"
+    assert by_agent[AgentId("a")].data == {"v": "a"}
+    assert by_agent[AgentId("b")].error == "b refused at once"
+    assert by_agent[AgentId("d")].error == "d failed"
     errors = events.of(E.AGENT_ERROR)
-    assert sorted(e.agent for e in errors) == ["b", "d"]
+    assert sorted(str(e.agent) for e in errors) == ["b", "d"]
     assert {e.data["error_type"] for e in errors} == {"RuntimeError", "ValueError"}
     starts = events.of(E.AGENT_START)
     assert [e.agent for e in starts] == list(AGENTS)
@@ -72,10 +72,10 @@ async def test_answers_and_failures_of_any_awaitable_are_recorded() -> None:
 
 
 async def test_a_budget_stop_from_any_call_ends_the_phase() -> None:
-    ex = TaskExecutor(agent_manager=Directory({"c": "budget"}))  # type: ignore[arg-type]
+    ex = TaskExecutor(agent_manager=Directory({"c": "budget"}))
     result = await ex.execute(FAN, {"x": 1})
     assert result.status is ExecutionStatus.FAILED
-    assert "budget" in (result.phases["P"].error or "")
+    assert "budget" in (result.phases[PhaseName("P")].error or "")
 
 
 async def test_an_engine_timeout_turns_a_slow_call_into_an_error_answer() -> None:
@@ -87,7 +87,7 @@ async def test_an_engine_timeout_turns_a_slow_call_into_an_error_answer() -> Non
 
     ex = TaskExecutor(agent_manager=make_manager(dict.fromkeys(AGENTS, slow)), agent_timeout=0.05)
     result = await ex.execute(FAN, {"x": 1})
-    by_agent = {a.agent_id: a for a in result.phases["P"].answers}
-    assert by_agent["a"].error is None
-    assert by_agent["c"].error is not None
-    assert "0.05" in by_agent["c"].error
+    by_agent = {a.agent_id: a for a in result.phases[PhaseName("P")].answers}
+    assert by_agent[AgentId("a")].error is None
+    assert by_agent[AgentId("c")].error is not None
+    assert "0.05" in (by_agent[AgentId("c")].error or "")

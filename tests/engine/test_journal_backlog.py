@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from run_helpers import executor_with, phase, prompt, task
 
 from quorum.engine.recorder import Backlog
 from quorum.engine.status import ExecutionStatus
 from quorum.events import Event
 from quorum.history.memory import MemoryHistoryStore
+from tests.engine.run_helpers import executor_with, phase, prompt, task
 
 pytestmark = pytest.mark.concurrency
 

@@ -18,7 +18,7 @@ from quorum.engine.ports import Interrupt
 from quorum.engine.results import PhaseResult
 from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.errors import InvalidTransitionError
-from quorum.ids import AgentId, PhaseName
+from quorum.ids import AgentId, PhaseName, TaskName
 
 pytestmark = pytest.mark.unit
 
@@ -40,7 +40,7 @@ class _Events:
 
 
 def _running_control() -> tuple[ExecutionControl, ExecutionContext, _Events]:
-    ctx = ExecutionContext(Task(name="t", phases=(Phase(name=PhaseName("P")),)))
+    ctx = ExecutionContext(Task(name=TaskName("t"), phases=(Phase(name=PhaseName("P")),)))
     ctx.start()
     events = _Events()
     return ExecutionControl(ctx, events, EngineLogger(), time_limit_s=None), ctx, events
@@ -62,7 +62,7 @@ async def test_a_pause_holds_every_waiter_at_the_boundary_and_a_resume_lets_all_
     assert not second.done()
     control.resume()
     await asyncio.wait_for(second, 1)
-    assert ctx.status is ExecutionStatus.RUNNING
+    assert ctx.status.value == "running"
     assert events.emitted == ["execution:paused", "execution:resumed"]
 
 
@@ -112,18 +112,17 @@ def test_settled_phases_is_a_mapping_by_name_in_settling_order() -> None:
     assert list(phases) == ["A", "B"]
     assert list(phases.items()) == [("A", a), ("B", b)]
     assert list(phases.values()) == [a, b]
-    assert phases["B"] is b
-    assert phases.get("C") is None
+    assert phases[PhaseName("B")] is b
+    assert phases.get(PhaseName("C")) is None
     assert len(phases) == 2
     with pytest.raises(KeyError):
         phases[PhaseName("C")]
 
 
 async def test_a_recorded_snapshot_refers_to_answers_by_call_key() -> None:
-    from run_helpers import executor_with, phase, prompt, task
-
     from quorum.events import EventType
     from quorum.history.memory import MemoryHistoryStore
+    from tests.engine.run_helpers import executor_with, phase, prompt, task
 
     store = MemoryHistoryStore()
 
@@ -171,11 +170,10 @@ async def test_a_settled_phase_is_encoded_once_for_all_later_checkpoints(tmp_pat
     ``PhaseRecord`` keeps the text) and what it stores reads back as the phase's JSON form."""
     from pathlib import Path
 
-    from run_helpers import executor_with, phase, prompt, task
-
     from quorum.engine import snapshot as snapshot_module
     from quorum.events import EventType
     from quorum.history.sqlite import SQLiteHistoryStore
+    from tests.engine.run_helpers import executor_with, phase, prompt, task
 
     made: list[str] = []
     phase_json = snapshot_module._phase_json

@@ -8,7 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
-from run_helpers import (
+
+from quorum.agents.protocol import AgentRequest
+from quorum.engine.api import run
+from quorum.engine.status import ExecutionStatus, PhaseStatus
+from quorum.errors import InputValidationError, InvalidTransitionError, TaskNotFoundError
+from quorum.events import EventType as E
+from quorum.testing import EventCapture, ScriptedAgent, make_manager, sleeping_agent
+from tests.engine.run_helpers import (
     ANALYSIS,
     COMMITTEE_AGENTS,
     DEBATE,
@@ -19,13 +26,6 @@ from run_helpers import (
     prompt,
     task,
 )
-
-from quorum.agents.protocol import AgentRequest
-from quorum.engine.api import run
-from quorum.engine.status import ExecutionStatus, PhaseStatus
-from quorum.errors import InputValidationError, InvalidTransitionError, TaskNotFoundError
-from quorum.events import EventType as E
-from quorum.testing import EventCapture, ScriptedAgent, make_manager, sleeping_agent
 
 pytestmark = pytest.mark.integration
 

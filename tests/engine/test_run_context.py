@@ -7,13 +7,13 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from run_helpers import phase, prompt, task
 
 from quorum.agents.protocol import AgentResponse
 from quorum.engine.context import ExecutionContext
 from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.errors import InvalidTransitionError
 from quorum.ids import AgentId
+from tests.engine.run_helpers import phase, prompt, task
 
 pytestmark = pytest.mark.unit
 
@@ -35,13 +35,13 @@ def test_lifecycle_methods_follow_the_state_machine() -> None:
         ctx.pause("too early")
     ctx.start()
     ctx.pause("coffee")
-    assert ctx.status is ExecutionStatus.PAUSED
+    assert ctx.status.value == "paused"
     assert ctx.status_reason == "coffee"
     with pytest.raises(InvalidTransitionError):
         ctx.timeout()
     assert ctx.resume() >= 0.0
     ctx.complete({"ok": True})
-    assert ctx.status is ExecutionStatus.COMPLETED
+    assert ctx.status.value == "completed"
     assert ctx.ended_at is not None
     with pytest.raises(InvalidTransitionError):
         ctx.resume()

@@ -13,7 +13,10 @@ from quorum.agents.manager import AgentManager
 from quorum.engine.api import run
 from quorum.engine.executor import TaskExecutor
 from quorum.engine.status import ExecutionStatus, PhaseStatus
+from quorum.ids import AgentId, PhaseName
 from quorum.testing import make_manager
+
+_AGENTS = "tests.engine.engine_test_agents"
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +59,7 @@ parallel: {parallel}
 def _agent_file(agents: Path, agent_id: str, fn: str = "from_file") -> None:
     agents.mkdir(exist_ok=True)
     (agents / f"{agent_id}.md").write_text(
-        f"---\nid: {agent_id}\nname: {agent_id}\nmodel: python:engine_test_agents:{fn}\n---\nA test agent.\n"
+        f"---\nid: {agent_id}\nname: {agent_id}\nmodel: python:{_AGENTS}:{fn}\n---\nA test agent.\n"
     )
 
 
@@ -113,16 +116,16 @@ def test_quorum_run_closes_the_manager_it_built(tmp_path: Path, closed: list[Age
 async def test_model_overrides_reach_the_default_manager(tmp_path: Path) -> None:
     tasks = _project(tmp_path)
     async with TaskExecutor(tasks_dir=tasks,
-                            model_overrides=["alpha=python:engine_test_agents:override"]) as ex:
+                            model_overrides=[f"alpha=python:{_AGENTS}:override"]) as ex:
         result = await ex.execute("budgeted")
     assert result.status is ExecutionStatus.COMPLETED, result.error
-    assert result.phases["Intake"].outputs["who"] == "override"
-    analysis = result.phases["Analysis"].responses
-    assert analysis["alpha"].data["who"] == "override"
-    assert analysis["beta"].data["who"] == "file"  # only the one named was replaced
-    async with TaskExecutor(tasks_dir=tasks, model_overrides="python:engine_test_agents:override") as ex:
+    assert result.phases[PhaseName("Intake")].outputs["who"] == "override"
+    analysis = result.phases[PhaseName("Analysis")].responses
+    assert analysis[AgentId("alpha")].data["who"] == "override"
+    assert analysis[AgentId("beta")].data["who"] == "file"  # only the one named was replaced
+    async with TaskExecutor(tasks_dir=tasks, model_overrides=f"python:{_AGENTS}:override") as ex:
         every = await ex.execute("budgeted")
-    assert {r.data["who"] for r in every.phases["Analysis"].responses.values()} == {"override"}
+    assert {r.data["who"] for r in every.phases[PhaseName("Analysis")].responses.values()} == {"override"}
 
 
 def _assert_stopped_by_budget(result: Any) -> None:
@@ -173,7 +176,7 @@ async def test_within_budget_it_completes(tmp_path: Path) -> None:
 
 
 async def test_a_call_budget_stops_concurrent_agent_steps() -> None:
-    from run_helpers import agent_step, executor_with, phase, task
+    from tests.engine.run_helpers import agent_step, executor_with, phase, task
 
     ex = executor_with({"a": lambda r: {"v": 1}, "b": lambda r: {"v": 2}})
     t = task(phase("P", agent_step("a", "x"), agent_step("b", "y"), parallel=True), budget={"maxCalls": 1})

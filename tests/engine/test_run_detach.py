@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import pytest
-from run_helpers import executor_with, phase, prompt, task, tasks_left_running
 
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import RetryPolicy
@@ -21,6 +20,7 @@ from quorum.events import EventType as E
 from quorum.history.base import HistoryStore
 from quorum.ids import AgentId, ExecutionId, PhaseName, TaskName
 from quorum.testing import failing_agent, sleeping_agent
+from tests.engine.run_helpers import executor_with, phase, prompt, task, tasks_left_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.concurrency]
 
@@ -179,7 +179,7 @@ async def test_phases_settled_after_the_checkpoint_are_not_run_or_announced_agai
     assert len(optional_answers) == 1
     assert optional_answers[0].error
     journal = await store.read_journal(handle.id)
-    per_phase = [(e.type, e.phase) for e in journal if e.type.startswith("phase:")]
+    per_phase = [(str(e.type), str(e.phase)) for e in journal if e.type.startswith("phase:")]
     assert per_phase.count((E.PHASE_SKIPPED, "Skipped")) == 1
     assert per_phase.count((E.PHASE_START, "Optional")) == 1
     assert per_phase.count((E.PHASE_FAILED, "Optional")) == 1
@@ -303,16 +303,16 @@ def test_settle_from_journal_reads_phases_settled_after_the_checkpoint() -> None
         for e, p in zip(journal, phases, strict=True)
     ]
     assert settle_from_journal(ctx, journal) == ("Late", "Retried")
-    assert ctx.phases["Done"] is done  # what the snapshot had stays as it was
-    late = ctx.phases["Late"]
+    assert ctx.phases[PhaseName("Done")] is done  # what the snapshot had stays as it was
+    late = ctx.phases[PhaseName("Late")]
     assert late.status is PhaseStatus.COMPLETED
     assert dict(late.outputs) == {"v": 1}
     assert late.warnings == ("w",)
     assert [a.text for a in late.answers] == ["1"]
-    retried = ctx.phases["Retried"]
+    retried = ctx.phases[PhaseName("Retried")]
     assert retried.attempts == 2
     assert [a.text for a in retried.answers] == ["2"]  # only the attempt that completed
     assert retried.started_at == 3.0
     assert "Running" not in ctx.phases
     assert ctx.usage.calls == 2
-    assert ctx.phase_views()["Late"]["outputs"] == {"v": 1}  # templates of later phases see it
+    assert ctx.phase_views()[PhaseName("Late")]["outputs"] == {"v": 1}  # templates of later phases see it

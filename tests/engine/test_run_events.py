@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 import pytest
-from run_helpers import executor_with, phase, prompt, task
 
 from quorum.engine.status import ExecutionStatus
 from quorum.events import EVENT_TYPES, Event
 from quorum.events import EventType as E
+from quorum.ids import AgentId
 from quorum.testing import EventCapture, ScriptedAgent, sleeping_agent
+from tests.engine.run_helpers import executor_with, phase, prompt, task
 
 pytestmark = pytest.mark.unit
 
@@ -308,7 +309,7 @@ def test_response_record_is_the_answers_dict() -> None:
     from quorum.engine.results import response_dict
     from quorum.events import ResponseRecord
 
-    answer = AgentResponse(agent_id="a", text="t", data={"v": (1, {"w": (2,)})}, stance="bullish",
+    answer = AgentResponse(agent_id=AgentId("a"), text="t", data={"v": (1, {"w": (2,)})}, stance="bullish",
                            tokens_in=3, latency_ms=1.5)
     record = ResponseRecord(answer)
     plain = response_dict(answer)
@@ -363,7 +364,7 @@ def test_response_event_data_is_the_documented_mapping() -> None:
     from quorum.engine.results import response_dict
     from quorum.events import Event, ResponseEventData
 
-    answer = AgentResponse(agent_id="a", text="t", data={"v": 1})
+    answer = AgentResponse(agent_id=AgentId("a"), text="t", data={"v": 1})
     data = ResponseEventData("P/0/a/0/1", 0, 1, answer)
     expected = {"call_key": "P/0/a/0/1", "round": 0, "attempt": 1, "response": response_dict(answer)}
     assert data == expected

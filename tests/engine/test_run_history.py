@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from run_helpers import crash, executor_with, phase, prompt, task, tasks_left_running
 
 from quorum.agents.protocol import AgentRequest
 from quorum.engine.status import ExecutionStatus
@@ -17,6 +16,7 @@ from quorum.events import EventType as E
 from quorum.history.base import HistoryStore
 from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.testing import ScriptedAgent, sleeping_agent
+from tests.engine.run_helpers import crash, executor_with, phase, prompt, task, tasks_left_running
 
 pytestmark = pytest.mark.integration
 
@@ -192,7 +192,11 @@ async def _crashed_run(store: HistoryStore, *, pause: bool = False) -> tuple[str
 async def test_recover_resumes_orphans_in_the_foreground(store: HistoryStore) -> None:
     execution_id, calls = await _crashed_run(store)
     calls.clear()
-    ex = executor_with({"x": lambda r: calls.append(str(r.key)) or {"v": "again"}}, history_store=store)
+    def again(request: AgentRequest) -> dict[str, str]:
+        calls.append(str(request.key))
+        return {"v": "again"}
+
+    ex = executor_with({"x": again}, history_store=store)
     handles = await ex.recover()
     assert [h.id for h in handles] == [execution_id]
     result = await handles[0].result()

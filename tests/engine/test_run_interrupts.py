@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-from run_helpers import agent_step, custom, executor_with, phase, prompt, task, tasks_left_running
 
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import RetryPolicy
@@ -18,6 +17,15 @@ from quorum.events import Event
 from quorum.events import EventType as E
 from quorum.signals import AbortSignal
 from quorum.testing import EventCapture, ScriptedAgent, failing_agent, sleeping_agent
+from tests.engine.run_helpers import (
+    agent_step,
+    custom,
+    executor_with,
+    phase,
+    prompt,
+    task,
+    tasks_left_running,
+)
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.errors]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from run_helpers import agent_step, aggregate, executor_with, phase, prompt, task, validation
 
 from quorum.agents.protocol import AgentRequest
 from quorum.engine.status import ExecutionStatus, PhaseStatus
@@ -16,6 +15,7 @@ from quorum.testing import (
     failing_agent,
     sleeping_agent,
 )
+from tests.engine.run_helpers import agent_step, aggregate, executor_with, phase, prompt, task, validation
 
 pytestmark = [pytest.mark.integration, pytest.mark.concurrency]
 

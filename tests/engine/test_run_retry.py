@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from run_helpers import executor_with, phase, prompt, task
 
 from quorum.definition.model import RetryPolicy
 from quorum.engine.retry import backoff_delay_ms, is_testing
 from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.events import EventType as E
 from quorum.testing import EventCapture, FakeSleep, failing_agent, fast_retries, flaky_agent
+from tests.engine.run_helpers import executor_with, phase, prompt, task
 
 pytestmark = pytest.mark.errors
 
@@ -130,4 +130,4 @@ async def test_an_exhausted_budget_fails_the_execution_at_once() -> None:
     assert "budget" in (result.error or "")
     assert len(events.of(E.PHASE_START)) == 1  # no retry: more attempts cannot help
     assert events.first(E.PHASE_FAILED).data["budget"] is True
-    assert ex.agent_manager.budget_usage(result.id) is None  # type: ignore[attr-defined]
+    assert ex.agent_manager.budget_usage(result.id) is None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from run_helpers import aggregate, custom, executor_with, phase, prompt, task
 
 from quorum.engine.status import ExecutionStatus, PhaseStatus
 from quorum.events import EventType as E
 from quorum.testing import ConcurrencyProbe, EventCapture, ScriptedAgent, failing_agent, sleeping_agent
+from tests.engine.run_helpers import aggregate, custom, executor_with, phase, prompt, task
 
 pytestmark = pytest.mark.concurrency
 

@@ -8,13 +8,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from run_helpers import executor_with, phase, prompt, task, tasks_left_running
 
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import RetryPolicy, Task
 from quorum.engine.status import ExecutionStatus
 from quorum.events import Event
 from quorum.history.base import HistoryStore
+from tests.engine.run_helpers import executor_with, phase, prompt, task, tasks_left_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.concurrency]
 
@@ -69,10 +69,7 @@ async def test_no_task_outlives_an_execution(store: HistoryStore, outcome: str) 
     ex.on("agent:start", _slow_handler)
     handle = await ex.start(_fan_out_task(strict=outcome == "failed"))
     await _until_started(gate, 1 if outcome == "failed" else 2)
-    if outcome == "completed":
-        gate.release.set()
-        result = await handle.result()
-    elif outcome == "failed":
+    if outcome == "completed" or outcome == "failed":
         gate.release.set()
         result = await handle.result()
     elif outcome == "aborted":

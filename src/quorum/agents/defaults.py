@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from quorum.agents.cache import CacheMode, ResponseCache
@@ -70,7 +71,8 @@ def load_definitions(
                     else f"; known agents: {', '.join(sorted(definitions))}"
                 )
             )
-        definitions = {agent_id: overrides.apply(d) for agent_id, d in definitions.items()}
+        definitions = {agent_id: replace(d, model=overrides.model_for(agent_id, d.model))
+                       for agent_id, d in definitions.items()}
     return definitions
 
 

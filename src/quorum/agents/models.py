@@ -5,16 +5,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from quorum.definition.fields import NAME_PATTERN
 from quorum.definition.model import frozen_mapping
 from quorum.definition.suggest import suggest
 from quorum.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from quorum.agents.definitions import AgentDefinition
 
 __all__ = (
     "BUILTIN_PROVIDERS",
@@ -84,10 +80,6 @@ class ModelOverrides:
 
     def model_for(self, agent_id: str, model: str) -> str:
         return self.per_agent.get(agent_id) or self.all_agents or model
-
-    def apply(self, definition: AgentDefinition) -> AgentDefinition:
-        model = self.model_for(definition.id, definition.model)
-        return definition if model == definition.model else replace(definition, model=model)
 
     def unknown_agents(self, agent_ids: Iterable[str]) -> list[str]:
         """Overridden agent ids that are not among ``agent_ids`` (a typo on the command line)."""
