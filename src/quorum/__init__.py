@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from quorum._lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the number is written: pyproject.toml reads it from here
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

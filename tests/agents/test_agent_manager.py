@@ -552,13 +552,13 @@ def _unused(*args: Any) -> None:  # keeps the Any import honest for type checker
 # -- the per-call timeout ------------------------------------------------------------------------
 
 
-async def test_a_shared_timer_fires_no_earlier_than_the_limit_and_little_later(
+async def test_a_call_times_out_no_earlier_than_its_limit_and_little_later(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     manager = AgentManager(default_timeout_s=0.064)
     manager.register("a", slow)
     loop = asyncio.get_running_loop()
-    timers: list[tuple[float, float]] = []  # (when the shared timer is due, the loop's time as it was set)
+    timers: list[tuple[float, float]] = []  # (when the call's timer is due, the loop's time as it was set)
     call_at = loop.call_at
 
     def spy(when: float, callback: Callable[..., object], *args: Any,
@@ -574,8 +574,8 @@ async def test_a_shared_timer_fires_no_earlier_than_the_limit_and_little_later(
     elapsed = loop.time() - started
     assert caught.value.timeout_s == 0.064
     assert elapsed >= 0.064  # not early: a lower bound, which a busy machine cannot break
-    # Little later: the timer is set a slice late at most. Checked on the deadline it was given, not on
-    # when a busy machine got round to running it.
+    # Little later: the timer is set for the limit (asyncio.timeout). Checked on the deadline it was
+    # given, not on when a busy machine got round to running it.
     [(when, now)] = timers
     assert started + 0.064 <= when <= now + 0.064 * (1 + 1 / 64)
 

@@ -42,7 +42,7 @@ def test_two_hundred_phases() -> None:
     def parse(phases: int) -> None:
         TaskParser(engine=TemplateEngine()).parse_task_content(generate(phases))
 
-    assert growth(parse, 50) < 6  # 50 to 200 phases: linear is 4 (measured 4.0), quadratic 16
+    assert growth(parse, 25) < 6  # 25 to 100 phases: linear is 4 (measured 4.0), quadratic 16
 
 
 def test_seven_phase_flagship_cold(tmp_path: Path) -> None:
