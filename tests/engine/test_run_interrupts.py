@@ -60,7 +60,7 @@ async def test_task_timeout_cancels_in_flight_work_and_keeps_partial_results() -
     started = time.perf_counter()
     with EventCapture(ex) as events:
         result = await ex.execute(t)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 4.0  # below the slow agent's 5 s: cancelled
     assert result.status is ExecutionStatus.TIMEOUT
     assert "0.15s" in (result.error or "")
     assert result.phases["First"].status is PhaseStatus.COMPLETED
@@ -115,7 +115,7 @@ async def test_abort_cancels_everything_in_flight_at_once() -> None:
     t0 = time.perf_counter()
     with EventCapture(ex) as events:
         result = await ex.abort_execution(handle.id, "stop it")
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 5.0  # below the agents' 10 s: cancelled
     assert result.status is ExecutionStatus.ABORTED
     assert result.error == "aborted: stop it"
     assert all(a.cancelled == 1 for a in agents.values())
@@ -136,7 +136,7 @@ async def test_abort_during_the_backoff_between_retries() -> None:
     await retrying.wait()
     t0 = time.perf_counter()
     result = await handle.abort("enough")
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 5.0  # well below the backoff: the wait was cancelled
     assert result.status is ExecutionStatus.ABORTED
     assert result.phases["P"].attempts == 1
     await _no_leaks()
