@@ -105,9 +105,13 @@ class AgentCaller:
             metadata=_NO_METADATA if streamer is None else MappingProxyType({ON_CHUNK: streamer}),
         )
         started = time.perf_counter()
+        timeout_s = self._options.agent_timeout_s
         try:
-            async with asyncio.timeout(self._options.agent_timeout_s):
+            if timeout_s is None:
                 response = await self._directory.query(request)
+            else:
+                async with asyncio.timeout(timeout_s):
+                    response = await self._directory.query(request)
         except BudgetExceededError:
             raise
         except Exception as exc:
@@ -129,22 +133,27 @@ class AgentCaller:
         The first call to raise (a budget stop, an interrupt) cancels the others and is raised bare, as
         a single call raises it."""
         n = len(agents)
-        out: list[AgentResponse | None] = [None] * n
         limit = self._options.max_concurrent_agents
-        workers = n if limit is None else min(limit, n)
-        pending = iter(range(n))
-
-        async def worker() -> None:
-            # A fixed pool pulling the next agent: at most ``workers`` calls (and tasks) at once.
-            for i in pending:
-                out[i] = await self.call(answers, agents[i], prompt, step, rnd, peers, context)
-
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(worker())
+                if limit is None or limit >= n:
+                    calls = [group.create_task(self.call(answers, agent, prompt, step, rnd, peers, context))
+                             for agent in agents]
+                else:
+                    out: list[AgentResponse | None] = [None] * n
+                    pending = iter(range(n))
+
+                    async def worker() -> None:
+                        # A fixed pool pulling the next agent: at most ``limit`` calls (and tasks) at once.
+                        for i in pending:
+                            out[i] = await self.call(answers, agents[i], prompt, step, rnd, peers, context)
+
+                    for _ in range(limit):
+                        group.create_task(worker())
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
+        if limit is None or limit >= n:
+            return [call.result() for call in calls]
         return [answer for answer in out if answer is not None]
 
     def _answered(
