@@ -1,8 +1,8 @@
 """``KeyedView``: a read-only mapping with a fixed set of string keys, its values read on access.
 
-Event payloads and views the engine keeps for good (an answer's record, an ``agent:response``'s data,
-a checkpoint's snapshot, a finished phase in templates) are small objects over what already exists
-rather than dicts copied from it; they differ only in their keys and in ``__getitem__``.
+What a journal keeps for every agent call and every checkpoint (an answer's record, a checkpoint's
+snapshot) is a small object over what already exists, not a dict copied from it: the dicts cost the
+memory metrics what benchmarks/PROFILE.md records ("Kept").
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ class KeyedView(Mapping[str, Any]):
     __slots__ = ()
 
     KEYS: ClassVar[tuple[str, ...]] = ()
-    _KEYSET: ClassVar[frozenset[str]] = frozenset()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._KEYSET = frozenset(cls.KEYS)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.KEYS)
@@ -32,13 +27,12 @@ class KeyedView(Mapping[str, Any]):
         return len(self.KEYS)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._KEYSET
+        # Not Mapping's (which reads the value): a value may be worked out on access.
+        return key in self.KEYS
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_dict()!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain dict of the same items (one level: values are as ``__getitem__`` gives them).
-        Subclasses override it where they can build it faster than key by key: stores encode event
-        payloads through it."""
+        """A plain dict of the same items (one level: values are as ``__getitem__`` gives them)."""
         return {key: self[key] for key in self.KEYS}

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Final
 
 from quorum._frozen import fast_frozen_init
@@ -41,38 +43,46 @@ from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import frozen_mapping, thaw
 from quorum.ids import AgentId, ExecutionId, PhaseName
 
-__all__ = ("EVENT_TYPES", "Event", "EventType", "ResponseEventData", "ResponseRecord")
+__all__ = (
+    "EVENT_TYPES",
+    "Event",
+    "EventType",
+    "ResponseEventData",
+    "ResponseRecord",
+    "response_event_data",
+)
 
 _EMPTY: Mapping[str, Any] = frozen_mapping()
 
 
-class EventType:
-    """The event names (the seed's, plus finer-grained ones)."""
+class EventType(StrEnum):
+    """The event names (the seed's, plus finer-grained ones).
 
-    EXECUTION_START: Final = "execution:start"
-    EXECUTION_COMPLETE: Final = "execution:complete"
-    EXECUTION_ERROR: Final = "execution:error"
-    EXECUTION_TIMEOUT: Final = "execution:timeout"
-    EXECUTION_PAUSED: Final = "execution:paused"
-    EXECUTION_RESUMED: Final = "execution:resumed"
-    EXECUTION_ABORTED: Final = "execution:aborted"
-    PHASE_START: Final = "phase:start"
-    PHASE_COMPLETE: Final = "phase:complete"
-    PHASE_FAILED: Final = "phase:failed"
-    PHASE_RETRY: Final = "phase:retry"
-    PHASE_SKIPPED: Final = "phase:skipped"
-    STEP_START: Final = "step:start"
-    STEP_COMPLETE: Final = "step:complete"
-    AGENT_START: Final = "agent:start"
-    AGENT_RESPONSE: Final = "agent:response"
-    AGENT_ERROR: Final = "agent:error"
-    AGENT_CHUNK: Final = "agent:chunk"
-    CHECKPOINT_CREATED: Final = "checkpoint:created"
+    Members are their strings: they compare equal to them and hash like them, so an event read back
+    from a store (whose ``type`` is a plain string) matches them too."""
+
+    EXECUTION_START = "execution:start"
+    EXECUTION_COMPLETE = "execution:complete"
+    EXECUTION_ERROR = "execution:error"
+    EXECUTION_TIMEOUT = "execution:timeout"
+    EXECUTION_PAUSED = "execution:paused"
+    EXECUTION_RESUMED = "execution:resumed"
+    EXECUTION_ABORTED = "execution:aborted"
+    PHASE_START = "phase:start"
+    PHASE_COMPLETE = "phase:complete"
+    PHASE_FAILED = "phase:failed"
+    PHASE_RETRY = "phase:retry"
+    PHASE_SKIPPED = "phase:skipped"
+    STEP_START = "step:start"
+    STEP_COMPLETE = "step:complete"
+    AGENT_START = "agent:start"
+    AGENT_RESPONSE = "agent:response"
+    AGENT_ERROR = "agent:error"
+    AGENT_CHUNK = "agent:chunk"
+    CHECKPOINT_CREATED = "checkpoint:created"
 
 
-EVENT_TYPES: Final[frozenset[str]] = frozenset(
-    v for k, v in vars(EventType).items() if not k.startswith("_") and isinstance(v, str)
-)
+EVENT_TYPES: Final[frozenset[str]] = frozenset(EventType)
 
 
 @fast_frozen_init
@@ -118,63 +128,41 @@ class Event:
 
 
 class ResponseRecord(KeyedView):
-    """``response.to_dict()`` as a read-only mapping over the (frozen) answer itself: the ``response``
-    of an ``agent:response`` event.
+    """``answer.to_dict()`` as a read-only mapping over the (frozen) answer itself: the ``response`` of
+    an ``agent:response`` event.
 
     The view has the same keys and values as that dict (``data`` is thawed to plain dicts and lists on
-    access) and compares equal to it; ``to_dict()`` (and ``dict(record)``) gives the plain copy. It saves
-    each recorded call a 14-key copy of its answer beside the answer the result already holds.
+    access) and compares equal to it; ``to_dict()`` (and ``dict(record)``) gives the plain copy. A view,
+    not the copy, because a journal in memory keeps one per agent call for as long as it is kept
+    (benchmarks/PROFILE.md, "Kept").
     """
 
-    __slots__ = ("response",)
+    __slots__ = ("answer",)
 
     KEYS = ("agent_id", "text", "data", "stance", "recommendation", "confidence", "rationale", "latency_ms",
             "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error")
 
-    def __init__(self, response: AgentResponse) -> None:
-        self.response = response
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "data":
-            return thaw(self.response.data)
-        if key in self._KEYSET:
-            return getattr(self.response, key)
-        raise KeyError(key)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.response.to_dict()
-
-
-class ResponseEventData(KeyedView):
-    """The data of an ``agent:response`` event — ``{"call_key", "round", "attempt", "response"}`` — in
-    one small object instead of a dict plus a :class:`ResponseRecord` (``response`` is made on access).
-
-    Its parts are also plain attributes (``call_key``, ``round``, ``attempt``, ``answer``), so that a
-    history store can keep them without the object: a journal holds one per agent call for the life of
-    the execution, and the garbage collector walks every object a process keeps.
-    """
-
-    __slots__ = ("answer", "attempt", "call_key", "round")
-
-    KEYS = ("call_key", "round", "attempt", "response")
-
-    def __init__(self, call_key: str, rnd: int, attempt: int, answer: AgentResponse) -> None:
-        self.call_key = call_key
-        self.round = rnd
-        self.attempt = attempt
+    def __init__(self, answer: AgentResponse) -> None:
         self.answer = answer
 
     def __getitem__(self, key: str) -> Any:
-        if key == "call_key":
-            return self.call_key
-        if key == "response":
-            return ResponseRecord(self.answer)
-        if key == "round":
-            return self.round
-        if key == "attempt":
-            return self.attempt
+        if key == "data":
+            return thaw(self.answer.data)
+        if key in self.KEYS:
+            return getattr(self.answer, key)
         raise KeyError(key)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"call_key": self.call_key, "round": self.round, "attempt": self.attempt,
-                "response": self.answer.to_dict()}
+        return self.answer.to_dict()
+
+
+def response_event_data(call_key: str, rnd: int, attempt: int, answer: AgentResponse) -> Mapping[str, Any]:
+    """The data of an ``agent:response`` event: ``{"call_key", "round", "attempt", "response"}``, where
+    ``response`` is the answer's :class:`ResponseRecord`."""
+    return MappingProxyType(
+        {"call_key": call_key, "round": rnd, "attempt": attempt, "response": ResponseRecord(answer)}
+    )
+
+
+ResponseEventData = response_event_data
+"""The name the engine calls :func:`response_event_data` by (until it calls that one)."""
