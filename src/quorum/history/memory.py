@@ -2,21 +2,18 @@
 
 It follows exactly the rules of the durable backends (:mod:`quorum.history._rules`) and passes the same
 contract suite, so code tested against it behaves the same on SQLite. Nothing survives the process.
-Events are not copied: each is kept as one plain tuple of its fields with its ``data`` laid out in the
-same tuple (a dict's keys and values, an agent answer's fields; other data as given: events are frozen,
-and their data must not be mutated afterwards); readers get equal :class:`Event` objects back, with
-read-only data. A tuple of plain values is one the garbage collector stops tracking, and a kept
-journal is otherwise what every full collection walks (thousands of executions, or a fan-out of
-thousands of calls): most events (``agent:start``, ``phase:start``, ``step:*``, answers) then cost
-the collector nothing for the life of the process, and less than half the memory of an event object
-plus its dict.
+
+Events are not copied: each is kept as one tuple, its fields followed by its data's items (key, value,
+key, value...) when the data is a dict or a read-only view of one, or by the data itself otherwise
+(events are frozen, and their data must not be mutated afterwards). Readers get equal :class:`Event`
+objects back, with read-only data. The tuple in place of the event and its dict is kept for what it
+saves a journal held in memory (benchmarks/PROFILE.md, "Kept").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import operator
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -24,9 +21,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from quorum.agents.protocol import AgentResponse
 from quorum.errors import ExecutionNotFoundError, InvalidTransitionError, LeaseLostError, StoreError
-from quorum.events import Event, ResponseEventData
+from quorum.events import Event
 from quorum.history._rules import (
     RowState,
     apply_event,
@@ -52,77 +48,24 @@ __all__ = ("MemoryHistoryStore",)
 
 
 _Row = tuple[Any, ...]
-_flatten = itertools.chain.from_iterable
-_DICTS = (dict, MappingProxyType)
-
-# What stands at index 9 of a row, after the event's other fields (see _row).
-_PLAIN_DATA = None
-"""The data was a dict (or a read-only view of one), laid out after it as key, value, key, value..."""
-_ANSWER = 1
-"""An ``agent:response``: call key, round, attempt, the answer's fields (:data:`_ANSWER_FIELDS`), then
-its data as key, value... (no object of its own is kept)."""
-_ANSWER_KEPT = 2
-"""An ``agent:response`` whose answer's data is some other mapping: call key, round, attempt, the
-answer itself."""
-_PLAIN_ANSWER = 3
-"""An ``agent:response`` whose answer has only the fields of :data:`_PLAIN_FIELDS` set (the others at
-their defaults, as most answers of plain function agents): call key, round, attempt, those fields, then
-its data as key, value..."""
-_ANSWER_FIELDS = ("agent_id", "text", "stance", "recommendation", "confidence", "rationale", "latency_ms",
-                  "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error")
-_PLAIN_FIELDS = ("agent_id", "text", "latency_ms", "model", "error")
-_OTHER_FIELDS = tuple(f for f in _ANSWER_FIELDS if f not in _PLAIN_FIELDS)
-_OTHER_DEFAULTS = tuple(AgentResponse.__dataclass_fields__[f].default for f in _OTHER_FIELDS)
-_LAYOUT = {_ANSWER: _ANSWER_FIELDS, _PLAIN_ANSWER: _PLAIN_FIELDS}
-_get_answer_fields = operator.attrgetter(*_ANSWER_FIELDS)
-_get_plain_fields = operator.attrgetter(*_PLAIN_FIELDS)
-_get_other_fields = operator.attrgetter(*_OTHER_FIELDS)
+_ITEMS = None
+"""Stands at index 9 of a row whose data was a dict: its items follow, as key, value, key, value..."""
 
 
 def _row(e: Event) -> _Row:
-    """``e``'s fields as one tuple, with its data laid out in it.
-
-    A tuple that holds only plain values is one the garbage collector stops tracking; one that holds a
-    dict or any other object is walked by every full collection for as long as the journal is kept.
-    So a dict goes in as key, value, key, value... (most events' values are plain: then the row is
-    untracked; nested values stay the objects they are, and the row saves the dict), and an agent's
-    answer as its fields and its data's items; anything else is kept as is."""
     # Not the execution id: the row sits in its execution's entry.
     head = (e.type, e.sequence, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms, e.error)
-    data = e.data
-    if type(data) in _DICTS:
-        return (*head, _PLAIN_DATA, *_flatten(data.items()))
-    if type(data) is ResponseEventData:  # not isinstance: a Mapping subclass's check is slow
-        answer = data.answer
-        fields = answer.data
-        if type(fields) in _DICTS:
-            # Its values go in as they are: frozen containers among them keep the row tracked (as the
-            # answer would be), plain ones (most answers') leave nothing for the collector.
-            if _get_other_fields(answer) == _OTHER_DEFAULTS:
-                return (*head, _PLAIN_ANSWER, data.call_key, data.round, data.attempt,
-                        *_get_plain_fields(answer), *_flatten(fields.items()))
-            return (*head, _ANSWER, data.call_key, data.round, data.attempt, *_get_answer_fields(answer),
-                    *_flatten(fields.items()))
-        return (*head, _ANSWER_KEPT, data.call_key, data.round, data.attempt, answer)
-    return (*head, data)
+    if isinstance(e.data, dict | MappingProxyType):
+        return (*head, _ITEMS, *itertools.chain.from_iterable(e.data.items()))
+    return (*head, e.data)
 
 
 def _event(execution_id: ExecutionId, r: _Row) -> Event:
     data = r[9]
-    if data is _PLAIN_DATA:
+    if data is _ITEMS:
         data = MappingProxyType(dict(zip(r[10::2], r[11::2], strict=True)))
-    elif type(data) is int:
-        data = ResponseEventData(r[10], r[11], r[12], r[13] if data == _ANSWER_KEPT else _answer(data, r))
     return Event(type=r[0], execution_id=execution_id, sequence=r[1], timestamp=r[2], task=r[3], phase=r[4],
                  step=r[5], agent=r[6], duration_ms=r[7], error=r[8], data=data)
-
-
-def _answer(layout: int, r: _Row) -> AgentResponse:
-    names = _LAYOUT[layout]
-    at = 13 + len(names)
-    fields = dict(zip(names, r[13:at], strict=True))
-    data = MappingProxyType(dict(zip(r[at::2], r[at + 1::2], strict=True)))
-    return AgentResponse(data=data, **fields)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -134,8 +77,7 @@ class _Entry:
     """The journal: event n (its fields, see :func:`_row`) at index n - 1."""
     calls: dict[str, int] = field(default_factory=dict)
     """call key -> the sequence of the ``agent:response`` event that completed it (its answer is read
-    from the journal when asked for: keeping it apart would hold one more object per call for the
-    execution's life)."""
+    from the journal when asked for)."""
     owner: str | None = None
     lease_expires_at: float | None = None
     recovery_attempts: int = 0
@@ -210,11 +152,9 @@ class MemoryHistoryStore:
             for event in events:
                 entry = self._entries[event.execution_id]
                 entry.events.append(_row(event))
-                data = event.data
-                if type(data) is ResponseEventData:  # completed_call(), without building its answer
-                    entry.calls[data.call_key] = event.sequence
-                elif completed_call(event) is not None:
-                    entry.calls[str(data["call_key"])] = event.sequence
+                call = completed_call(event)
+                if call is not None:
+                    entry.calls[call[0]] = event.sequence
             for eid, state in staged.items():
                 self._entries[eid].state = state
 
