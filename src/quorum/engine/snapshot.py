@@ -11,6 +11,7 @@ checkpoint's own results instead of a copy per checkpoint.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from quorum._keyed import KeyedView
@@ -41,8 +42,9 @@ class Snapshots:
             if cached is None or cached.result is not result:
                 cached = cache[name] = PhaseRecord(result, self._answer_refs(result))
             phases.append(cached)
-        return Snapshot(ctx.sequence, ctx.started_at, ctx.paused_s, checkpoint.usage, tuple(phases),
-                        tuple(c.id for c in ctx.checkpoints))
+        return Snapshot(sequence=ctx.sequence, started_at=ctx.started_at, paused_s=ctx.paused_s,
+                        usage=checkpoint.usage, phases=tuple(phases),
+                        checkpoints=tuple(c.id for c in ctx.checkpoints))
 
     def _answer_refs(self, result: PhaseResult) -> tuple[Any, ...] | None:
         if not result.answers:
@@ -54,41 +56,35 @@ class Snapshots:
                      for key, answer in zip(keys, result.answers, strict=True))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Snapshot(KeyedView):
     """A checkpoint's snapshot: ``{sequence, started_at, paused_s, usage, phases, checkpoints}``, each
-    phase as its JSON form (``to_dict()``, its answers as references), built when read.
+    phase as its JSON form (a :class:`PhaseRecord`: ``to_dict()``, its answers as references), made
+    when read.
 
     Only a store that writes the journal out reads it (once); the in-memory store keeps this object,
-    which refers to the checkpoint's own (frozen) results instead of holding a copy of each phase's
-    JSON per checkpoint: a committee's seven snapshots were about 8 KB of dicts per execution.
+    which refers to the checkpoint's own (frozen) results, instead of a dict of each phase's JSON per
+    checkpoint (kept for the memory it saves: benchmarks/PROFILE.md, "Kept").
     """
-
-    __slots__ = ("_checkpoints", "_paused_s", "_phases", "_sequence", "_started_at", "_usage")
 
     KEYS = ("sequence", "started_at", "paused_s", "usage", "phases", "checkpoints")
 
-    def __init__(self, sequence: int, started_at: float | None, paused_s: float, usage: Usage,
-                 phases: tuple[PhaseRecord, ...], checkpoints: tuple[str, ...]) -> None:
-        self._sequence = sequence
-        self._started_at = started_at
-        self._paused_s = paused_s
-        self._usage = usage
-        self._phases = phases
-        self._checkpoints = checkpoints
+    sequence: int
+    started_at: float | None
+    paused_s: float
+    usage: Usage
+    phases: tuple[PhaseRecord, ...]
+    checkpoints: tuple[str, ...]
 
     def __getitem__(self, key: str) -> Any:
         if key == "phases":
-            return {record.result.name: record for record in self._phases}
-        if key == "sequence":
-            return self._sequence
-        if key == "started_at":
-            return self._started_at
-        if key == "paused_s":
-            return self._paused_s
+            return {record.result.name: record for record in self.phases}
         if key == "usage":
-            return self._usage.to_dict()
+            return self.usage.to_dict()
         if key == "checkpoints":
-            return list(self._checkpoints)
+            return list(self.checkpoints)
+        if key in self.KEYS:
+            return getattr(self, key)
         raise KeyError(key)
 
 
