@@ -8,11 +8,10 @@ cost nothing here. A larger payload is taken apart, to a depth of three levels:
 - every mapping or list still longer than a quarter of ``threshold`` once its own large parts are
   out (an agent's ``response``, each phase of a checkpoint ``snapshot``) is stored apart.
 
-Containers are assembled from their parts' JSON, so each byte is encoded by the C encoder once: event
-types that have had a large payload in this process (checkpoints) are encoded part by part straight
-away; only the first large payload of a type is encoded twice (whole, then in parts). A part that keeps
-its own encoding (``encoded(dumps)``: a settled phase, which every later checkpoint of its execution
-repeats) is encoded once for all of them.
+Containers are assembled from their parts' JSON, so each byte is encoded once. A checkpoint's payload
+is always encoded part by part: its settled phases keep their own encoding (``encoded(dumps)``), so a
+phase that every later checkpoint of its execution repeats is encoded once for all of them. Other
+payloads are encoded whole, and only one that turns out too large is encoded again in parts.
 
 A value stored apart goes to the ``blobs`` table under the sha256 of its JSON and is replaced by a
 marker ``{"\\u0000blob": "<hash>"}``. Identical large values — the same report in an
@@ -36,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from quorum.errors import StoreError
+from quorum.events import EventType
 from quorum.history._rules import plain
 
 __all__ = (
@@ -72,20 +72,9 @@ def _default(value: Any) -> Any:
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
 _decode = json.JSONDecoder().decode
-# JSONEncoder.encode builds a new C encoder on every call when ``default`` is set (~10 us); build it once.
-# No circular-reference markers: event data is a tree (a cycle ends in RecursionError, reported as a
-# StoreError by the writer).
-_make = getattr(json.encoder, "c_make_encoder", None)
-_c_encode = (
-    None
-    if _make is None
-    else _make(None, _default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
-)
 
 
 def dumps(value: Any) -> str:
-    if _c_encode is not None:
-        return "".join(_c_encode(value, 0))
     try:
         return _encoder.encode(value)
     except ValueError as exc:  # a circular reference
@@ -96,11 +85,6 @@ def loads(text: str) -> Any:
     return _decode(text)
 
 
-_LARGE_KINDS: set[str] = set()
-"""Event types that have had a payload too long to keep inline (checkpoints, the start event): their
-payloads are encoded part by part straight away, so that splitting them needs no second encoding, and
-parts that keep their own encoding are not encoded again. Kept for the process: a checkpoint's payload
-is small early in an execution and large later, every time."""
 _SPLIT_DEPTH = 3
 """How deep a large payload is taken apart (deeper values are stored whole)."""
 _MAX_FANOUT = 64
@@ -163,11 +147,10 @@ def encode_event_data(
     conn: sqlite3.Connection, kind: str, data: Mapping[str, Any], threshold: int
 ) -> tuple[str, str | None]:
     """``(inline JSON, comma-separated hashes of the blobs it refers to)`` for one event's data."""
-    node = _tree(data, 0) if kind in _LARGE_KINDS else None
+    node = _tree(data, 0) if kind == EventType.CHECKPOINT_CREATED else None
     text = dumps(data) if node is None else node.text
     if len(text) <= threshold:
         return text, None
-    _LARGE_KINDS.add(kind)
     refs: set[str] = set()
     inline = _emit(conn, node or _tree(data, 0), 0, threshold, refs)
     return inline, ",".join(sorted(refs)) or None
