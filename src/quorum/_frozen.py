@@ -1,12 +1,14 @@
-"""``fast_frozen_init``: a quicker ``__init__`` for the frozen, slotted dataclasses built on the hot path.
+"""``fast_frozen_init``: an ``__init__`` for frozen, slotted dataclasses that stores through the slots.
 
 A frozen dataclass's generated ``__init__`` stores each field with ``object.__setattr__(self, name,
-value)``: a generic attribute lookup per field, because the class's own ``__setattr__`` refuses writes.
-An agent call builds four such objects (its request, its answer, two events), and those stores were
-about a third of what the engine itself spends per call. Each slot's descriptor can do the same store
-directly; this decorator gives the class an ``__init__`` that does so, generated the way ``dataclasses``
-generates its own (same signature, defaults, default factories and ``__post_init__``), about twice as
-fast. Instances stay frozen: only ``__init__`` writes through the descriptors.
+value)``, a generic attribute lookup per field, because the class's own ``__setattr__`` refuses writes.
+Each slot's descriptor can do the same store directly; this decorator gives the class an ``__init__``
+that does so, generated the way ``dataclasses`` generates its own (same signature, defaults, default
+factories and ``__post_init__``). Instances stay frozen: only ``__init__`` writes through the
+descriptors.
+
+Used on the records built for every agent call (``AgentRequest``, ``AgentResponse``, ``Event``); kept
+for its measured win per agent call (benchmarks/PROFILE.md, "Kept").
 """
 
 from __future__ import annotations

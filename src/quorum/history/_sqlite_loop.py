@@ -1,11 +1,11 @@
 """Group commit on the event loop's own thread: the fast path of the SQLite store.
 
-Why: with ``synchronous=NORMAL`` a WAL commit is a few ``write()`` calls and no ``fsync``, tens of
-microseconds. Handing it to the writer thread costs far more than that when the event loop is busy:
-every time the writer thread releases the GIL (each SQLite statement, the wake-up of the loop) it must
-wait for the loop thread to give it back, up to the interpreter's switch interval (5 ms). Measured on
-the shared workload (back to back, L = 0) that hand-off cost ~400 µs per agent call; committing on the
-loop thread costs ~50.
+Why: with ``synchronous=NORMAL`` a WAL commit is a few ``write()`` calls and no ``fsync``. Handing it
+to the writer thread costs far more than that when the event loop is busy: every time the writer
+thread releases the GIL (each SQLite statement, the wake-up of the loop) it must wait for the loop
+thread to give it back, up to the interpreter's switch interval (5 ms). On the shared workload,
+committing on the writer thread instead is markedly slower per agent call (benchmarks/PROFILE.md,
+"Kept").
 
 How: writes made during one turn of the loop are queued; one callback scheduled with ``call_soon``
 commits them together in one ``BEGIN IMMEDIATE`` transaction (the same savepoint-per-job rules as the

@@ -3,10 +3,10 @@
 - WAL mode: readers (this process, the CLI, a dashboard) never block the writer nor wait for it.
 - Group commit: the writes of all running executions made during one turn of the event loop go into
   one ``BEGIN IMMEDIATE`` transaction, and each ``append`` returns when its events are committed.
-  With ``synchronous="NORMAL"`` such a commit costs tens of microseconds and runs on the loop's own
-  thread (:mod:`._sqlite_loop`); whenever the database is locked by another process, and always with
-  ``FULL`` or ``loop_commit=False``, the store's one writer thread (:mod:`._sqlite_writer`) does it,
-  waiting with backoff, so the event loop never blocks on a lock or an fsync.
+  With ``synchronous="NORMAL"`` such a commit is a few ``write()`` calls and no ``fsync``, made on the
+  loop's own thread (:mod:`._sqlite_loop`); whenever the database is locked by another process, and
+  always with ``FULL`` or ``loop_commit=False``, the store's one writer thread (:mod:`._sqlite_writer`)
+  does it, waiting with backoff, so the event loop never blocks on a lock or an fsync.
 - ``synchronous="NORMAL"`` (default): a committed event survives the crash of the process (kill -9);
   a power loss may lose the last transactions, never corrupt the file. ``synchronous="FULL"`` also
   survives power loss, at the cost of an fsync per commit.
