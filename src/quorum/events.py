@@ -47,8 +47,7 @@ __all__ = (
     "EVENT_TYPES",
     "Event",
     "EventType",
-    "ResponseEventData",
-    "ResponseRecord",
+        "ResponseRecord",
     "response_event_data",
 )
 
@@ -163,6 +162,3 @@ def response_event_data(call_key: str, rnd: int, attempt: int, answer: AgentResp
         {"call_key": call_key, "round": rnd, "attempt": attempt, "response": ResponseRecord(answer)}
     )
 
-
-ResponseEventData = response_event_data
-"""The name the engine calls :func:`response_event_data` by (until it calls that one)."""

@@ -362,10 +362,10 @@ async def test_a_recorded_execution_leaves_no_reference_cycles() -> None:
 def test_response_event_data_is_the_documented_mapping() -> None:
     from quorum.agents.protocol import AgentResponse
     from quorum.engine.results import response_dict
-    from quorum.events import Event, ResponseEventData
+    from quorum.events import Event, response_event_data
 
     answer = AgentResponse(agent_id=AgentId("a"), text="t", data={"v": 1})
-    data = ResponseEventData("P/0/a/0/1", 0, 1, answer)
+    data = response_event_data("P/0/a/0/1", 0, 1, answer)
     expected = {"call_key": "P/0/a/0/1", "round": 0, "attempt": 1, "response": response_dict(answer)}
     assert data == expected
     assert dict(data) == expected

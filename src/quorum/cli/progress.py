@@ -115,12 +115,13 @@ class Progress:
             self.paused_by = str(event.data.get("reason") or "") or None
             self._note(f"paused{': ' + self.paused_by if self.paused_by else ''}")
         elif kind in (_T.EXECUTION_COMPLETE, _T.EXECUTION_ERROR, _T.EXECUTION_TIMEOUT, _T.EXECUTION_ABORTED):
-            self.status = {
+            outcomes: dict[str, str] = {
                 _T.EXECUTION_COMPLETE: "completed",
                 _T.EXECUTION_ERROR: "failed",
                 _T.EXECUTION_TIMEOUT: "timeout",
                 _T.EXECUTION_ABORTED: "aborted",
-            }[kind]
+            }
+            self.status = outcomes[kind]
             self.ended_at = event.timestamp
             self.error = event.error
             self.running.clear()

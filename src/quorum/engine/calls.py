@@ -28,7 +28,7 @@ from quorum.engine.context import ExecutionContext
 from quorum.engine.options import RunOptions
 from quorum.engine.ports import Emitter
 from quorum.errors import BudgetExceededError
-from quorum.events import EventType, ResponseEventData
+from quorum.events import EventType, response_event_data
 from quorum.ids import AgentId
 
 __all__ = ("ON_CHUNK", "AgentCaller", "AttemptAnswers", "call_key")
@@ -167,7 +167,7 @@ class AgentCaller:
         answers.keep(response, key)
         self._emitter.emit(EventType.AGENT_RESPONSE, phase=answers.phase.name, step=step, agent=agent_id,
                            duration_ms=elapsed, error=response.error,
-                           data=ResponseEventData(key, rnd, answers.attempt, response))
+                           data=response_event_data(key, rnd, answers.attempt, response))
         return response
 
     def _failed(

@@ -13,7 +13,7 @@ from typing import Any
 from quorum.engine.results import PhaseResult
 from quorum.ids import PhaseName
 
-__all__ = ("PhaseView", "SettledPhases", "phase_view", "settled_phases")
+__all__ = ("phase_view", "settled_phases")
 
 
 def settled_phases(results: Iterable[PhaseResult]) -> Mapping[PhaseName, PhaseResult]:
@@ -29,7 +29,3 @@ def phase_view(result: PhaseResult) -> Mapping[str, Any]:
          "status": result.status.value}
     )
 
-
-# The names the engine calls them by (until it calls the functions).
-SettledPhases = settled_phases
-PhaseView = phase_view
