@@ -13,7 +13,7 @@ from quorum.definition.model import Phase, Task
 from quorum.engine.context import ExecutionContext
 from quorum.engine.control import INTERRUPTIBLE, ExecutionControl
 from quorum.engine.log import EngineLogger
-from quorum.engine.phase_views import phase_view
+from quorum.engine.phase_views import PhaseView
 from quorum.engine.ports import Interrupt
 from quorum.engine.results import PhaseResult
 from quorum.engine.status import ExecutionStatus, PhaseStatus
@@ -93,7 +93,7 @@ def test_a_phase_view_is_the_mapping_templates_read() -> None:
     b = AgentResponse(agent_id=AgentId("b"), text="b")
     result = PhaseResult(name=PhaseName("P"), status=PhaseStatus.COMPLETED, outputs={"x": 1},
                          answers=(a1, a2, b))
-    view = phase_view(result)
+    view = PhaseView(result)
     assert dict(view) == {"outputs": {"x": 1}, "responses": {"a": a2, "b": b}, "status": "completed"}
     assert view["responses"]["a"] is a2  # the latest successful answer
     assert "status" in view
@@ -103,11 +103,11 @@ def test_a_phase_view_is_the_mapping_templates_read() -> None:
 
 
 def test_settled_phases_is_a_mapping_by_name_in_settling_order() -> None:
-    from quorum.engine.phase_views import settled_phases
+    from quorum.engine.phase_views import SettledPhases
 
     a = PhaseResult(name=PhaseName("A"), status=PhaseStatus.COMPLETED)
     b = PhaseResult(name=PhaseName("B"), status=PhaseStatus.SKIPPED)
-    phases = settled_phases((a, b))
+    phases = SettledPhases((a, b))
     assert phases == {"A": a, "B": b}
     assert list(phases) == ["A", "B"]
     assert list(phases.items()) == [("A", a), ("B", b)]

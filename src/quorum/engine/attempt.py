@@ -17,10 +17,12 @@ Outputs: see :func:`phase_outputs`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import time
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, assert_never
 
 from quorum.agents.protocol import AgentDirectory, AgentResponse
@@ -41,6 +43,13 @@ __all__ = ("AttemptFailedError", "AttemptRunner", "answer_value", "phase_outputs
 
 class AttemptFailedError(ExecutionError):
     """This attempt at the phase failed (the phase's retry policy decides what next)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _step_data(kind: StepKind, step_type: str | None) -> Mapping[str, Any]:
+    """The payload of ``step:start``/``step:complete``: the same few values for every step of a kind,
+    so one shared read-only mapping each (journals keep them)."""
+    return MappingProxyType({"kind": kind.value, "type": step_type})
 
 
 def answer_value(answer: AgentResponse) -> Any:
@@ -77,6 +86,11 @@ def phase_outputs(
 
 
 class AttemptRunner:
+    __slots__ = (
+        "_agents", "_caller", "_ctx", "_directory", "_emitter", "_gate", "_registry", "_views", "attempt",
+        "collected", "name", "phase", "results"
+    )
+
     def __init__(
         self,
         ctx: ExecutionContext,
@@ -158,7 +172,7 @@ class AttemptRunner:
         return tuple(agents)
 
     async def _step(self, step: Step) -> None:
-        data = {"kind": step.kind.value, "type": step.type}
+        data = _step_data(step.kind, step.type)
         self._emitter.emit(EventType.STEP_START, phase=self.name, step=step.index, data=data)
         started = time.perf_counter()
         kind = step.kind

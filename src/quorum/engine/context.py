@@ -25,7 +25,7 @@ from typing import Any
 from quorum.definition.model import Task, frozen_mapping
 from quorum.engine.checkpoint import Checkpoint
 from quorum.engine.clock import RunningClock
-from quorum.engine.phase_views import phase_view, settled_phases
+from quorum.engine.phase_views import PhaseView, SettledPhases
 from quorum.engine.results import ExecutionResult, PhaseResult, Usage, thaw
 from quorum.engine.status import PHASE_TERMINAL, ExecutionStatus, PhaseStatus, check_transition
 from quorum.errors import InvalidTransitionError
@@ -253,7 +253,7 @@ class ExecutionContext:
         else:
             self._settled.pop(result.name, None)
         if result.status in PHASE_TERMINAL:
-            self._views[result.name] = phase_view(result)
+            self._views[result.name] = PhaseView(result)
 
     def set_phase_result(self, result: PhaseResult) -> None:
         """Put a finished phase result in place (used when state is rebuilt from a journal)."""
@@ -285,7 +285,7 @@ class ExecutionContext:
             label=label,
             created_at=time.time(),
             sequence=self.sequence,
-            phases=settled_phases(tuple(self._settled.values())),
+            phases=SettledPhases(tuple(self._settled.values())),
             usage=self.usage,
         )
         self.checkpoints.append(checkpoint)

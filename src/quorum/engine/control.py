@@ -39,6 +39,11 @@ INTERRUPTIBLE: Final[Mapping[Interrupt, frozenset[ExecutionStatus]]] = {
 
 
 class ExecutionControl:
+    __slots__ = (
+        "_backlog", "_cancel_drive", "_clocks", "_ctx", "_deadline", "_deferred_pause", "_emitter", "_log",
+        "_remaining_s", "_resumed", "finished", "interrupted", "store_error", "time_limit_s"
+    )
+
     def __init__(
         self,
         ctx: ExecutionContext,
@@ -53,8 +58,9 @@ class ExecutionControl:
         self._emitter = emitter
         self._log = log
         self._backlog = backlog
-        self._open = asyncio.Event()
-        self._open.set()
+        self._resumed: asyncio.Event | None = None
+        """Set when the gate opens again; None while it is open (most executions never pause, and each
+        of thousands at once would otherwise hold an event for nothing)."""
         self._deferred_pause: str | None = None
         self.interrupted: tuple[Interrupt, str] | None = None
         self.store_error: BaseException | None = None
@@ -69,17 +75,28 @@ class ExecutionControl:
     # --- the gate -------------------------------------------------------------------------------------
     async def boundary(self) -> None:
         """Wait here while paused, and while the history store is too far behind (backpressure)."""
-        await self._open.wait()
+        resumed = self._resumed
+        if resumed is not None:
+            await resumed.wait()
         if self._backlog is not None and self._backlog.over:
             await self._backlog.drained()
 
     @property
     def paused(self) -> bool:
-        return not self._open.is_set()
+        return self._resumed is not None
 
     def hold(self) -> None:
         """Keep the gate shut from the start (an execution resumed in the paused state)."""
-        self._open.clear()
+        self._shut()
+
+    def _shut(self) -> None:
+        if self._resumed is None:
+            self._resumed = asyncio.Event()
+
+    def _reopen(self) -> None:
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None:
+            resumed.set()
 
     # --- driving --------------------------------------------------------------------------------------
     def begin(self, cancel_drive: Callable[[], object]) -> None:
@@ -87,7 +104,7 @@ class ExecutionControl:
         interrupt cancel them through ``cancel_drive`` from now on."""
         if self._deferred_pause is not None:
             reason, self._deferred_pause = self._deferred_pause, None
-            self._open.set()
+            self._reopen()
             self.pause(reason)
         elif self._ctx.status is _S.RUNNING:
             self._arm_deadline()
@@ -103,12 +120,12 @@ class ExecutionControl:
         ctx = self._ctx
         if ctx.status is _S.PENDING and not self.finished:
             self._deferred_pause = reason
-            self._open.clear()
+            self._shut()
             return
         if ctx.status is not _S.RUNNING or self.interrupted is not None:
             raise InvalidTransitionError(ctx.status.value, _S.PAUSED.value)
         ctx.pause(reason)
-        self._open.clear()
+        self._shut()
         self._disarm_deadline()
         now = asyncio.get_running_loop().time()
         for clock in self._clocks:
@@ -123,7 +140,7 @@ class ExecutionControl:
         ctx = self._ctx
         if ctx.status is _S.PENDING and self._deferred_pause is not None:
             self._deferred_pause = None
-            self._open.set()
+            self._reopen()
             return
         if ctx.status is not _S.PAUSED or self.interrupted is not None:
             raise InvalidTransitionError(ctx.status.value, _S.RUNNING.value)
@@ -134,7 +151,7 @@ class ExecutionControl:
                 clock.reschedule(now + remaining)
                 self._clocks[clock] = None
         self._arm_deadline()
-        self._open.set()
+        self._reopen()
         self._emitter.emit(EventType.EXECUTION_RESUMED, data={"paused_ms": paused_s * 1000.0})
         self._log.info("execution %s resumed", ctx.id)
 

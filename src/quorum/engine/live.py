@@ -85,7 +85,16 @@ class TakeOver:
     """Control requests made while no process drove it: honoured as it starts."""
 
 
+_NEW = TakeOver()
+"""A new execution takes nothing over (one shared value: it is frozen)."""
+
+
 class LiveExecution:
+    __slots__ = (
+        "_env", "_handlers", "_log", "_on_finished", "_root", "_start_data", "_take_over", "control", "ctx",
+        "done", "emitter", "lease", "options", "phases", "recorder"
+    )
+
     def __init__(
         self,
         ctx: ExecutionContext,
@@ -102,7 +111,7 @@ class LiveExecution:
         self._env = env
         self._log = env.log
         self._start_data = start_data
-        self._take_over = take_over or TakeOver()
+        self._take_over = take_over or _NEW
         self._on_finished = on_finished
         self._root: asyncio.Task[Any] | None = None
         # The parts refer to one another, never back to this object: a finished execution is freed by
@@ -181,7 +190,7 @@ class LiveExecution:
                 finally:
                     self.control.finished = True
                     if poller is not None:
-                        poller.cancel()
+                        poller.stop()
                     if self.recorder is not None:
                         self.recorder.close()
                 await self._handlers.drain(self.options.handler_grace_s)
@@ -203,14 +212,15 @@ class LiveExecution:
             raise asyncio.CancelledError
         return result
 
-    def _start_services(self, scope: asyncio.TaskGroup) -> asyncio.Task[None] | None:
+    def _start_services(self, scope: asyncio.TaskGroup) -> ControlPoller | None:
         store, recorder, lease = self._env.store, self.recorder, self.lease
         if store is None or recorder is None or lease is None:
             return None
         scope.create_task(recorder.run(), name=f"journal {self.ctx.id}")
         poller = ControlPoller(store, self.ctx.id, interval_s=self.options.control_poll_s,
                                apply=self.control.apply, lease=lease, log=self._log)
-        return scope.create_task(poller.run(), name=f"control {self.ctx.id}")
+        poller.start(scope)
+        return poller
 
     def _open_budget(self) -> Callable[[str], object] | None:
         """Open the task's ``maxCost``/token budget with an agent manager that keeps budgets; returns
@@ -333,6 +343,8 @@ class LiveExecution:
 
 class _HandlerTasks:
     """The async event handlers still running, as tasks of the execution's scope."""
+
+    __slots__ = ("_tasks", "scope")
 
     def __init__(self) -> None:
         self.scope: asyncio.TaskGroup | None = None

@@ -35,6 +35,8 @@ class RunOptions:
 
     def for_task(self, task: Task) -> RunOptions:
         """These options with the task's own limits where it sets them (the executor's are defaults)."""
+        if not (task.max_concurrent_phases or task.max_concurrent_agents or task.max_execution_time_s):
+            return self  # frozen: every execution of such a task shares it
         return dataclasses.replace(
             self,
             max_concurrent_phases=max(1, task.max_concurrent_phases or self.max_concurrent_phases),

@@ -43,6 +43,11 @@ _SKIPLIKE = frozenset({PhaseStatus.SKIPPED, PhaseStatus.FAILED})
 
 
 class PhaseRunner:
+    __slots__ = (
+        "_control", "_ctx", "_emitter", "_log", "_new_attempt", "_options", "_snapshots", "_start_attempts",
+        "current"
+    )
+
     def __init__(
         self,
         ctx: ExecutionContext,
@@ -73,22 +78,10 @@ class PhaseRunner:
         deps = phase.depends_on
         if deps and all((r := phases.get(d)) is not None and r.status in _SKIPLIKE for d in deps):
             self._skip(phase, "dependencies skipped")
-        elif phase.when and not self._condition_holds(phase, phase.when):
+            return
+        if phase.when and not self._condition_holds(phase, phase.when):
             self._skip(phase, f"condition false: {phase.when}")
-        else:
-            await self._attempts(phase)
-
-    def _condition_holds(self, phase: Phase, condition: str) -> bool:
-        try:
-            return bool(templating.evaluate(condition, self._ctx.template_context(phase.name)))
-        except Exception as exc:
-            raise PhaseFailedError(phase.name, f"its `when` condition failed: {exc}") from exc
-
-    def _skip(self, phase: Phase, reason: str) -> None:
-        self._ctx.skip_phase(phase.name, reason)
-        self._emitter.emit(EventType.PHASE_SKIPPED, phase=phase.name, data={"reason": reason})
-
-    async def _attempts(self, phase: Phase) -> None:
+            return
         ctx, emit = self._ctx, self._emitter.emit
         name = phase.name
         policy = ctx.task.retry_for(phase)
@@ -103,9 +96,13 @@ class PhaseRunner:
             if self._snapshots is not None:
                 answers.keys = self._snapshots.keys_of(name)
             runner = self._new_attempt(answers)
+            clock: asyncio.Timeout | None = None
             try:
-                async with self._control.phase_clock(phase.timeout_s) as clock:
+                if phase.timeout_s is None:
                     outputs, warnings = await runner.run()
+                else:
+                    async with self._control.phase_clock(phase.timeout_s) as clock:
+                        outputs, warnings = await runner.run()
             except (BudgetExceededError, StepValidationError) as exc:
                 self._fail(phase, attempt, str(exc), answers, will_retry=False,
                            cause="budget" if isinstance(exc, BudgetExceededError) else "validation")
@@ -117,7 +114,7 @@ class PhaseRunner:
                 self.current.pop(name, None)
                 raise
             except Exception as exc:
-                if clock.expired():
+                if clock is not None and clock.expired():
                     error = f"phase {name!r} timed out after {phase.timeout_s:g}s"
                 else:
                     error = str(exc) or type(exc).__name__
@@ -136,6 +133,16 @@ class PhaseRunner:
                  data={"attempt": attempt + 1, "delay_ms": delay_ms, "error": error})
             await retry_sleep(delay_ms / 1000.0, self._options.retry_sleep)
             attempt += 1
+
+    def _condition_holds(self, phase: Phase, condition: str) -> bool:
+        try:
+            return bool(templating.evaluate(condition, self._ctx.template_context(phase.name)))
+        except Exception as exc:
+            raise PhaseFailedError(phase.name, f"its `when` condition failed: {exc}") from exc
+
+    def _skip(self, phase: Phase, reason: str) -> None:
+        self._ctx.skip_phase(phase.name, reason)
+        self._emitter.emit(EventType.PHASE_SKIPPED, phase=phase.name, data={"reason": reason})
 
     def _complete(
         self, phase: Phase, attempt: int, outputs: Mapping[str, Any], warnings: tuple[str, ...],

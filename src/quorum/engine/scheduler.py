@@ -1,8 +1,8 @@
 """PhaseScheduler: the phase DAG of one execution, and nothing else.
 
 A phase is handed to ``run_phase`` as soon as every dependency is settled (completed, skipped, or an
-optional phase that failed) and fewer than ``max_concurrent`` phases run; each runs as a task of one
-task group, so the first to raise cancels the others. Phases settled before the run (restored from a
+optional phase that failed) and fewer than ``max_concurrent`` phases run; they run in one task group,
+so the first to raise cancels the others. Phases settled before the run (restored from a
 checkpoint, or rebuilt from a journal) are not run again. An unknown dependency or a dependency cycle
 fails the execution, naming the phases.
 """
@@ -22,6 +22,11 @@ __all__ = ("PhaseScheduler",)
 
 
 class PhaseScheduler:
+    __slots__ = (
+        "_dependents", "_group", "_max_concurrent", "_optional", "_ready", "_results", "_run_phase",
+        "_running", "_task", "_waiting_on"
+    )
+
     def __init__(
         self,
         task: Task,
@@ -51,11 +56,10 @@ class PhaseScheduler:
 
     async def run(self) -> None:
         """Run every phase not settled yet; return when all are settled (or raise)."""
-        names = set(self._task.phase_names)
         for phase in self._task.phases:
             if self.settled(phase.name):
                 continue
-            missing = [d for d in phase.depends_on if d not in names]
+            missing = [d for d in phase.depends_on if d not in self._optional]
             if missing:
                 raise PhaseFailedError(phase.name, f"depends on unknown phase(s): {', '.join(missing)}")
             waiting_on = [d for d in phase.depends_on if not self.settled(d)]
@@ -64,9 +68,13 @@ class PhaseScheduler:
             self._waiting_on[phase.name] = len(waiting_on)
             if not waiting_on:
                 self._ready.append(phase)
-        async with asyncio.TaskGroup() as group:
-            self._group = group
-            self._start_ready()
+        if self._ready:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                first = self._ready.pop(0)
+                self._running += 1
+                self._start_ready()
+                await self._run(first)  # the first ready phase runs in this task
         self._group = None
         stuck = [p.name for p in self._task.phases if not self.settled(p.name)]
         if stuck:
@@ -80,15 +88,22 @@ class PhaseScheduler:
             self._group.create_task(self._run(phase), name=f"phase {phase.name}")
 
     async def _run(self, phase: Phase) -> None:
-        try:
-            await self._run_phase(phase)
-        except BaseException:
-            self._group = None  # nothing more starts: the group is cancelling the others
-            raise
-        finally:
-            self._running -= 1
-        for dependent in self._dependents.pop(phase.name, ()):
-            self._waiting_on[dependent.name] -= 1
-            if self._waiting_on[dependent.name] == 0:
-                self._ready.append(dependent)
-        self._start_ready()
+        # A phase's task goes on with the next ready phase instead of ending, so that a chain of phases
+        # costs one task, not one each (memory at 2,000 concurrent executions: benchmarks/PROFILE.md).
+        while True:
+            try:
+                await self._run_phase(phase)
+            except BaseException:
+                self._group = None  # nothing more starts: the group is cancelling the others
+                self._running -= 1
+                raise
+            for dependent in self._dependents.pop(phase.name, ()):
+                self._waiting_on[dependent.name] -= 1
+                if self._waiting_on[dependent.name] == 0:
+                    self._ready.append(dependent)
+            if not self._ready or self._group is None:
+                self._running -= 1
+                self._start_ready()
+                return
+            phase = self._ready.pop(0)
+            self._start_ready()

@@ -44,15 +44,14 @@ class _Group:
     def start(self, coroutine: Coroutine[Any, Any, _T], name: str) -> asyncio.Task[_T]:
         assert self.group is not None
         self.running += 1
-        return self.group.create_task(self._tracked(coroutine), name=name)
+        task = self.group.create_task(coroutine, name=name)
+        task.add_done_callback(self._ended)
+        return task
 
-    async def _tracked(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        try:
-            return await coroutine
-        finally:
-            self.running -= 1
-            if self.running == 0:
-                self.idle.set()  # the last one: the group closes (a later start opens a new one)
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        self.running -= 1
+        if self.running == 0:
+            self.idle.set()  # the last one: the group closes (a later start opens a new one)
 
 
 class ExecutorScope:
