@@ -211,12 +211,11 @@ class AttemptRunner:
             if self.phase.parallel:
                 answers = await self._caller.fan_out(self.collected, agents, prompt, step.index, rnd, peers,
                                                      context)
-                for answer in answers:
-                    if answer.error is None:
-                        peers += (answer,)
-                        result[answer.agent_id] = answer_value(answer)
-                    else:
-                        errors[answer.agent_id] = answer.error
+                answered = tuple(a for a in answers if a.error is None)
+                peers += answered  # once per round: a fan-out can be thousands of agents wide
+                for answer in answered:
+                    result[answer.agent_id] = answer_value(answer)
+                errors.update((a.agent_id, a.error) for a in answers if a.error is not None)
                 continue
             for turn, agent in enumerate(agents):  # a round table: each sees the answers before it
                 if turn or rnd:

@@ -111,6 +111,7 @@ class TaskExecutor:
         self._loader: TaskLoader | None = None
         self._owner: str | None = None
         self._records = StartRecords()
+        self._env: RunEnvironment | None = None
 
     # --- collaborators --------------------------------------------------------------------------------
     @property
@@ -212,17 +213,25 @@ class TaskExecutor:
             lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.options.lease_ttl_s)
             if lease is None:
                 raise ResumeRefusedError(f"execution {ctx.id} is owned by another process")
-        env = RunEnvironment(
-            bus=self._bus, log=self._log, directory=self.agent_manager, registry=self._registry, store=store,
-            backlog=self._backlog,
-            durable_start=store is not None and not RECORD_KEEPS_TASK and survives_crash(store),
-        )
+        env = self._environment()
         live = LiveExecution(ctx, env, self.options.for_task(ctx.task),
                              start_data=self._records.start_data(ctx, recorded=store is not None),
                              lease=lease, take_over=take_over, on_finished=self._finished)
         self._live[ctx.id] = live
         await self._scope.start(self._run(live), name=f"quorum-execution-{ctx.id}")
         return ExecutionHandle(live)
+
+    def _environment(self) -> RunEnvironment:
+        """What every execution runs with (made again only when the store or the agents change)."""
+        store, directory = self.history_store, self.agent_manager
+        env = self._env
+        if env is None or env.store is not store or env.directory is not directory:
+            env = self._env = RunEnvironment(
+                bus=self._bus, log=self._log, directory=directory, registry=self._registry, store=store,
+                backlog=self._backlog,
+                durable_start=store is not None and not RECORD_KEEPS_TASK and survives_crash(store),
+            )
+        return env
 
     async def _run(self, live: LiveExecution) -> None:
         try:

@@ -348,13 +348,15 @@ class _HandlerTasks:
 
     def __init__(self) -> None:
         self.scope: asyncio.TaskGroup | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] | None = None  # made for the first async handler
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         if self.scope is None:  # the execution has ended: nothing may outlive it
             coroutine.close()
             return
         task = self.scope.create_task(coroutine)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

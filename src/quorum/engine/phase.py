@@ -67,7 +67,7 @@ class PhaseRunner:
         self._new_attempt = new_attempt
         self._log = log
         self._snapshots = snapshots
-        self._start_attempts = dict(start_attempts or {})
+        self._start_attempts = dict(start_attempts) if start_attempts else None
         self.current: dict[PhaseName, int] = {}
         """The phases running now -> their attempt."""
 
@@ -85,7 +85,7 @@ class PhaseRunner:
         ctx, emit = self._ctx, self._emitter.emit
         name = phase.name
         policy = ctx.task.retry_for(phase)
-        attempt = self._start_attempts.pop(name, 1)
+        attempt = self._start_attempts.pop(name, 1) if self._start_attempts else 1
         while True:
             await self._control.boundary()
             ctx.start_phase(name, attempt=attempt)
