@@ -43,7 +43,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("templates (render, expressions)", ("quorum/templates", "jinja2/", "markupsafe/", "engine/templating")),
     (
         "history recording (store, recorder)",
-        ("quorum/history/", "engine/recorder", "engine/poller", "sqlite3", "threading"),
+        ("quorum/history/", "engine/recorder", "engine/services", "sqlite3", "threading"),
     ),
     (
         "checkpoint snapshots + event payloads (to_dict)",
@@ -57,14 +57,17 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
             ":_to_dict",
         ),
     ),
-    ("events (Event objects, bus, sequencing)", ("quorum/events", "quorum/engine/bus", "live.py:emit")),
+    ("events (Event objects, bus, sequencing)",
+     ("quorum/events", "quorum/engine/bus", "quorum/engine/emitter")),
     ("agent manager / FunctionAgent / response", ("quorum/agents/",)),
     (
         "execution state + result assembly",
-        ("quorum/engine/context", "quorum/engine/results", "quorum/engine/status", "quorum/engine/verdict"),
+        ("quorum/engine/context", "quorum/engine/results", "quorum/engine/status", "quorum/engine/verdict",
+         "quorum/engine/clock", "quorum/engine/checkpoint"),
     ),
     ("model helpers (frozen_mapping, dataclasses)", ("quorum/definition/", "dataclasses.py")),
-    ("engine scheduling (executor, phases, steps, calls)", ("quorum/engine/", "quorum/steps/")),
+    ("engine scheduling (executor, live, scheduler, phase, attempt, calls, control)",
+     ("quorum/engine/", "quorum/steps/")),
     ("asyncio event loop + tasks", ("asyncio/", "selectors.py", "contextvars", "_asyncio", "heapq")),
 )
 OTHER = "other"
