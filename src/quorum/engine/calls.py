@@ -15,6 +15,7 @@ callback that LLM agents call with each piece of streamed text (see :class:`Even
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -137,7 +138,11 @@ class AgentCaller:
         try:
             async with asyncio.TaskGroup() as group:
                 if limit is None or limit >= n:
-                    calls = [group.create_task(self.call(answers, agent, prompt, step, rnd, peers, context))
+                    # One copy of the context variables for the whole fan-out, as for one call, not one
+                    # per task: a wide fan-out holds every call's at once (benchmarks/PROFILE.md).
+                    shared = contextvars.copy_context()
+                    calls = [group.create_task(self.call(answers, agent, prompt, step, rnd, peers, context),
+                                               context=shared)
                              for agent in agents]
                 else:
                     out: list[AgentResponse | None] = [None] * n
