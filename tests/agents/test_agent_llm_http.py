@@ -265,10 +265,12 @@ async def test_slow_answer_times_out_and_a_retry_can_succeed(server: LLMServer) 
 
 
 async def test_request_deadline_bounds_all_attempts(server: LLMServer) -> None:
-    server.default = Reply(content=answer(), delay_s=0.5)
+    # Each attempt would take 4 s; the request's 1 s deadline ends the first and leaves no room for a
+    # retry. (1 s, not less: a loaded machine may take a few hundred ms to send the first request.)
+    server.default = Reply(content=answer(), delay_s=4.0)
     manager, _ = manager_for(server, retries=5)
     with pytest.raises(AgentTimeoutError):
-        await manager.query(request(timeout_s=0.2))
+        await manager.query(request(timeout_s=1.0))
     await manager.aclose()
     assert len(server.requests) == 1
 
