@@ -251,12 +251,13 @@ async def test_client_errors_are_not_retried(server: LLMServer) -> None:
 
 
 async def test_slow_answer_times_out_and_a_retry_can_succeed(server: LLMServer) -> None:
-    server.push(Reply(content=answer(), delay_s=0.6))
-    manager, _ = manager_for(server, timeout_s=0.15)
+    # A 0.5 s limit: the retry's prompt answer must come back within it on a loaded machine too.
+    server.push(Reply(content=answer(), delay_s=4.0))
+    manager, _ = manager_for(server, timeout_s=0.5)
     with pytest.raises(AgentTimeoutError):
         await manager.query(request())
-    server.push(Reply(content=answer(), delay_s=0.6), Reply(content=answer(target_price=4)))
-    manager2, delays = manager_for(server, retries=1, timeout_s=0.15)
+    server.push(Reply(content=answer(), delay_s=4.0), Reply(content=answer(target_price=4)))
+    manager2, delays = manager_for(server, retries=1, timeout_s=0.5)
     response = await manager2.query(request())
     await manager.aclose()
     await manager2.aclose()
