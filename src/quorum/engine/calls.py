@@ -135,9 +135,10 @@ class AgentCaller:
         a single call raises it."""
         n = len(agents)
         limit = self._options.max_concurrent_agents
+        bounded = limit is not None and limit < n
         try:
             async with asyncio.TaskGroup() as group:
-                if limit is None or limit >= n:
+                if limit is None or not bounded:
                     # One copy of the context variables for the whole fan-out, as for one call, not one
                     # per task: a wide fan-out holds every call's at once (benchmarks/PROFILE.md).
                     shared = contextvars.copy_context()
@@ -157,7 +158,7 @@ class AgentCaller:
                         group.create_task(worker())
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
-        if limit is None or limit >= n:
+        if not bounded:
             return [call.result() for call in calls]
         return [answer for answer in out if answer is not None]
 

@@ -81,10 +81,6 @@ class ExecutionControl:
         if self._backlog is not None and self._backlog.over:
             await self._backlog.drained()
 
-    @property
-    def paused(self) -> bool:
-        return self._resumed is not None
-
     def hold(self) -> None:
         """Keep the gate shut from the start (an execution resumed in the paused state)."""
         self._shut()

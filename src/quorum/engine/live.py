@@ -175,7 +175,6 @@ class LiveExecution:
                                          "detached")
         self.control.detach()
 
-
     # --- the run --------------------------------------------------------------------------------------
     async def run(self) -> ExecutionResult:
         self._root = asyncio.current_task()
@@ -199,7 +198,6 @@ class LiveExecution:
         finally:
             self._handlers.scope = None
             self.control.finished = True
-            self.control.end()
             if close_budget is not None:
                 close_budget(self.ctx.id)
             result = self.ctx.result()

@@ -153,7 +153,7 @@ class PhaseRunner:
         self.current.pop(name, None)
         self._emitter.emit(EventType.PHASE_COMPLETE, phase=name, duration_ms=result.duration_ms,
                            data={"attempt": attempt, "outputs": result.outputs, "warnings": list(warnings)})
-        self.checkpoint(f"after:{name}", name)
+        self._checkpoint(f"after:{name}", name)
 
     def _fail(
         self, phase: Phase, attempt: int, error: str, answers: AttemptAnswers, *, will_retry: bool,
@@ -170,7 +170,7 @@ class PhaseRunner:
             data[cause] = True
         self._emitter.emit(EventType.PHASE_FAILED, phase=name, error=error, data=data)
 
-    def checkpoint(self, label: str, phase: str | None) -> None:
+    def _checkpoint(self, label: str, phase: str | None) -> None:
         """Take a checkpoint; its event carries a snapshot when a history store records the run."""
         checkpoint = self._ctx.create_checkpoint(label)
         data: dict[str, Any] = {"checkpoint_id": checkpoint.id, "label": label, "phase": phase}

@@ -38,10 +38,6 @@ class LeaseKeeper:
         self._on_lost = on_lost
         self._log = log
 
-    @property
-    def epoch(self) -> int | None:
-        return None if self.lease is None else self.lease.epoch
-
     async def renew_if_due(self) -> None:
         lease = self.lease
         if lease is None or lease.expires_at - time.time() > self._ttl_s / 2:
