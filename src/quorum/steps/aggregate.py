@@ -3,6 +3,10 @@
 Each takes the answers (successful :class:`AgentResponse` objects, in arrival order) and the step's
 ``key=value`` parameters, and returns the step's result mapping.
 
+``consensus`` and ``vote`` count positions: one per agent, its **final** one (its last answer), so that an
+agent heard in every round of a ``rounds: N`` debate counts once, and an agent that changed its mind counts
+with its last stance. ``positions=all`` counts every answer instead (each round's statement as a vote).
+
 - ``consensus`` (``weight=confidence|equal``, ``field=stance``, ``min=0.5``): each answer's stance
   counts with its confidence as weight (1.0 when it gave none, or with ``weight=equal``). The winning
   stance has the largest total weight; ties go to the stance with more answers, then to the one that was
@@ -28,7 +32,9 @@ from typing import Any
 
 from quorum.agents.protocol import AgentResponse
 
-__all__ = ("BUILTIN_AGGREGATORS", "answer_field", "average", "collect", "consensus", "merge", "vote")
+__all__ = (
+    "BUILTIN_AGGREGATORS", "answer_field", "average", "collect", "consensus", "merge", "positions", "vote",
+)
 
 
 def answer_field(answer: AgentResponse, name: str) -> Any:
@@ -58,7 +64,24 @@ def _names(value: Any) -> list[str] | None:
     return [str(v) for v in value]
 
 
+def positions(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> Sequence[AgentResponse]:
+    """The answers that count as positions: each agent's last answer, in the order agents first spoke
+    (``positions=final``, the default), or every answer (``positions=all``)."""
+    mode = str(parameters.get("positions", "final"))
+    if mode == "all":
+        return answers
+    if mode != "final":
+        raise ValueError(
+            f"positions={mode!r}: use positions=final (each agent's last answer) or positions=all"
+        )
+    last: dict[str, AgentResponse] = {}
+    for answer in answers:
+        last[answer.agent_id] = answer
+    return list(last.values())
+
+
 def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> Mapping[str, Any]:
+    answers = positions(answers, parameters)
     field = str(parameters.get("field", "stance"))
     equal = str(parameters.get("weight", "confidence")) == "equal"
     threshold = float(parameters.get("min", 0.5))
@@ -99,6 +122,7 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
 
 
 def vote(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> Mapping[str, Any]:
+    answers = positions(answers, parameters)
     field = parameters.get("field")
     if field is None:
         field = "recommendation" if any(answer_field(a, "recommendation") is not None for a in answers) else (
