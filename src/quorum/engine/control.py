@@ -106,6 +106,11 @@ class ExecutionControl:
             self._arm_deadline()
         self._cancel_drive = cancel_drive
 
+    def waiting(self, cancel_drive: Callable[[], object]) -> None:
+        """The execution waits for its turn to start (the executor's ``max_concurrent_executions``): an
+        abort cancels the wait through ``cancel_drive``."""
+        self._cancel_drive = cancel_drive
+
     def end(self) -> None:
         """The phases are no longer driven (they ended, or were cancelled)."""
         self._cancel_drive = None

@@ -29,14 +29,14 @@ from quorum.engine.context import ExecutionContext, new_execution_id
 from quorum.engine.handle import ActiveExecution, ExecutionHandle
 from quorum.engine.live import LiveExecution, RunEnvironment, TakeOver
 from quorum.engine.log import EngineLogger
-from quorum.engine.options import RunOptions
+from quorum.engine.options import UNSET, Ceilings, RunOptions, Unset
 from quorum.engine.preflight import check_before_run
 from quorum.engine.recorder import Backlog
 from quorum.engine.records import RECORD_KEEPS_TASK, StartRecords, record_of, survives_crash
 from quorum.engine.recovery import RecoveryPlan, plan_resume, recover
 from quorum.engine.results import ExecutionResult
 from quorum.engine.retry import Sleep
-from quorum.engine.scope import ExecutorScope
+from quorum.engine.scope import Admission, ExecutorScope
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import Event
 from quorum.history.base import ExecutionRecord, HistoryStore, Lease
@@ -51,6 +51,13 @@ __all__ = ("TaskExecutor",)
 
 class TaskExecutor:
     """Runs tasks. One executor may run many executions at once, in one event loop.
+
+    ``max_execution_time`` (seconds, default 300), ``max_concurrent_phases`` (default 4) and
+    ``max_concurrent_agents`` are the limits of an execution whose task sets none; passed explicitly,
+    each is also a ceiling: a task may ask for less, never more (the ``execution:start`` event records
+    what was capped, under ``capped``). ``max_concurrent_executions`` bounds the executions driven at
+    once (paused ones included); the others wait, ``pending``, in the order they were started, and can
+    be aborted while they wait.
 
     Options (keyword-only after the seed's): ``max_concurrent_agents`` bounds the agent calls of one
     prompt step in flight at once (None: unbounded — the agent manager's pools still apply);
@@ -76,10 +83,11 @@ class TaskExecutor:
         agent_manager: AgentDirectory | None = None,
         history_store: HistoryStore | None = None,
         logger: Any = None,
-        max_execution_time: float | None = 300.0,
-        max_concurrent_phases: int = 4,
+        max_execution_time: float | Unset | None = UNSET,
+        max_concurrent_phases: int | Unset = UNSET,
         *,
-        max_concurrent_agents: int | None = None,
+        max_concurrent_agents: int | Unset | None = UNSET,
+        max_concurrent_executions: int | None = None,
         agent_timeout: float | None = None,
         sleep: Sleep | None = None,
         control_poll_s: float = 0.2,
@@ -95,11 +103,24 @@ class TaskExecutor:
         self._owns_manager = False
         self.model_overrides = model_overrides
         self.history_store = history_store
-        self.options = RunOptions(
-            max_concurrent_phases=max_concurrent_phases, max_concurrent_agents=max_concurrent_agents,
-            agent_timeout_s=agent_timeout, time_limit_s=max_execution_time, control_poll_s=control_poll_s,
-            lease_ttl_s=lease_ttl_s, handler_grace_s=handler_grace_s, retry_sleep=sleep,
+        # Given explicitly, a limit is also a ceiling: no task may ask for more (the seed's defaults,
+        # 300 s and 4 phases, are only defaults).
+        ceilings = Ceilings(
+            max_concurrent_phases=None if max_concurrent_phases is UNSET else max_concurrent_phases,
+            max_concurrent_agents=None if max_concurrent_agents is UNSET else max_concurrent_agents,
+            time_limit_s=None if max_execution_time is UNSET else max_execution_time,
         )
+        self.options = RunOptions(
+            max_concurrent_phases=4 if max_concurrent_phases is UNSET else max_concurrent_phases,
+            max_concurrent_agents=None if max_concurrent_agents is UNSET else max_concurrent_agents,
+            agent_timeout_s=agent_timeout,
+            time_limit_s=300.0 if max_execution_time is UNSET else max_execution_time,
+            control_poll_s=control_poll_s, lease_ttl_s=lease_ttl_s, handler_grace_s=handler_grace_s,
+            retry_sleep=sleep, ceilings=ceilings,
+        )
+        if max_concurrent_executions is not None and max_concurrent_executions < 1:
+            raise ValueError(f"max_concurrent_executions must be at least 1, not {max_concurrent_executions}")
+        self._admission = Admission(max_concurrent_executions) if max_concurrent_executions else None
         self._log = EngineLogger(logger)
         self._bus = EventBus(on_handler_error=self._handler_failed)
         self._registry = StepRegistry()
@@ -228,7 +249,7 @@ class TaskExecutor:
         if env is None or env.store is not store or env.directory is not directory:
             env = self._env = RunEnvironment(
                 bus=self._bus, log=self._log, directory=directory, registry=self._registry, store=store,
-                backlog=self._backlog,
+                backlog=self._backlog, admission=self._admission,
                 durable_start=store is not None and not RECORD_KEEPS_TASK and survives_crash(store),
             )
         return env

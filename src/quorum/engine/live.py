@@ -41,6 +41,7 @@ from quorum.engine.ports import Interrupt
 from quorum.engine.recorder import Backlog, Recorder
 from quorum.engine.results import ExecutionResult
 from quorum.engine.scheduler import PhaseScheduler
+from quorum.engine.scope import Admission
 from quorum.engine.services import ControlPoller, LeaseKeeper
 from quorum.engine.snapshot import Snapshots
 from quorum.engine.status import ExecutionStatus
@@ -66,6 +67,8 @@ class RunEnvironment:
     registry: StepRegistry
     store: HistoryStore | None = None
     backlog: Backlog | None = None
+    admission: Admission | None = None
+    """Bounds the executions driven at once (``max_concurrent_executions``)."""
     durable_start: bool = False
     """Wait for the start event to be written before any phase runs (it carries the definition a
     resume needs, and the store outlives this process)."""
@@ -237,10 +240,18 @@ class LiveExecution:
     async def _drive(self) -> bool:
         """Run the phases; settle the final status. True when cancelled from outside."""
         ctx = self.ctx
+        root = self._root
+        cancel_drive = root.cancel if root is not None else lambda: None
+        admission = self._env.admission
+        admitted = False
         try:
+            if admission is not None:
+                # Waits ``pending`` for a slot; an abort meanwhile cancels the wait (and ends it here).
+                self.control.waiting(cancel_drive)
+                await admission.acquire()
+                admitted = True
             await self._start()
-            root = self._root
-            self.control.begin(cancel_drive=root.cancel if root is not None else lambda: None)
+            self.control.begin(cancel_drive=cancel_drive)
             if self.control.interrupted is not None:
                 raise asyncio.CancelledError
             scheduler = PhaseScheduler(ctx.task, ctx.phases, self.phases.run,
@@ -251,6 +262,8 @@ class LiveExecution:
             return self._settle(exc)
         finally:
             self.control.end()
+            if admitted and admission is not None:
+                admission.release()
         if ctx.status is _S.PAUSED:
             ctx.resume()
         ctx.complete(verdict)
@@ -264,7 +277,12 @@ class LiveExecution:
         ctx, take_over = self.ctx, self._take_over
         if ctx.status is _S.PENDING:
             ctx.start()
-            self.emitter.emit(EventType.EXECUTION_START, data=self._start_data)
+            capped = self.options.capped(ctx.task)
+            if capped:
+                lowered = ", ".join(f"{k} {v['asked']:g} -> {v['allowed']:g}" for k, v in capped.items())
+                self._log.warning("execution %s: the executor's ceilings lower %s", ctx.id, lowered)
+            self.emitter.emit(EventType.EXECUTION_START,
+                              data={**self._start_data, "capped": capped} if capped else self._start_data)
             self._log.info("execution %s of %s started", ctx.id, ctx.task.name)
             if self.recorder is not None and self._env.durable_start:
                 await self.recorder.durable(ctx.sequence)

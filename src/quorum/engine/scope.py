@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ("ExecutorScope",)
+__all__ = ("Admission", "ExecutorScope")
 
 _T = TypeVar("_T")
 
@@ -75,3 +75,20 @@ class ExecutorScope:
         holders = [h for h in self._holders if h.get_loop() is loop]
         if holders:
             await asyncio.wait(holders)
+
+
+class Admission:
+    """At most ``limit`` executions driven at once, across an executor; the others wait their turn in
+    the order they asked (``asyncio.Semaphore`` is first come, first served)."""
+
+    __slots__ = ("_slots", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = asyncio.Semaphore(limit)
+
+    async def acquire(self) -> None:
+        await self._slots.acquire()
+
+    def release(self) -> None:
+        self._slots.release()
