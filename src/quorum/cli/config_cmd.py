@@ -32,7 +32,8 @@ class ConfigEntry:
 
 
 def config_entries(cfg: Config) -> list[ConfigEntry]:
-    """Every setting of ``cfg`` for display; API keys masked, passwords in URLs hidden."""
+    """Every setting of ``cfg`` for display; API keys masked, passwords in URLs hidden (``db``: the
+    password of its URL shown as ``***``, the user and host kept, so one can tell which database)."""
     from quorum.config import PROVIDERS, ProviderSettings, mask_secret, mask_url
 
     out: list[ConfigEntry] = []
@@ -42,7 +43,7 @@ def config_entries(cfg: Config) -> list[ConfigEntry]:
         out.append(ConfigEntry(key=key, value=value, source=source, origin=origin))
 
     add("config_file", str(cfg.file) if cfg.file else "(none found)")
-    add("db", mask_url(cfg.db))
+    add("db", cfg.db_shown)
     add("tasks_dirs", os.pathsep.join(map(str, cfg.tasks_dirs)) or "(built-in tasks only)")
     add("agents_dirs",
         os.pathsep.join(map(str, cfg.agents_dirs)) or "(built-in agents, agents/ beside the tasks)")

@@ -66,7 +66,7 @@ def history(
 
     console = out_console()
     if not records:
-        console.print(f"no executions recorded (history: {escape(cfg.db)})")
+        console.print(f"no executions recorded (history: {escape(cfg.db_shown)})")
         return
     table = report.table("id", "task", "status", "started", "duration", "error")
     for column in table.columns:
@@ -91,9 +91,9 @@ async def load_view(cfg: Config, execution_id: str) -> ExecutionView:
     from quorum.cli.store import db_exists, find_execution, opened_store
 
     if not db_exists(cfg):
-        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
+        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db_shown} (no history yet)",))
     async with opened_store(cfg) as store:
-        record = await find_execution(store, execution_id, where=cfg.db)
+        record = await find_execution(store, execution_id, where=cfg.db_shown)
         events = await store.read_journal(record.id)
         checkpoint = await store.latest_checkpoint(record.id)
     order = [str(p) for p in record.phase_hashes]
@@ -142,9 +142,9 @@ async def _follow(cfg: Config, execution_id: str, *, all_events: bool, quiet: bo
     from quorum.cli.store import db_exists, find_execution, opened_store
 
     if not db_exists(cfg):
-        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
+        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db_shown} (no history yet)",))
     async with opened_store(cfg) as store:
-        record = await find_execution(store, execution_id, where=cfg.db)
+        record = await find_execution(store, execution_id, where=cfg.db_shown)
         after = 0
         while True:
             for event in await store.read_journal(record.id, after=after):
@@ -300,7 +300,7 @@ def prune(
     if as_json:
         sys.stdout.write(json.dumps({"deleted": deleted}) + "\n")
     else:
-        out_console().print(f"deleted {deleted} execution{'s' if deleted != 1 else ''} from {cfg.db}")
+        out_console().print(f"deleted {deleted} execution{'s' if deleted != 1 else ''} from {cfg.db_shown}")
 
 
 async def _prune(cfg: Config, older_than_s: float | None, keep: int | None) -> int:

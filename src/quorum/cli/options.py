@@ -83,14 +83,15 @@ AgentsDirOpt = Annotated[
     ),
 ]
 
+# A str, not a Path: a Path would fold the slashes of a store URL (sqlite:///h.db -> sqlite:/h.db).
 DbOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
-        help="SQLite history database. Default: $QUORUM_DB, quorum.toml, else "
+        help="History database: a SQLite file path, or a store URL (sqlite:///relative.db, "
+        "sqlite:////absolute.db, memory:). Default: $QUORUM_DB, quorum.toml, else "
         "$XDG_DATA_HOME/quorum/history.db (~/.local/share/quorum/history.db).",
-        metavar="PATH",
-        dir_okay=False,
+        metavar="PATH|URL",
         show_default=False,
     ),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,16 +15,17 @@ if TYPE_CHECKING:
 
 __all__ = ("db_exists", "find_execution", "opened_store")
 
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+:")
 _PREFIX_SCAN = 10_000
 """How many recent executions a short id prefix is matched against."""
 
 
 def db_exists(cfg: Config) -> bool:
-    """False when the history is a plain SQLite path that does not exist yet (nothing recorded)."""
-    if _URL.match(cfg.db):
-        return True
-    return Path(cfg.db).exists()
+    """False when the history is a SQLite file (a path or a ``sqlite:`` URL) that does not exist yet:
+    nothing is recorded, and reading must not create it. Other stores are asked."""
+    from quorum.history._location import parse_location
+
+    location = parse_location(cfg.db)
+    return location.path is None or Path(location.path).exists()
 
 
 @asynccontextmanager
@@ -41,7 +41,11 @@ async def opened_store(cfg: Config) -> AsyncIterator[HistoryStore]:
 
 
 async def find_execution(store: HistoryStore, id_or_prefix: str, *, where: str = "") -> ExecutionRecord:
-    """The execution with this id, or the one execution whose id starts with it."""
+    """The execution with this id, or the one execution whose id starts with it. ``where`` names the
+    history in the error (its password, if it is a URL with one, is masked here)."""
+    from quorum.history._location import redact_url
+
+    where = redact_url(where)
     text = id_or_prefix.strip()
     if not text:
         fail("an execution id is needed (see `quorum history`)", code=ExitCode.USAGE)

@@ -13,7 +13,8 @@ highest source that names it.
 ``QUORUM_CONFIG`` names a file. Relative paths inside it are relative to the file's own directory;
 relative paths from flags and the environment are relative to the current directory.
 
-Only the standard library is imported here: the CLI reads the configuration before anything heavy.
+Only the standard library (and ``quorum.history._location``, which parses the history setting with it)
+is imported here: the CLI reads the configuration before anything heavy.
 
 ::
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from quorum.history._location import redact_url
+
 __all__ = ("PROVIDERS", "Config", "Endpoint", "ProviderSettings", "Source", "mask_secret", "mask_url")
 
 Source = Literal["default", "file", "env", "flag"]
@@ -56,8 +58,13 @@ class Config:
     sources: Mapping[str, tuple[Source, str]] = field(default_factory=lambda: MappingProxyType({}))
     """key -> (source, origin) for every key above."""
 
+    @property
+    def db_shown(self) -> str:
+        """``db`` as it may be printed: a password in a store URL replaced by ``***``."""
+        return redact_url(self.db)
+
     def __repr__(self) -> str:
-        return f"Config(db={self.db!s}, file={self.file!s}, models={dict(self.models)!r})"
+        return f"Config(db={self.db_shown!s}, file={self.file!s}, models={dict(self.models)!r})"
 
     def provider_variables(self) -> dict[str, str | None]:
         """Settings from quorum.toml under the environment variable names the agent layer reads

@@ -4,7 +4,6 @@ the environment and the command-line flags; :class:`Layers` applies their preced
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 
 from quorum.config._settings import Source
 from quorum.errors import ConfigurationError
+from quorum.history._location import is_store_url
 
 __all__ = (
     "CONFIG_FILENAME",
@@ -32,7 +32,7 @@ CONFIG_FILENAME = "quorum.toml"
 ENV_VARS: Mapping[str, str] = MappingProxyType(
     {
         "QUORUM_CONFIG": "path of the quorum.toml to use (skips the upward search)",
-        "QUORUM_DB": "path of the SQLite history database",
+        "QUORUM_DB": "the history database: a SQLite path or a store URL (sqlite:///h.db, memory:)",
         "QUORUM_TASKS_DIRS": f"task directories, separated by {os.pathsep!r}",
         "QUORUM_AGENTS_DIRS": f"agent directories, separated by {os.pathsep!r}",
         "QUORUM_MODEL": "model overrides, comma-separated, as for --model",
@@ -47,7 +47,6 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
 )
 
 _TOP_KEYS = frozenset({"db", "tasks_dirs", "agents_dirs", "timeout", "models", "providers", "endpoints"})
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+:")
 
 
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:
@@ -151,7 +150,7 @@ def expect_str(value: Any, key: str, file: Path | None) -> str:
 
 def store_location(text: str, base: Path) -> str:
     """A store URL is kept as written (one-letter "schemes" are Windows drives); a path is resolved."""
-    if _URL.match(text) and not re.match(r"^[a-zA-Z]:[\\/]", text):
+    if is_store_url(text):
         return text
     return str(resolve_path(text, base))
 

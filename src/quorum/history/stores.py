@@ -1,14 +1,17 @@
 """Choosing a history backend from a URL or a path: ``open_store("sqlite:///history.db")``.
 
 ==========================================  ==============================================================
-``memory:`` (or ``memory://``)              :class:`~quorum.history.memory.MemoryHistoryStore`
+``memory:``, ``:memory:``, ``sqlite://``    :class:`~quorum.history.memory.MemoryHistoryStore` (nothing is
+                                            kept after the process; also ``memory://``, ``sqlite:///:memory:``)
 ``sqlite:///relative/path.db``              :class:`~quorum.history.sqlite.SQLiteHistoryStore`; the path
 ``sqlite:////absolute/path.db``             follows the third slash, as in SQLAlchemy URLs; query options
 ``sqlite:///h.db?synchronous=FULL``         ``synchronous`` (NORMAL, FULL) and ``busy_timeout`` (seconds)
 ``/a/plain/path.db``, ``history.db``        SQLite at that path
-``postgresql://...``                        a backend registered for the scheme (``register_backend``)
+``postgresql://...``                        a backend registered for the scheme (``register_backend``);
+                                            none is shipped yet, so such a URL is a clear error
 ==========================================  ==============================================================
 
+The URL is parsed once, by :mod:`quorum.history._location`; an error about it never shows its password.
 The returned store is not opened yet: it opens on first use, or with ``await store.open()``.
 Backends are looked up by URL scheme, so a PostgreSQL backend plugs in with
 ``register_backend("postgresql", factory)`` without changes here.
@@ -17,11 +20,10 @@ Backends are looked up by URL scheme, so a PostgreSQL backend plugs in with
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable
-from urllib.parse import parse_qsl, unquote
+from collections.abc import Callable, Mapping
 
 from quorum.errors import ConfigurationError
+from quorum.history._location import MEMORY, parse_location
 from quorum.history.base import HistoryStore
 
 __all__ = ("BackendFactory", "open_store", "register_backend")
@@ -29,7 +31,6 @@ __all__ = ("BackendFactory", "open_store", "register_backend")
 BackendFactory = Callable[[str], HistoryStore]
 """Builds a store from the full URL."""
 
-_URL = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*):(?://)?")
 _FACTORIES: dict[str, BackendFactory] = {}
 _PLANNED = {"postgresql": "PostgreSQL", "postgres": "PostgreSQL"}
 
@@ -42,52 +43,36 @@ def register_backend(scheme: str, factory: BackendFactory) -> None:
 def open_store(url_or_path: str | os.PathLike[str]) -> HistoryStore:
     """The store that ``url_or_path`` names (see the module docstring for the forms)."""
     text = os.fspath(url_or_path)
-    match = _URL.match(text)
-    # A one-letter scheme is a Windows drive ("C:\\..."), not a URL.
-    if match is None or len(match["scheme"]) == 1 or isinstance(url_or_path, os.PathLike):
+    if isinstance(url_or_path, os.PathLike):
         return _sqlite(text, {})
-    scheme = match["scheme"].lower()
-    factory = _FACTORIES.get(scheme)
+    location = parse_location(text)
+    factory = _FACTORIES.get(location.scheme)
     if factory is not None:
         return factory(text)
-    if scheme in _PLANNED:
+    if location.scheme == MEMORY:
+        return _memory()
+    if location.path is not None:
+        return _sqlite(location.path, location.options)
+    if location.scheme in _PLANNED:
         raise ConfigurationError(
-            f"history URL {_redact(text)!r}: no {_PLANNED[scheme]} backend is installed in this quorum; "
-            "use sqlite:///PATH (the default) or a plain file path"
+            f"history URL {location.shown!r}: no {_PLANNED[location.scheme]} backend is installed: "
+            f"{_PLANNED[location.scheme]} history is not implemented yet; use sqlite:///PATH or a plain "
+            "file path"
         )
-    known = ", ".join(sorted({*_FACTORIES, "memory", "sqlite"}))
+    known = ", ".join(sorted({*_FACTORIES, MEMORY, "sqlite"}))
     raise ConfigurationError(
-        f"history URL {_redact(text)!r}: unknown scheme {scheme!r}; known: {known} (or a plain file path)"
+        f"history URL {location.shown!r}: unknown scheme {location.scheme!r}; known: {known} "
+        "(or a plain file path)"
     )
 
 
-def _redact(url: str) -> str:
-    # Never echo a password from a database URL into an error message.
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
-
-
-def _memory(url: str) -> HistoryStore:
+def _memory() -> HistoryStore:
     from quorum.history.memory import MemoryHistoryStore
 
-    rest = url.split(":", 1)[1].lstrip("/")
-    if rest:
-        raise ConfigurationError(f"history URL {url!r}: memory: takes no path or options")
     return MemoryHistoryStore()
 
 
-def _sqlite_url(url: str) -> HistoryStore:
-    rest = url.split(":", 1)[1]
-    if not rest.startswith("///"):
-        raise ConfigurationError(
-            f"history URL {url!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
-        )
-    path, _, query = rest[3:].partition("?")
-    if not path:
-        raise ConfigurationError(f"history URL {url!r}: the database path is missing")
-    return _sqlite(unquote(path), dict(parse_qsl(query, keep_blank_values=True)))
-
-
-def _sqlite(path: str, options: dict[str, str]) -> HistoryStore:
+def _sqlite(path: str, options: Mapping[str, str]) -> HistoryStore:
     from quorum.history.sqlite import SQLiteHistoryStore
 
     unknown = set(options) - {"synchronous", "busy_timeout"}
@@ -110,6 +95,3 @@ def _sqlite(path: str, options: dict[str, str]) -> HistoryStore:
         path, synchronous="FULL" if synchronous == "FULL" else "NORMAL", busy_timeout_s=busy_timeout_s
     )
 
-
-register_backend("memory", _memory)
-register_backend("sqlite", _sqlite_url)
