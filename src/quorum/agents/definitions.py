@@ -20,6 +20,9 @@ Settings (only ``id`` and ``model`` are required; durations are time strings or 
     max_concurrency, max_retries  the agent's pool size; retries of transient failures
     cache_ttl                     how long answers are cached (when the manager has a cache)
     tags                          free labels
+    outputs                       the phase outputs this agent owns ([technical]): it is asked for those
+                                  and no others (aggregates and other agents' outputs never); unset: the
+                                  phase's outputs are offered as optional keys
     base_url, api_key_env         a URL or a configured endpoint name; the NAME of the key's variable
     response_format, stream       json_schema | json_object | text; false turns streaming off
     options                       provider options passed through (top_p, seed, ...)
@@ -79,7 +82,7 @@ KNOWN_KEYS: frozenset[str] = frozenset(
     {
         "id", "name", "role", "description", "model", "temperature", "timeout", "max_concurrency",
         "max_retries", "cache_ttl", "tags", "max_tokens", "base_url", "api_key_env", "response_format",
-        "stream", "options", "price", "circuit_breaker",
+        "stream", "options", "price", "circuit_breaker", "outputs",
     }
 )  # fmt: skip
 _RESPONSE_FORMATS = frozenset({"json_schema", "json_object", "text"})
@@ -87,6 +90,7 @@ _PRICE_KEYS = ("input", "output")
 _BREAKER_KEYS = ("failures", "reset")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TAGS = "[committee, analysis]"
+_OUTPUTS = "[technical, evidence]"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -109,6 +113,9 @@ class AgentDefinition:
     max_retries: int | None = None
     cache_ttl_s: float | None = None
     tags: tuple[str, ...] = ()
+    outputs: tuple[str, ...] | None = None
+    """The phase outputs this agent owns (asked of it, required); ``None``: the file names none, and the
+    phase's outputs are offered as optional keys. See :mod:`quorum.agents.answer_shape`."""
     max_tokens: int | None = None
     base_url: str | None = None
     """A URL, or the name of an endpoint configured elsewhere (quorum.toml, ``QUORUM_<NAME>_BASE_URL``)."""
@@ -320,6 +327,7 @@ def _read_definition(settings: _Settings, *, persona: str, text: str) -> AgentDe
     if isinstance(tags, str):
         tags = [tags]  # one tag need not be written as a list
     words = None if tags is None else check_words(report, tags, "'tags'", settings.line("tags"), _TAGS)
+    outputs = _read_outputs(settings)
     price = settings.table("price", _PRICE_KEYS, "{input: 0.4, output: 1.6}")
     breaker = settings.table("circuit_breaker", _BREAKER_KEYS, "{failures: 5, reset: 30s}")
     temperature = read("temperature", check_number, minimum=0.0, maximum=2.0)
@@ -353,6 +361,7 @@ def _read_definition(settings: _Settings, *, persona: str, text: str) -> AgentDe
         max_retries=max_retries,
         cache_ttl_s=cache_ttl_s,
         tags=tuple(tag.strip() for tag in words or ()),
+        outputs=outputs,
         max_tokens=max_tokens,
         base_url=base_url,
         api_key_env=api_key_env,
@@ -367,3 +376,23 @@ def _read_definition(settings: _Settings, *, persona: str, text: str) -> AgentDe
         line=settings.line("id"),
         content_hash=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
     )
+
+
+def _read_outputs(settings: _Settings) -> tuple[str, ...] | None:
+    """``outputs``: the names of the phase outputs the agent owns (one name need not be a list)."""
+    if "outputs" not in settings.data:
+        return None
+    value = settings.data["outputs"]
+    line = settings.line("outputs")
+    if value is None:
+        value = []  # ``outputs:`` with nothing after it: the agent owns none
+    if isinstance(value, str):
+        value = [value]
+    names = check_words(settings.report, value, "'outputs'", line, _OUTPUTS)
+    if names is None:
+        return None
+    cleaned = tuple(dict.fromkeys(name.strip() for name in names))
+    if any(not name for name in cleaned):
+        settings.report.error("'outputs' holds an empty name", line, f"list output names, e.g. {_OUTPUTS}")
+        return None
+    return cleaned

@@ -1,5 +1,10 @@
 """LLMAgent: persona + prompt → a chat transport → validated JSON, with one repair re-prompt.
 
+The agent is asked for its own part of the phase only: the outputs its file says it owns (``outputs:``),
+never an aggregate or another agent's output (see :mod:`quorum.agents.answer_shape`). An answer that is
+not that JSON — a missing key, a wrong type, a value outside an output's allowed values — gets the
+repair re-prompt. A ``response_format: text`` agent is asked for plain text, and its text is its answer.
+
 Transports (``openai_chat``, ``anthropic_messages``, or a provider's own) implement one method,
 ``complete(call) -> ChatResult``. The agent never falls back to a default answer: an answer that is
 still invalid after the repair prompt raises :class:`~quorum.errors.AgentError`.
@@ -16,9 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from quorum.agents.answer_shape import AnswerShape, answer_shape
 from quorum.agents.definitions import AgentDefinition
 from quorum.agents.prompting import (
     AnswerInvalid,
+    ChatPrompt,
     answer_schema,
     build_prompt,
     repair_message,
@@ -95,18 +102,40 @@ class LLMAgent:
         if close is not None:
             await close()
 
+    @property
+    def response_format(self) -> str:
+        return self.definition.response_format or self.default_response_format
+
+    @property
+    def plain_text(self) -> bool:
+        """The agent file asked for plain-text answers. (A provider's default of ``text`` — Anthropic's,
+        which has no JSON mode — still asks for JSON, in the prompt.)"""
+        return self.definition.response_format == "text"
+
+    def shape(self, request: AgentRequest) -> AnswerShape:
+        """The keys this agent's answer holds in the request's phase: the outputs it owns."""
+        return answer_shape(request.outputs, self.definition.outputs)
+
+    def _prompt(self, request: AgentRequest, shape: AnswerShape) -> ChatPrompt:
+        return build_prompt(self.definition.persona, request, shape=shape, plain_text=self.plain_text)
+
     def cache_material(self, request: AgentRequest) -> dict[str, Any]:
         """What the answer depends on: the full prompt and every generation parameter."""
-        prompt = build_prompt(self.definition.persona, request)
+        shape = self.shape(request)
+        prompt = self._prompt(request, shape)
         return {
             "system": prompt.system,
             "user": prompt.user,
             "model": self.definition.model,
             "temperature": self.definition.temperature,
             "max_tokens": self.definition.max_tokens,
-            "response_format": self.definition.response_format or self.default_response_format,
+            "response_format": self.response_format,
             "options": dict(self.definition.options),
-            "outputs": [(s.name, s.type) for s in request.outputs],
+            "outputs": [
+                (s.name, s.type, s.description, required)
+                for specs, required in ((shape.required, True), (shape.optional, False))
+                for s in specs
+            ],
         }
 
     def _chunk_sink(self, request: AgentRequest) -> Callable[[str], object] | None:
@@ -129,8 +158,9 @@ class LLMAgent:
     async def query(self, request: AgentRequest, /) -> AgentResponse:
         started = time.perf_counter()
         definition = self.definition
-        prompt = build_prompt(definition.persona, request)
-        response_format = definition.response_format or self.default_response_format
+        shape = self.shape(request)
+        prompt = self._prompt(request, shape)
+        response_format = self.response_format
         call = ChatCall(
             model=self.model_name,
             system=prompt.system,
@@ -138,15 +168,29 @@ class LLMAgent:
             temperature=definition.temperature,
             max_tokens=definition.max_tokens,
             response_format=response_format,
-            schema=answer_schema(request.outputs) if response_format == "json_schema" else None,
+            schema=(
+                answer_schema(shape.required, optional=shape.optional)
+                if response_format == "json_schema"
+                else None
+            ),
             options=definition.options,
             on_chunk=self._chunk_sink(request),
             timeout_s=request.timeout_s or definition.timeout_s,
         )
         result = await self.transport.complete(call)
         tokens_in, tokens_out = result.tokens_in, result.tokens_out
+        if self.plain_text:
+            return AgentResponse(
+                agent_id=request.agent_id,
+                text=redact(result.text),
+                latency_ms=(time.perf_counter() - started) * 1000.0,
+                model=definition.model,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=self._cost(tokens_in, tokens_out),
+            )
         try:
-            data = validate_answer(result.text, request.outputs)
+            data = validate_answer(result.text, shape.required, optional=shape.optional)
         except AnswerInvalid as first:
             # One repair round: show the model its answer and what was wrong with it.
             repair = ChatCall(
@@ -165,7 +209,7 @@ class LLMAgent:
             tokens_in += result.tokens_in
             tokens_out += result.tokens_out
             try:
-                data = validate_answer(result.text, request.outputs)
+                data = validate_answer(result.text, shape.required, optional=shape.optional)
             except AnswerInvalid as second:
                 raise AgentError(
                     request.agent_id, f"invalid answer after one repair attempt: {redact(str(second))}"

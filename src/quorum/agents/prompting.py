@@ -2,8 +2,11 @@
 
 system = the agent's persona; user = the step's query, a compact context (inputs, earlier phase outputs,
 earlier answers of the round table) and an explicit instruction to answer with one JSON object holding the
-phase's declared outputs plus ``stance``, ``recommendation``, ``confidence`` and ``rationale``.
-Answers are validated with a pydantic model built (lazily, cached) from the declared outputs.
+agent's own outputs (see :mod:`quorum.agents.answer_shape`: never the outputs a step computes or another
+agent owns) plus ``stance``, ``recommendation``, ``confidence`` and ``rationale``; or, for an agent whose
+``response_format`` is ``text``, to answer in plain text.
+Answers are validated with a pydantic model built (lazily, cached) from those outputs: an output whose
+description names its allowed values accepts only them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from quorum.agents.answer_shape import STANDARD_NAMES, AnswerShape, choices_of, describe_choices
 from quorum.agents.protocol import AgentRequest, AgentResponse
 from quorum.definition.model import OutputSpec, json_default
 
@@ -37,7 +41,6 @@ STANDARD_FIELDS: tuple[tuple[str, str], ...] = (
     ("confidence", "number between 0 and 1"),
     ("rationale", "string: why, citing the numbers you used"),
 )
-_STANDARD_NAMES = frozenset(name for name, _ in STANDARD_FIELDS)
 _JSON_TYPES = {
     "string": {"type": "string"},
     "number": {"type": "number"},
@@ -84,11 +87,46 @@ def _peer_line(peer: AgentResponse, limit: int) -> str:
 
 def _output_line(spec: OutputSpec) -> str:
     kind = spec.type or "any JSON value"
-    return f'- "{spec.name}" ({kind})' + (f": {spec.description}" if spec.description else "")
+    line = f'- "{spec.name}" ({kind})' + (f": {spec.description}" if spec.description else "")
+    values = choices_of(spec)
+    if values is not None:
+        each = "each item one of" if spec.type == "list" else "exactly one of"
+        line += f" [{each} {describe_choices(values)}]"
+    return line
 
 
-def build_prompt(persona: str, request: AgentRequest, *, max_context_chars: int = 12_000) -> ChatPrompt:
-    """The system and user messages for one request. Deterministic (the cache keys on it)."""
+def _answer_format(shape: AnswerShape, *, plain_text: bool) -> str:
+    if plain_text:
+        return (
+            "Reply in plain text, whatever answer format other instructions name: your answer first, then"
+            " why, citing the numbers you used. Say so plainly where the data you need is missing."
+        )
+    lines = [_output_line(spec) for spec in shape.required]
+    lines += [f'- "{name}" ({kind})' for name, kind in STANDARD_FIELDS]
+    text = (
+        "Reply with exactly one JSON object and nothing else (no prose, no code fences). Its keys:\n"
+        + "\n".join(lines)
+    )
+    if shape.optional:
+        text += (
+            "\nAdd any of these keys only if your role produces it (leave out the others; the workflow or"
+            " other agents provide them):\n" + "\n".join(_output_line(spec) for spec in shape.optional)
+        )
+    return text + "\nUse null only where the data to compute a value is missing, and say so in the rationale."
+
+
+def build_prompt(
+    persona: str,
+    request: AgentRequest,
+    *,
+    shape: AnswerShape | None = None,
+    plain_text: bool = False,
+    max_context_chars: int = 12_000,
+) -> ChatPrompt:
+    """The system and user messages for one request. Deterministic (the cache keys on it).
+
+    ``shape``: the keys the answer holds (default: every output of ``request.outputs``, required);
+    ``plain_text``: ask for a plain-text answer instead of JSON."""
     context = request.context
     sections = ["## Task", request.prompt.strip() or "(no query: give your view on the inputs)"]
     inputs = context.get("input")
@@ -109,32 +147,42 @@ def build_prompt(persona: str, request: AgentRequest, *, max_context_chars: int 
             "## Earlier answers at this table (oldest first)",
             "\n".join(_peer_line(peer, per_peer) for peer in request.peers),
         ]
-    lines = [_output_line(spec) for spec in request.outputs if spec.name not in _STANDARD_NAMES]
-    lines += [f'- "{name}" ({kind})' for name, kind in STANDARD_FIELDS]
-    sections += [
-        "## Answer format",
-        "Reply with exactly one JSON object and nothing else (no prose, no code fences). Its keys:\n"
-        + "\n".join(lines)
-        + "\nUse null only where the data to compute a value is missing, and say so in the rationale.",
-    ]
+    if shape is None:
+        shape = AnswerShape(required=tuple(s for s in request.outputs if s.name not in STANDARD_NAMES))
+    sections += ["## Answer format", _answer_format(shape, plain_text=plain_text)]
     system = persona.strip() or f"You are {request.agent_id}, a careful analyst."
     return ChatPrompt(system=system, user="\n\n".join(sections))
 
 
-def answer_schema(outputs: Sequence[OutputSpec]) -> dict[str, Any]:
-    """JSON Schema for the answer (sent to servers that support structured output)."""
+def _property(spec: OutputSpec) -> dict[str, Any]:
+    schema: dict[str, Any] = dict(_JSON_TYPES.get(spec.type or "", {}))
+    values = choices_of(spec)
+    if values is not None:
+        if spec.type == "list":
+            schema["items"] = {"type": "string", "enum": list(values)}
+        else:
+            schema["enum"] = list(values)
+    if spec.description:
+        schema["description"] = spec.description
+    return schema
+
+
+def answer_schema(outputs: Sequence[OutputSpec], *, optional: Sequence[OutputSpec] = ()) -> dict[str, Any]:
+    """JSON Schema for the answer (sent to servers that support structured output): ``outputs`` and the
+    standard fields required, ``optional`` offered. An output that names its values is an ``enum``."""
     properties: dict[str, Any] = {}
     for spec in outputs:
-        if spec.name not in _STANDARD_NAMES:
-            schema = dict(_JSON_TYPES.get(spec.type or "", {}))
-            if spec.description:
-                schema["description"] = spec.description
-            properties[spec.name] = schema
+        if spec.name not in STANDARD_NAMES:
+            properties[spec.name] = _property(spec)
     properties["stance"] = {"type": "string", "enum": ["bullish", "bearish", "neutral"]}
     properties["recommendation"] = {"type": "string"}
     properties["confidence"] = {"type": "number", "minimum": 0, "maximum": 1}
     properties["rationale"] = {"type": "string"}
-    return {"type": "object", "properties": properties, "required": list(properties)}
+    required = list(properties)
+    for spec in optional:
+        if spec.name not in STANDARD_NAMES and spec.name not in properties:
+            properties[spec.name] = _property(spec)
+    return {"type": "object", "properties": properties, "required": required}
 
 
 def repair_message(error: str) -> str:
@@ -164,14 +212,23 @@ def _extract_json(text: str) -> Any:
     raise AnswerInvalid(f"it is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})")
 
 
-def validate_answer(text: str, outputs: Sequence[OutputSpec]) -> dict[str, Any]:
-    """The validated answer as a dict (declared outputs, the standard fields, and any extra keys)."""
+def validate_answer(
+    text: str, outputs: Sequence[OutputSpec], *, optional: Sequence[OutputSpec] = ()
+) -> dict[str, Any]:
+    """The validated answer as a dict (the outputs, those of ``optional`` it gave, the standard fields,
+    and any extra keys). An output that names its allowed values accepts only them."""
     from pydantic import ValidationError
 
     data = _extract_json(text)
     if not isinstance(data, dict):
         raise AnswerInvalid(f"it is JSON but not an object (got {type(data).__name__})")
-    model = _answer_model(tuple((s.name, s.type) for s in outputs if s.name not in _STANDARD_NAMES))
+    declared = tuple(
+        (s.name, s.type, choices_of(s), required)
+        for specs, required in ((outputs, True), (optional, False))
+        for s in specs
+        if s.name not in STANDARD_NAMES
+    )
+    model = _answer_model(declared)
     try:
         validated = model.model_validate(data)
     except ValidationError as exc:
@@ -179,11 +236,13 @@ def validate_answer(text: str, outputs: Sequence[OutputSpec]) -> dict[str, Any]:
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:12]
         ]
         raise AnswerInvalid("it does not match the schema: " + "; ".join(problems)) from None
-    return validated.model_dump(by_alias=True)
+    return validated.model_dump(by_alias=True, exclude_unset=True)
 
 
 @functools.lru_cache(maxsize=256)
-def _answer_model(declared: tuple[tuple[str, str | None], ...]) -> type[BaseModel]:
+def _answer_model(
+    declared: tuple[tuple[str, str | None, tuple[str, ...] | None, bool], ...],
+) -> type[BaseModel]:
     from typing import Literal
 
     from pydantic import ConfigDict, Field, create_model
@@ -202,8 +261,17 @@ def _answer_model(declared: tuple[tuple[str, str | None], ...]) -> type[BaseMode
         "confidence": (float, Field(ge=0.0, le=1.0)),
         "rationale": (str, ...),
     }
-    for index, (name, kind) in enumerate(declared):
+    seen: set[str] = set()
+    for index, (name, kind, values, required) in enumerate(declared):
+        if name in seen:
+            continue  # a name declared twice is checked once, as first declared
+        seen.add(name)
+        python_type: Any = python_types.get(kind, Any)
+        if values is not None:
+            allowed = Literal[values]  # type: ignore[valid-type]  # the values are only known at run time
+            python_type = list[allowed] if kind == "list" else allowed
         # Declared names need not be valid Python identifiers: each gets a safe field name and its alias.
-        # A declared output must be present; null is allowed (data missing, explained in the rationale).
-        fields[f"output_{index}"] = (python_types.get(kind, Any) | None, Field(alias=name))
+        # An owned output must be present; null is allowed (data missing, explained in the rationale).
+        field_info = Field(alias=name) if required else Field(default=None, alias=name)
+        fields[f"output_{index}"] = (python_type | None, field_info)
     return create_model("AgentAnswer", __config__=ConfigDict(extra="allow"), **fields)
