@@ -82,6 +82,38 @@ async def test_the_task_definition_is_kept_with_the_row(store: HistoryStore) -> 
     assert orphan.task_definition is None
 
 
+async def test_the_agent_choices_are_kept_with_the_row_and_a_resume_replaces_them(
+    store: HistoryStore,
+) -> None:
+    chosen = {"models": ["chair=openai:model-a"], "endpoints": {},
+              "base_urls": {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}}
+    await store.create_execution(record("e1", agent_choices=chosen))
+    await store.create_execution(record("e2"))
+    got = await store.get_execution("e1")
+    assert got is not None
+    assert thaw(got.agent_choices) == chosen
+    other = await store.get_execution("e2")
+    assert other is not None
+    assert other.agent_choices is None
+    await store.append([event("e1", 1, EventType.EXECUTION_START), event("e1", 2, EventType.PHASE_START)])
+    listed = {str(r.id): r for r in await store.list_executions()}
+    assert thaw(listed["e1"].agent_choices) == chosen  # small: kept in listings too
+    # A resume that chose other models records them in its event; the row follows the journal.
+    changed = {**chosen, "models": ["chair=openai:model-b"]}
+    await store.append([event("e1", 3, EventType.EXECUTION_PAUSED),
+                        event("e1", 4, EventType.EXECUTION_RESUMED, data={"agent_choices": changed})])
+    got = await store.get_execution("e1")
+    assert got is not None
+    assert thaw(got.agent_choices) == changed
+    # Events that carry no choices leave them as they are.
+    await store.append([event("e1", 5, EventType.EXECUTION_RESUMED, data={"recovered": True})])
+    got = await store.get_execution("e1")
+    assert got is not None
+    assert thaw(got.agent_choices) == changed
+    [orphan_view] = [r for r in await store.list_executions() if r.id == "e1"]
+    assert thaw(orphan_view.agent_choices) == changed
+
+
 async def test_creating_an_execution_twice_is_refused(store: HistoryStore) -> None:
     await store.create_execution(record("e1"))
     with pytest.raises(StoreError, match="already exists"):

@@ -8,7 +8,6 @@ A request given to an execution whose process died is kept and honoured when it 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -70,7 +69,7 @@ def request(
     *,
     wait: bool,
     wait_timeout: str,
-    db: Path | None,
+    db: str | None,
 ) -> ExitCode:
     from quorum.cli.common import run_async
     from quorum.config import load_config

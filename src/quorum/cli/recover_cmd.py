@@ -14,8 +14,10 @@ from quorum.cli.options import AgentsDirOpt, DbOpt, JsonOpt, ModelOpt, TasksDirO
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from quorum.agents.choices import AgentChoices
     from quorum.config import Config
     from quorum.engine.handle import ExecutionHandle
+    from quorum.engine.recovery import Refusal
     from quorum.history.base import ExecutionRecord, HistoryStore
 
 __all__ = ("recover",)
@@ -37,10 +39,10 @@ def recover(
     from quorum.config import load_config
 
     cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model)
-    raise typer.Exit(run_async(_recover(cfg, as_json=as_json)))
+    raise typer.Exit(run_async(_recover(cfg, as_json=as_json, models_given=bool(model))))
 
 
-async def _recover(cfg: Config, *, as_json: bool) -> int:
+async def _recover(cfg: Config, *, as_json: bool, models_given: bool) -> int:
     from quorum.cli.render import PlainView
     from quorum.cli.run_cmd import build_executor, close_executor, open_history
     from quorum.cli.store import db_exists
@@ -59,18 +61,26 @@ async def _recover(cfg: Config, *, as_json: bool) -> int:
         if store is not None:
             await store.close()
         return ExitCode.OK
+    refusals: dict[str, Refusal] = {}
     try:
-        executor = build_executor(cfg, store)
-        if not as_json:
-            view = PlainView(sys.stdout, prefix_ids=True)
-            executor.on("*", view.on_event)
-        try:
-            # The engine's recovery: running orphans are resumed (pause and abort requests made before
-            # the crash honoured, an execution that keeps crashing given up), paused ones left parked.
-            handles: dict[str, ExecutionHandle] = {h.id: h for h in await executor.recover()}
-            rows = [await _row(store, record, handles) for record in orphans]
-        finally:
-            await close_executor(executor)
+        handles: dict[str, ExecutionHandle] = {}
+        # Each execution goes on with the agents it recorded (models, servers): one executor per choice.
+        for choices, ids in _by_choices(cfg, orphans, models_given=models_given):
+            executor = build_executor(cfg, store, choices)
+            if not as_json:
+                view = PlainView(sys.stdout, prefix_ids=True)
+                executor.on("*", view.on_event)
+            try:
+                # The engine's recovery: running orphans are resumed (pause and abort requests made
+                # before the crash honoured, an execution that keeps crashing given up, one that can
+                # never be resumed marked failed), paused ones left parked.
+                recovered = await executor.recover(
+                    only=ids, on_refused=lambda r: refusals.__setitem__(r.record.id, r)
+                )
+                handles.update((h.id, h) for h in recovered)
+            finally:
+                await close_executor(executor)
+        rows = [await _row(store, record, handles, refusals.get(record.id)) for record in orphans]
     finally:
         await store.close()
     if as_json:
@@ -81,8 +91,23 @@ async def _recover(cfg: Config, *, as_json: bool) -> int:
     return ExitCode.OK if ok else ExitCode.FAILED
 
 
+def _by_choices(
+    cfg: Config, orphans: list[ExecutionRecord], *, models_given: bool
+) -> list[tuple[AgentChoices, frozenset[str]]]:
+    """The orphans grouped by the agent choices each goes on with, in the order first seen."""
+    from quorum.cli.choices import recorded_choices
+
+    groups: dict[str, tuple[AgentChoices, set[str]]] = {}
+    for record in orphans:
+        choices = recorded_choices(cfg, record, models_given=models_given)
+        key = json.dumps(choices.to_dict(), sort_keys=True)
+        groups.setdefault(key, (choices, set()))[1].add(record.id)
+    return [(choices, frozenset(ids)) for choices, ids in groups.values()]
+
+
 async def _row(
-    store: HistoryStore, record: ExecutionRecord, handles: Mapping[str, ExecutionHandle]
+    store: HistoryStore, record: ExecutionRecord, handles: Mapping[str, ExecutionHandle],
+    refusal: Refusal | None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"id": record.id, "task": record.task}
     handle = handles.get(record.id)
@@ -93,6 +118,16 @@ async def _row(
         now = await store.get_execution(record.id)
         row.update(status=now.status if now is not None else "not recovered",
                    error=now.error if now is not None else None)
+    if refusal is not None:
+        from quorum.engine.recovery import UnresumableError
+
+        error = refusal.error
+        row["error"] = str(error).splitlines()[0]
+        if isinstance(error, UnresumableError):
+            row.update(why=error.why, fix=error.fix)
+        if not refusal.marked_failed and row["status"] in ("running", "pending"):
+            row["status"] = "not recovered"
+        return row
     if row["status"] == "paused":
         row["note"] = f"left paused; quorum resume {record.id}"
     elif handle is None and row["status"] in ("running", "pending"):
@@ -110,4 +145,11 @@ def _print_recovered(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         table.add_row(r["id"], escape(r["task"]), status_text(r["status"]),
                       escape(r.get("note") or r.get("error") or ""))
-    out_console().print(table)
+    console = out_console()
+    console.print(table)
+    for r in rows:
+        if r.get("why"):
+            # why it could not be resumed and how to go on: the table's cell only says that it was not
+            console.print(f"[bold]{r['id']}[/]: {escape(r['error'] or '')}", soft_wrap=True)
+            console.print(f"  why: {escape(r['why'])}", soft_wrap=True)
+            console.print(f"  fix: {escape(r['fix'])}", soft_wrap=True)

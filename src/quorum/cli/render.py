@@ -77,6 +77,8 @@ def format_event(event: Event) -> str | None:
     if reason and event.type in (EventType.PHASE_SKIPPED, EventType.EXECUTION_PAUSED,
                                  EventType.EXECUTION_ABORTED):
         parts.append(f"({reason})")
+    elif reason and event.type == EventType.EXECUTION_RESUMED and "agent_choices" in event.data:
+        parts.append(str(reason))  # a resume that changed the models: the change, before and after
     if event.error:
         parts.append(f"error: {event.error}")
     return "  ".join(p for p in parts if p).replace("\n", " ")

@@ -14,6 +14,7 @@ from quorum.cli.common import ExitCode, err_console, exit_code_for_status, fail,
 from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, ModelOpt, TaskArg, TasksDirOpt
 
 if TYPE_CHECKING:
+    from quorum.agents.choices import AgentChoices
     from quorum.cli.driver import Outcome
     from quorum.cli.render import EventSink
     from quorum.config import Config
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from quorum.errors import InputValidationError
     from quorum.history.base import HistoryStore
 
-__all__ = ("build_executor", "close_executor", "open_history", "print_result", "resume", "run")
+__all__ = (
+    "build_executor", "close_executor", "follow", "open_history", "print_result", "resume", "run", "view_for",
+)
 
 PlainOpt = Annotated[
     bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
@@ -120,20 +123,21 @@ async def _run(cfg: Config, task: Task, input: dict[str, Any], *, as_json: bool,
                no_history: bool) -> int:
     store = None if no_history else await open_history(cfg)
     try:
-        view = _view(task, as_json=as_json, plain=plain)
-        return await _follow(cfg, store, view, lambda executor: executor.start(task, input), as_json=as_json)
+        view = view_for(task, as_json=as_json, plain=plain)
+        return await follow(cfg, store, view, lambda executor: executor.start(task, input), as_json=as_json)
     finally:
         if store is not None:
             await store.close()
 
 
-async def _follow(
+async def follow(
     cfg: Config,
     store: HistoryStore | None,
     view: EventSink | None,
     start: Callable[[TaskExecutor], Awaitable[ExecutionHandle]],
     *,
     as_json: bool,
+    choices: AgentChoices | None = None,
 ) -> int:
     """Start (or resume) one execution with a fresh executor, follow it to its end or to a pause by
     Ctrl-C, and report how it ended."""
@@ -142,7 +146,7 @@ async def _follow(
     session = RunSession(store, view=view)
     session.install()
     try:
-        executor = build_executor(cfg, store)
+        executor = build_executor(cfg, store, choices)
         session.bind(executor)
         outcome = await session.drive(lambda: start(executor))
     finally:
@@ -162,19 +166,27 @@ async def open_history(cfg: Config) -> HistoryStore:
     return store
 
 
-def build_executor(cfg: Config, store: HistoryStore | None) -> TaskExecutor:
+def build_executor(
+    cfg: Config, store: HistoryStore | None, choices: AgentChoices | None = None
+) -> TaskExecutor:
+    """An executor whose agents are built with ``choices`` (default: this configuration's, as a new run
+    makes them); the executor records them with each execution it starts."""
     from quorum.agents.defaults import default_agent_manager
+    from quorum.cli.choices import current_choices
     from quorum.engine.executor import TaskExecutor
 
+    if choices is None:
+        choices = current_choices(cfg)
     manager = default_agent_manager(
         agents_dirs=list(cfg.agents_dirs),
         tasks_dirs=list(cfg.tasks_dirs),
-        model_overrides=cfg.model_specs() or None,
-        endpoints=cfg.endpoint_urls(),
-        config=cfg.provider_variables(),
+        model_overrides=list(choices.models) or None,
+        endpoints=choices.endpoint_urls(cfg.endpoint_urls()),
+        config=choices.provider_config(cfg.provider_variables()),
     )
     tasks_dir = cfg.tasks_dirs[0] if cfg.tasks_dirs else None
-    return TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store)
+    return TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store,
+                        agent_choices=choices)
 
 
 async def close_executor(executor: TaskExecutor) -> None:
@@ -186,7 +198,7 @@ async def close_executor(executor: TaskExecutor) -> None:
         await close()
 
 
-def _view(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | None:
+def view_for(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | None:
     if as_json:
         return None
     from quorum.cli.render import LiveView, PlainView
@@ -280,10 +292,11 @@ def resume(
     from quorum.config import load_config
 
     cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model)
-    raise typer.Exit(run_async(_resume(cfg, execution_id, as_json=as_json, plain=plain)))
+    raise typer.Exit(run_async(_resume(cfg, execution_id, as_json=as_json, plain=plain,
+                                       models_given=bool(model))))
 
 
-async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool) -> int:
+async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool, models_given: bool) -> int:
     from quorum.cli.control import owner_alive
     from quorum.cli.store import db_exists, find_execution
 
@@ -299,6 +312,11 @@ async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool)
             if record.status != "paused":
                 fail(f"execution {record.id} is running in another process ({record.owner}); "
                      "there is nothing to resume")
+            if models_given:
+                fail(f"execution {record.id} is paused in another process ({record.owner}), whose agents "
+                     "are built already: --model cannot change them there",
+                     details=(f"resume it there without --model (`quorum resume {record.id}`), or abort "
+                              f"it and fork it: `quorum fork {record.id} --model ...`",))
             await store.request_control(record.id, "resume", "requested from the command line")
             if as_json:
                 sys.stdout.write(json.dumps({"id": record.id, "status": "resume requested"}) + "\n")
@@ -306,9 +324,13 @@ async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool)
                 out_console().print(f"resume requested for execution {record.id}; the process driving it "
                                     f"({record.owner}) continues it")
             return ExitCode.OK
-        view = _view(None, as_json=as_json, plain=plain)
-        return await _follow(
-            cfg, store, view, lambda executor: executor.resume_execution(record.id), as_json=as_json
+        from quorum.cli.choices import recorded_choices
+
+        choices = recorded_choices(cfg, record, models_given=models_given)
+        view = view_for(None, as_json=as_json, plain=plain)
+        return await follow(
+            cfg, store, view, lambda executor: executor.resume_execution(record.id), as_json=as_json,
+            choices=choices,
         )
     finally:
         await store.close()

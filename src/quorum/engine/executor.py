@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import os
 import time
-from collections.abc import AsyncIterator, Container, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from quorum.agents.choices import AgentChoices
 from quorum.agents.protocol import AgentDirectory
 from quorum.definition.model import Task
 from quorum.engine.bus import EventBus, Handler
@@ -33,12 +35,12 @@ from quorum.engine.options import UNSET, Ceilings, RunOptions, Unset
 from quorum.engine.preflight import check_before_run
 from quorum.engine.recorder import Backlog
 from quorum.engine.records import RECORD_KEEPS_TASK, StartRecords, record_of, survives_crash
-from quorum.engine.recovery import RecoveryPlan, plan_resume, recover
+from quorum.engine.recovery import RecoveryPlan, Refusal, plan_resume, recover, stored_context
 from quorum.engine.results import ExecutionResult
 from quorum.engine.retry import Sleep
 from quorum.engine.scope import Admission, ExecutorScope
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
-from quorum.events import Event
+from quorum.events import Event, EventType
 from quorum.history.base import ExecutionRecord, HistoryStore, Lease
 from quorum.ids import ExecutionId
 from quorum.steps.protocol import Aggregator, StepStrategy
@@ -69,7 +71,10 @@ class TaskExecutor:
     wait at their next step until half are: memory stays bounded when the store cannot keep up; None:
     no bound); ``model_overrides`` (``--model`` values: ``provider:model`` for every agent,
     ``<agent-id>=provider:model`` for one) applies to the default agent manager, the one the executor
-    builds when ``agent_manager`` is None.
+    builds when ``agent_manager`` is None. ``agent_choices`` (:class:`~quorum.agents.choices.AgentChoices`)
+    says what the agents were built with besides their files (model overrides, base URLs): each new
+    execution records them, and an execution taken over with other choices than it recorded gets an
+    ``execution:resumed`` event that records the change (a resume with another ``--model``).
 
     The executor closes what it created: ``aclose()`` (or leaving ``async with``) aborts what still
     runs and closes the default agent manager it built (LLM clients, the response cache); an
@@ -96,12 +101,14 @@ class TaskExecutor:
         history_limit: int = 100,
         journal_backlog: int | None = 50_000,
         model_overrides: Iterable[str] | str | None = None,
+        agent_choices: AgentChoices | None = None,
     ) -> None:
         self.tasks_dir = tasks_dir
         self.agents_dir = agents_dir
         self._agent_manager = agent_manager
         self._owns_manager = False
         self.model_overrides = model_overrides
+        self.agent_choices = agent_choices
         self.history_store = history_store
         # Given explicitly, a limit is also a ceiling: no task may ask for more (the seed's defaults,
         # 300 s and 4 phases, are only defaults).
@@ -230,7 +237,10 @@ class TaskExecutor:
             raise ValueError(f"execution {ctx.id} is already running")
         store = self.history_store
         if store is not None and lease is None:
-            await store.create_execution(self._records.record(ctx))
+            record = self._records.record(ctx)
+            if self.agent_choices is not None:
+                record = dataclasses.replace(record, agent_choices=self.agent_choices.to_dict())
+            await store.create_execution(record)
             lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.options.lease_ttl_s)
             if lease is None:
                 raise ResumeRefusedError(f"execution {ctx.id} is owned by another process")
@@ -290,18 +300,48 @@ class TaskExecutor:
         return await self._launch_plan(plan)
 
     async def _launch_plan(self, plan: RecoveryPlan) -> ExecutionHandle:
+        await self._record_new_choices(plan)
         return await self._launch(plan.ctx, lease=plan.lease, take_over=plan.take_over)
 
-    async def recover(self, *, wait: bool = True) -> list[ExecutionHandle]:
+    async def _record_new_choices(self, plan: RecoveryPlan) -> None:
+        """When this executor's agents were built with other choices than the execution recorded, say
+        so in its journal before it goes on: from here its phases use these models (and a later
+        recovery uses them too: the event replaces the row's choices)."""
+        mine, store, ctx = self.agent_choices, self.history_store, plan.ctx
+        if mine is None or store is None or ctx.sequence == 0:
+            return  # nothing ran yet: there is nothing the new choices could mix with
+        recorded = AgentChoices.from_mapping(plan.agent_choices)
+        if recorded == mine:
+            return
+        before = "not recorded" if recorded is None else recorded.describe_models()
+        event = Event(
+            type=EventType.EXECUTION_RESUMED, execution_id=ctx.id, sequence=ctx.sequence + 1,
+            timestamp=time.time(), task=ctx.task.name,
+            data={"agent_choices": mine.to_dict(),
+                  "previous_agent_choices": None if recorded is None else recorded.to_dict(),
+                  "reason": f"agents changed on resume: models {mine.describe_models()} (before: {before})"},
+        )
+        await store.append([event], epoch=plan.lease.epoch)
+        ctx.sequence += 1
+
+    async def recover(
+        self,
+        *,
+        wait: bool = True,
+        only: Container[str] | None = None,
+        on_refused: Callable[[Refusal], None] | None = None,
+    ) -> list[ExecutionHandle]:
         """Resume the executions a dead process left running in the history store.
 
         In the foreground by default (returns when they have ended); ``wait=False`` returns the
-        handles at once. Paused ones stay paused; pending pause/abort requests are honoured."""
+        handles at once. Paused ones stay paused; pending pause/abort requests are honoured. ``only``
+        limits it to these ids. One that can never be resumed (its task file changed) is marked failed
+        with the reason; ``on_refused`` hears of every one not resumed, and why."""
         if self.history_store is None:
             return []
         return await recover(self.history_store, launch=self._launch_plan, owner=self.owner,
                              lease_ttl_s=self.options.lease_ttl_s, load_task=self.load_task, log=self._log,
-                             wait=wait)
+                             wait=wait, only=only, on_refused=on_refused)
 
     async def detach(self, execution_id: str) -> ExecutionResult:
         """Stop driving a paused execution in this process, leaving it paused for another process.
@@ -376,8 +416,19 @@ class TaskExecutor:
         From ``checkpoint_id`` when given, else from everything it had settled. ``rerun`` names phases
         to run again (with everything downstream of them). With ``task`` (e.g. the edited file), the
         fork runs that definition and also re-runs every phase whose content hash changed, and what
-        depends on it — the way on when a resume is refused because the task file changed."""
-        source = execution if isinstance(execution, ExecutionContext) else self._context_of(execution)
+        depends on it — the way on when a resume is refused because the task file changed.
+
+        An execution this process does not hold (another process ran it, or it ended before this one
+        started) is read from the history store: the phases its journal shows settled, its checkpoints."""
+        if isinstance(execution, ExecutionContext):
+            source = execution
+        else:
+            try:
+                source = self._context_of(execution)
+            except ExecutionNotFoundError:
+                if self.history_store is None:
+                    raise
+                source = await stored_context(self.history_store, execution)
         new_task = source.task if task is None else self.load_task(task)
         data = source.to_dict()
         known = set(new_task.phase_names)

@@ -10,15 +10,17 @@ journal records as completed (by their stable :class:`~quorum.agents.protocol.Ca
 from the journal instead of being asked again; calls that were in flight run again.
 
 Refused (:class:`~quorum.errors.ResumeRefusedError`) when the execution already ended, when another
-live process holds its lease, or when the task file changed in a phase that has not completed yet
-(content hashes recorded at start): fork from a checkpoint or start a new execution instead.
+live process holds its lease, or (:class:`UnresumableError`, which says what, why and how to go on)
+when the task file changed in a phase that has not completed yet (content hashes recorded at start) or
+the journal lacks what a resume needs: fork a new execution from it, or start it again. ``recover``
+marks such an execution failed with that reason, instead of leaving it ``running`` for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,15 +34,38 @@ from quorum.engine.results import PhaseResult, Usage
 from quorum.engine.status import TERMINAL, ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import Event, EventType
-from quorum.history.base import ExecutionRecord, HistoryStore, Lease
+from quorum.history.base import TERMINAL_STATUSES, ExecutionRecord, HistoryStore, Lease
 from quorum.ids import CheckpointId, PhaseName
 
-__all__ = ("MAX_RECOVERY_ATTEMPTS", "RecoveryPlan", "plan_resume", "rebuild_context", "recover")
+__all__ = (
+    "MAX_RECOVERY_ATTEMPTS", "RecoveryPlan", "Refusal", "UnresumableError", "plan_resume", "rebuild_context",
+    "recover", "stored_context",
+)
 
 _RECOVER_POLL_S = 0.05
 MAX_RECOVERY_ATTEMPTS = 3
 """An execution taken over this many times already is marked failed instead of resumed again (its
 recovery keeps crashing the process)."""
+
+
+class UnresumableError(ResumeRefusedError):
+    """The execution can never be resumed as it is recorded (not a lease held elsewhere, which passes).
+
+    ``what`` is the refusal, ``why`` its cause, ``fix`` how to go on; the message holds all three, one a
+    line."""
+
+    def __init__(self, what: str, *, why: str, fix: str) -> None:
+        self.what, self.why, self.fix = what, why, fix
+        super().__init__(f"{what}\nwhy: {why}\nfix: {fix}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """An orphan ``recover`` did not resume: why, and whether it was marked failed for it."""
+
+    record: ExecutionRecord
+    error: ResumeRefusedError
+    marked_failed: bool
 
 
 async def _recorded_task(store: HistoryStore, record: ExecutionRecord) -> Task:
@@ -52,8 +77,10 @@ async def _recorded_task(store: HistoryStore, record: ExecutionRecord) -> Task:
     first = await store.read_journal(record.id, after=0, limit=1)
     if first and first[0].type == EventType.EXECUTION_START and "task" in first[0].data:
         return Task.from_dict(first[0].data["task"])
-    raise ResumeRefusedError(
-        f"execution {record.id} has no recorded task definition in its journal; start it again instead"
+    raise UnresumableError(
+        f"execution {record.id} cannot be resumed",
+        why="neither its history row nor its journal holds the task definition it ran",
+        fix=f"start it again: `quorum run {record.task}` with the same inputs",
     )
 
 
@@ -64,6 +91,8 @@ class RecoveryPlan:
     ctx: ExecutionContext
     lease: Lease
     take_over: TakeOver
+    agent_choices: Mapping[str, Any] | None = None
+    """What the execution recorded its agents were built with (``ExecutionRecord.agent_choices``)."""
 
 
 LoadTask = Callable[[str], Task]
@@ -85,9 +114,13 @@ def _check_task_unchanged(load_task: LoadTask, record: ExecutionRecord, done: se
         if p.name not in done and record.phase_hashes.get(p.name) != p.content_hash
     ]
     if changed:
-        raise ResumeRefusedError(
-            f"execution {record.id}: the task file {source} changed in phase(s) not completed yet: "
-            f"{', '.join(changed)}. Fork a new execution from a checkpoint, or start it again."
+        raise UnresumableError(
+            f"execution {record.id} cannot be resumed: its task file changed",
+            why=f"{source} differs from the definition it started with (content hash "
+                f"{record.task_hash[:12]}, now {current.content_hash[:12]}) in phase(s) not completed yet: "
+                f"{', '.join(changed)}",
+            fix=f"restore the file to resume it, or fork a new execution that keeps its completed phases "
+                f"and runs the changed ones with the edited file: `quorum fork {record.id} --task {source}`",
         )
 
 
@@ -100,7 +133,11 @@ def _phase_from_snapshot(data: Mapping[str, Any], calls: Mapping[str, Mapping[st
         if isinstance(ref, str):
             recorded = calls.get(ref)
             if recorded is None:
-                raise ResumeRefusedError(f"the journal lacks the answer of call {ref} named by a checkpoint")
+                raise UnresumableError(
+                    "the execution cannot be rebuilt from its history",
+                    why=f"its journal lacks the answer of call {ref}, which a checkpoint refers to",
+                    fix="start it again with the same inputs",
+                )
             answers.append(recorded)
         else:
             answers.append(ref)
@@ -151,6 +188,38 @@ async def rebuild_context(
     return ctx, {n: a for n, a in attempts.items() if PhaseName(n) not in done}
 
 
+def _checkpoint_of(event: Event, calls: Mapping[str, Mapping[str, Any]]) -> Checkpoint:
+    snapshot: Mapping[str, Any] = event.data.get("snapshot") or {}
+    phases = {
+        PhaseName(name): _phase_from_snapshot({**data, "name": name}, calls)
+        for name, data in (snapshot.get("phases") or {}).items()
+    }
+    return Checkpoint(
+        id=CheckpointId(str(event.data.get("checkpoint_id", f"{event.execution_id}-cp{event.sequence}"))),
+        label=str(event.data.get("label", "")), created_at=event.timestamp, sequence=event.sequence,
+        phases=phases, usage=Usage(**dict(snapshot.get("usage") or {})),
+    )
+
+
+async def stored_context(store: HistoryStore, execution_id: str) -> ExecutionContext:
+    """A stored execution as a context to fork from: every phase its journal shows settled, and each of
+    its checkpoints (``restore_checkpoint(id)`` goes back to one). Read only: the stored execution is
+    left as it is, and the context is never driven under its id (its status is not ``running``)."""
+    record = await store.get_execution(execution_id)
+    if record is None:
+        raise ExecutionNotFoundError(execution_id)
+    task = await _recorded_task(store, record)
+    calls = await store.completed_calls(execution_id)
+    journal = await store.read_journal(execution_id)
+    ctx, _attempts = await rebuild_context(store, record, task, calls, journal)
+    settle_from_journal(ctx, journal)
+    ctx.checkpoints = [_checkpoint_of(e, calls) for e in journal
+                       if e.type == EventType.CHECKPOINT_CREATED and "snapshot" in e.data]
+    status = ExecutionStatus(record.status)
+    ctx.status = status if status in TERMINAL else ExecutionStatus.PAUSED
+    return ctx
+
+
 async def plan_resume(
     store: HistoryStore,
     execution_id: str,
@@ -180,7 +249,8 @@ async def plan_resume(
         if record.last_sequence == 0:
             # Created, but its start never became durable: nothing ran (phases wait for that write).
             ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
-            return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(pending_control=control))
+            return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(pending_control=control),
+                                agent_choices=record.agent_choices)
         calls = await store.completed_calls(execution_id)
         journal = await store.read_journal(execution_id)  # once: the checkpoint, settling, running time
         ctx, attempts = await rebuild_context(store, record, task, calls, journal)
@@ -201,7 +271,7 @@ async def plan_resume(
     return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(
         completed_calls=dict(calls), start_attempts=attempts, used_s=used_s, recovered=True,
         pending_control=control,
-    ))
+    ), agent_choices=record.agent_choices)
 
 
 async def recover(
@@ -214,15 +284,23 @@ async def recover(
     log: EngineLogger,
     wait: bool = True,
     max_attempts: int = MAX_RECOVERY_ATTEMPTS,
+    only: Container[str] | None = None,
+    on_refused: Callable[[Refusal], None] | None = None,
 ) -> list[ExecutionHandle]:
     """Resume every execution a dead process left *running* (see ``list_orphans``).
 
     Paused executions are parked, not lost: they wait for an explicit ``resume_execution(id)`` and are
     left alone. Pause and abort requests made before the crash are picked up. With ``wait`` it returns
     when every recovered execution has ended or has paused; one that pauses (a pending pause request)
-    is detached, so it stays paused for a later ``resume`` instead of holding this call forever."""
+    is detached, so it stays paused for a later ``resume`` instead of holding this call forever.
+
+    ``only``: the ids to recover (others are left alone). One that can never be resumed
+    (:class:`UnresumableError`: its task file changed, its journal is incomplete) is marked failed with
+    the reason, through the journal like any outcome; each refusal is told to ``on_refused``."""
     handles: list[ExecutionHandle] = []
     for record in await store.list_orphans():
+        if only is not None and record.id not in only:
+            continue
         if record.status == ExecutionStatus.PAUSED:
             log.info("execution %s is paused; `quorum resume %s` continues it", record.id, record.id)
             continue
@@ -234,6 +312,12 @@ async def recover(
                                      load_task=load_task, keep_paused=True)
         except ResumeRefusedError as exc:
             log.warning("not recovering %s: %s", record.id, exc)
+            failed = False
+            if isinstance(exc, UnresumableError):
+                failed = await _mark_failed(store, record, f"{exc.what}: {exc.why}",
+                                            error_type="ResumeRefused", owner=owner, lease_ttl_s=lease_ttl_s)
+            if on_refused is not None:
+                on_refused(Refusal(record=record, error=exc, marked_failed=failed))
             continue
         handles.append(await launch(plan))
     if wait:
@@ -253,17 +337,31 @@ async def _until_ended_or_paused(handle: ExecutionHandle) -> None:
 async def _give_up(
     store: HistoryStore, record: ExecutionRecord, *, owner: str, lease_ttl_s: float, log: EngineLogger
 ) -> None:
+    message = (f"recovery abandoned after {record.recovery_attempts} attempts (each crashed or was "
+               "interrupted); inspect it with `quorum show` and start it again")
+    if await _mark_failed(store, record, message, error_type="RecoveryAbandoned", owner=owner,
+                          lease_ttl_s=lease_ttl_s):
+        log.error("execution %s: %s", record.id, message)
+
+
+async def _mark_failed(
+    store: HistoryStore, record: ExecutionRecord, message: str, *, error_type: str, owner: str,
+    lease_ttl_s: float,
+) -> bool:
+    """Record ``execution:error`` as the outcome of an orphan nobody can drive (under its lease, at the
+    end of its journal, as any outcome). False when another process took it meanwhile."""
     lease = await store.acquire_lease(record.id, owner, ttl_s=lease_ttl_s)
     if lease is None:
-        return
+        return False
     try:
-        message = (f"recovery abandoned after {record.recovery_attempts} attempts (each crashed or was "
-                   "interrupted); inspect it with `quorum show` and start it again")
+        current = await store.get_execution(record.id)
+        if current is None or current.status in TERMINAL_STATUSES:
+            return False
         await store.append([Event(
-            type=EventType.EXECUTION_ERROR, execution_id=record.id, sequence=record.last_sequence + 1,
+            type=EventType.EXECUTION_ERROR, execution_id=record.id, sequence=current.last_sequence + 1,
             timestamp=time.time(), task=record.task, error=message,
-            data={"status": "failed", "error_type": "RecoveryAbandoned"},
+            data={"status": "failed", "error_type": error_type},
         )], epoch=lease.epoch)
-        log.error("execution %s: %s", record.id, message)
+        return True
     finally:
         await store.release_lease(lease)

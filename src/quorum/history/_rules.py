@@ -6,7 +6,8 @@
   (completed, failed, aborted, timeout) is recorded the journal is closed: no further event is
   accepted, so the outcome is recorded exactly once and a late (zombie) driver cannot add to it.
 - ``agent:response`` events whose data holds ``call_key`` and ``response`` are completed calls;
-  ``checkpoint:created`` events are checkpoints.
+  ``checkpoint:created`` events are checkpoints; an ``execution:resumed`` event whose data holds
+  ``agent_choices`` replaces the row's (a resume that chose other models).
 - Leases: free, expired, already ours, or held by a dead process on this host can be taken; taking it
   from another owner counts as a recovery attempt. An execution that has ended is never leased.
 """
@@ -63,6 +64,9 @@ class RowState:
     error: str | None = None
     last_checkpoint: int = 0
     epoch: int = 0
+    agent_choices: Mapping[str, Any] | None = None
+    """New agent choices recorded by an event (``execution:resumed`` with ``agent_choices``); None when no
+    event changed them (the row keeps what it holds)."""
 
 
 def check_epoch(state: RowState, epoch: int | None) -> None:
@@ -98,6 +102,10 @@ def apply_event(state: RowState, event: Event) -> None:
             _finish(state, event)
     elif event.type == EventType.CHECKPOINT_CREATED:
         state.last_checkpoint = event.sequence
+    if event.type == EventType.EXECUTION_RESUMED:
+        choices = event.data.get("agent_choices")
+        if isinstance(choices, Mapping):
+            state.agent_choices = choices
     state.last_sequence = event.sequence
     if event.timestamp > state.updated_at:
         state.updated_at = event.timestamp

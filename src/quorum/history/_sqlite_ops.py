@@ -76,11 +76,13 @@ def create_execution(conn: sqlite3.Connection, record: ExecutionRecord) -> None:
     try:
         conn.execute(
             "INSERT INTO executions (id, task, status, created_at, updated_at, started_at, input, task_hash,"
-            " phase_hashes, task_source, task_definition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " phase_hashes, task_source, task_definition, agent_choices)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id, record.task, record.status, record.created_at, record.updated_at,
                 record.started_at, dumps(record.input), record.task_hash, dumps(record.phase_hashes),
                 record.task_source, definition,
+                None if record.agent_choices is None else dumps(record.agent_choices),
             ),
         )
     except sqlite3.IntegrityError:
@@ -149,6 +151,9 @@ def append(conn: sqlite3.Connection, events: Sequence[Event], epoch: int | None,
             for eid, s in states.items()
         ],
     )
+    changed = [(dumps(s.agent_choices), eid) for eid, s in states.items() if s.agent_choices is not None]
+    if changed:  # rare (a resume with other models): not a column of every append's update
+        conn.executemany("UPDATE executions SET agent_choices = ? WHERE id = ?", changed)
 
 
 def _lease_row(conn: sqlite3.Connection, execution_id: str) -> tuple[Any, ...]:
@@ -251,18 +256,20 @@ def prune(conn: sqlite3.Connection, older_than_s: float | None, keep: int | None
 _RECORD_COLUMNS = (
     "id, task, status, created_at, updated_at, started_at, ended_at, duration_ms, input, task_hash,"
     " phase_hashes, task_source, verdict, error, last_sequence, owner, epoch, lease_expires_at,"
-    " recovery_attempts"
+    " recovery_attempts, agent_choices"
 )
 
 
 def _record(row: Sequence[Any]) -> ExecutionRecord:
     verdict = _loads(row[12])
+    choices = _loads(row[19])
     return ExecutionRecord(
         id=ExecutionId(row[0]), task=row[1], status=row[2], created_at=row[3], updated_at=row[4],
         started_at=row[5], ended_at=row[6], duration_ms=row[7], input=frozen_mapping(_loads(row[8])),
         task_hash=row[9], phase_hashes=frozen_mapping(_loads(row[10])), task_source=row[11],
         verdict=None if verdict is None else frozen_mapping(verdict), error=row[13], last_sequence=row[14],
         owner=row[15], epoch=row[16], lease_expires_at=row[17], recovery_attempts=row[18],
+        agent_choices=frozen_mapping(choices) if isinstance(choices, Mapping) else None,
     )
 
 

@@ -66,6 +66,11 @@ class ExecutionRecord:
     execution can be resumed even when its first event never became durable. Returned by
     ``get_execution``; ``list_executions`` and ``list_orphans`` leave it None to stay light. The SQLite
     store keeps one copy per distinct definition."""
+    agent_choices: Mapping[str, Any] | None = None
+    """What the agents were built with besides their files (``AgentChoices.to_dict()``: model overrides,
+    base URLs; never an API key), so that a resume or a recovery builds the same agents. Set at creation;
+    an ``execution:resumed`` event whose data holds ``agent_choices`` (a resume with another ``--model``)
+    replaces it. None for an execution recorded without them."""
     verdict: Mapping[str, Any] | None = None
     error: str | None = None
     last_sequence: int = 0

@@ -94,6 +94,7 @@ class _Entry:
             duration_ms=s.duration_ms,
             verdict=s.verdict,
             error=s.error,
+            agent_choices=self.record.agent_choices if s.agent_choices is None else s.agent_choices,
             last_sequence=s.last_sequence,
             owner=self.owner,
             epoch=s.epoch,

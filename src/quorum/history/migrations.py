@@ -13,6 +13,7 @@ Tables:
   ``agent:response`` event (the response itself is stored once, in that event).
 - ``control``: pause/resume/abort requests from other processes, taken by the owner.
 - ``executions.task_definition`` (v3): the blob hash of the task definition recorded at creation.
+- ``executions.agent_choices`` (v4): the model overrides and base URLs the agents were built with (JSON).
 - ``blobs``: large values inside event payloads, content-addressed (sha256 of their JSON), stored once
   however many events carry them; compressed when that pays (see ``_sqlite_blobs``).
 """
@@ -117,7 +118,14 @@ def _v3_task_definition(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE executions ADD COLUMN task_definition TEXT")
 
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_v1_journal, _v2_blobs, _v3_task_definition)
+def _v4_agent_choices(conn: sqlite3.Connection) -> None:
+    """The agent choices (model overrides, base URLs) with the execution row, for resume and recovery."""
+    conn.execute("ALTER TABLE executions ADD COLUMN agent_choices TEXT")
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    _v1_journal, _v2_blobs, _v3_task_definition, _v4_agent_choices,
+)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
