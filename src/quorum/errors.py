@@ -19,7 +19,8 @@
     ├── InvalidTransitionError          an illegal status change (e.g. resume a completed execution)
     ├── ResumeRefusedError              resuming is unsafe (task changed, owned by another process, ...)
     └── StoreError                      the history store failed
-        └── LeaseLostError              this process no longer owns the execution (fenced write refused)
+        ├── LeaseLostError              this process no longer owns the execution (fenced write refused)
+        └── HistoryCorruptError         the history file is damaged (or not a database): never written
 
 Control flow that user code must not swallow is *not* an ``Exception``:
 
@@ -28,6 +29,7 @@ Control flow that user code must not swallow is *not* an ``Exception``:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -42,6 +44,7 @@ __all__ = (
     "ExecutionInterrupt",
     "ExecutionNotFoundError",
     "ExecutionTimeoutError",
+    "HistoryCorruptError",
     "InputValidationError",
     "InvalidTransitionError",
     "LeaseLostError",
@@ -196,6 +199,28 @@ class StoreError(QuorumError):
 
 class LeaseLostError(StoreError):
     """This process no longer owns the execution; its writes are refused."""
+
+
+class HistoryCorruptError(StoreError):
+    """The history file is damaged, or is not a SQLite database at all.
+
+    Found by ``PRAGMA quick_check`` when the store opens, or by any read or write that meets a damaged
+    page. The store then refuses every later write (writing into a damaged file spreads the damage);
+    the message names the file and how to save what it still holds.
+    """
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        quoted = shlex.quote(path)
+        saved = shlex.quote(path + ".recovered")
+        super().__init__(
+            f"{path} is not a usable quorum history database ({detail}): the file is damaged, or is not "
+            "a SQLite database; quorum will not write to it\n"
+            f"to save what it still holds: sqlite3 {quoted} .recover | sqlite3 {saved}  "
+            f"then use --db {saved}\n"
+            "or move the file aside (a new history starts in its place), or point --db at another file"
+        )
 
 
 class ExecutionInterrupt(BaseException):

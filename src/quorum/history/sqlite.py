@@ -19,6 +19,9 @@
 - ``max_bytes`` caps the file (``PRAGMA max_page_count``): past it, writes fail with a StoreError
   saying the history is full (as on a full disk) and the journal stays intact.
 - The schema is versioned (:mod:`.migrations`); opening applies the missing migrations.
+- A damaged file is found when the store opens (``PRAGMA quick_check``) or by the first read or write
+  that meets a damaged page (:mod:`._sqlite_damage`): a :class:`~quorum.errors.HistoryCorruptError`
+  says how to save what it holds, and from then on the store refuses to read or write it.
 
 The store opens itself on first use; ``await store.open()`` or ``async with store:`` opens it
 explicitly (and reports a bad path or a foreign file at once); ``await store.close()`` flushes.
@@ -35,10 +38,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from quorum.errors import ConfigurationError, StoreError
+from quorum.errors import ConfigurationError, HistoryCorruptError, StoreError
 from quorum.events import Event
 from quorum.history import _sqlite_ops as ops
 from quorum.history._rules import check_prune_options
+from quorum.history._sqlite_damage import DAMAGED_CONTENT, damage_in, quick_check
 from quorum.history._sqlite_loop import LoopCommitter
 from quorum.history._sqlite_writer import Writer, retry_busy, store_error
 from quorum.history.base import ControlAction, ControlRequest, ExecutionRecord, HistoryStats, Lease
@@ -51,6 +55,7 @@ T = TypeVar("T")
 
 _BUSY_SLICE_MS = 100
 """SQLite's own busy wait per attempt; the writer retries in such slices until busy_timeout_s."""
+_READ_FAILURES: tuple[type[Exception], ...] = (sqlite3.Error, *DAMAGED_CONTENT)
 _CONTROLS_FRESH_S = 0.05
 """How long one look at the pending control requests answers every execution's poll: thousands of
 executions polling every 0.2 s cost one query per 50 ms instead of one write transaction each."""
@@ -90,6 +95,8 @@ class SQLiteHistoryStore:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._ready = False
+        self._damage: str | None = None
+        """What SQLite said when the file was found damaged; once set, nothing is read or written."""
 
     def __repr__(self) -> str:
         return f"SQLiteHistoryStore({str(self.path)!r}, synchronous={self.synchronous!r})"
@@ -106,6 +113,7 @@ class SQLiteHistoryStore:
     async def open(self) -> None:
         if self._ready:
             return
+        self._refuse_if_damaged()
         with self._open_lock:
             if self._writer is None:
                 if self._closed:
@@ -124,9 +132,9 @@ class SQLiteHistoryStore:
         try:
             # Shielded: one caller giving up must not cancel the migration others wait for.
             await asyncio.shield(opening)
-        except Exception:
+        except Exception as exc:
             await self._shutdown()
-            raise
+            raise self._as_damage(exc) from exc.__cause__
         self._ready = True
 
     async def close(self) -> None:
@@ -190,6 +198,7 @@ class SQLiteHistoryStore:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        quick_check(conn, str(self.path))
         # Most opens find the schema current: check without taking the write lock (a CLI reading
         # the history must not queue behind a busy writer just to learn that nothing is to be done).
         if schema_version(conn) == len(MIGRATIONS):
@@ -215,12 +224,16 @@ class SQLiteHistoryStore:
         return conn
 
     def _read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._reader()
+        conn: sqlite3.Connection | None = None
         try:
+            conn = self._reader()
             result = fn(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise store_error(exc, str(self.path), busy_timeout_s=self.busy_timeout_s) from exc
+        except _READ_FAILURES as exc:
+            if conn is not None:
+                conn.close()
+            if damage_in(exc) is None and isinstance(exc, sqlite3.Error):
+                raise store_error(exc, str(self.path), busy_timeout_s=self.busy_timeout_s) from exc
+            raise self._as_damage(exc) from exc
         with self._readers_lock:
             if self._closed:
                 conn.close()
@@ -231,19 +244,48 @@ class SQLiteHistoryStore:
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if not self._ready:
             await self.open()
+        self._refuse_if_damaged()
         return await asyncio.to_thread(self._read_sync, fn)
 
     async def _write(self, job: Callable[[sqlite3.Connection], T], *, transactional: bool = True) -> T:
         if not self._ready:
             await self.open()
+        self._refuse_if_damaged()
         writer, committer = self._writer, self._committer
         if writer is None:
             raise StoreError(f"history store {self.path} is closed")
-        if transactional and committer is not None and committer.accepts(asyncio.get_running_loop()):
-            result: T = await committer.submit(job)
-        else:
-            result = await writer.submit(job, transactional=transactional)
+
+        def guarded(conn: sqlite3.Connection) -> T:
+            # Checked again where the write runs: another job of the queue may have met the damage.
+            self._refuse_if_damaged()
+            try:
+                return job(conn)
+            except sqlite3.DatabaseError as exc:
+                if damage_in(exc) is None:
+                    raise
+                raise self._as_damage(exc) from exc
+
+        try:
+            if transactional and committer is not None and committer.accepts(asyncio.get_running_loop()):
+                result: T = await committer.submit(guarded)
+            else:
+                result = await writer.submit(guarded, transactional=transactional)
+        except StoreError as exc:  # BEGIN or COMMIT may meet the damage too, outside the job
+            raise self._as_damage(exc) from exc.__cause__
         return result
+
+    def _refuse_if_damaged(self) -> None:
+        if self._damage is not None:
+            raise HistoryCorruptError(str(self.path), self._damage)
+
+    def _as_damage(self, exc: BaseException) -> BaseException:
+        """``exc`` as a HistoryCorruptError when it means the file is damaged (remembered: from now on
+        the store refuses it), else ``exc`` itself."""
+        detail = damage_in(exc)
+        if detail is None:
+            return exc
+        self._damage = detail
+        return exc if isinstance(exc, HistoryCorruptError) else HistoryCorruptError(str(self.path), detail)
 
     # -- HistoryStore -----------------------------------------------------------------------------------
 
