@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from quorum.cli import config_cmd, control, definitions, history_cmd, recover_cmd, run_cmd
+from quorum.cli import config_cmd, control, definitions, fork_cmd, history_cmd, recover_cmd, run_cmd
 from quorum.cli.common import ExitCode, debug_enabled, print_error, set_debug
 
 __all__ = ("app", "run_app")
@@ -107,6 +107,8 @@ _register("prune", history_cmd.prune, "quorum prune --older-than 30d", "quorum p
 _register("pause", control.pause, "quorum pause 3f2a9c", "quorum pause 3f2a9c --wait")
 _register("resume", run_cmd.resume, "quorum resume 3f2a9c")
 _register("abort", control.abort, "quorum abort 3f2a9c --reason 'wrong inputs'")
+_register("fork", fork_cmd.fork, "quorum fork 3f2a9c", "quorum fork 3f2a9c --checkpoint Analysis",
+          "quorum fork 3f2a9c --task tasks/my-task.md --rerun Verdict")
 _register("recover", recover_cmd.recover, "quorum recover", "quorum recover --json")
 _register("config", config_cmd.config, "quorum config", "QUORUM_DB=/tmp/h.db quorum config --json")
 
