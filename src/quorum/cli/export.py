@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from quorum.cli.history_view import ExecutionView, PhaseRow
+from quorum.cli.history_view import ExecutionView, PhaseRow, input_for_display
 from quorum.cli.report import format_scalar, humanize
 from quorum.definition.model import thaw
 
@@ -91,7 +91,8 @@ def _summary(view: ExecutionView, *, changed: bool) -> list[str]:
         f"> - started: {_when(r.started_at)}; ended: {_when(r.ended_at)}; duration: {duration}",
     ]
     if r.input:
-        rows.append("> - input: " + ", ".join(f"`{k}` = {_inline(v)}" for k, v in r.input.items()))
+        shown = input_for_display(r.input)  # a price history as one line; the JSON export keeps it all
+        rows.append("> - input: " + ", ".join(f"`{k}` = {_inline(v)}" for k, v in shown.items()))
     if changed:
         rows.append("> - note: the task file has changed since this run; the text below is the current one")
     return [*rows, ""]

@@ -14,12 +14,17 @@ from quorum.cli.common import ExitCode, fail, out_console, parse_duration, run_a
 from quorum.cli.options import DbOpt, ExecutionIdArg, JsonOpt, TasksDirOpt
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from quorum.cli.history_view import ExecutionView
     from quorum.config import Config
     from quorum.history.base import ExecutionRecord
 
 __all__ = ("export", "history", "load_view", "prune", "show")
 
+_UNBOUNDED = 1_000_000
+"""A width no table row reaches: measuring against it gives each column its widest value."""
 _STATUSES = ("pending", "running", "paused", "completed", "failed", "aborted", "timeout")
 
 
@@ -69,12 +74,33 @@ def history(
         console.print(f"no executions recorded (history: {escape(cfg.db_shown)})")
         return
     table = report.table("id", "task", "status", "started", "duration", "error")
+    # On a terminal long values wrap to its width; in a pipe (grep, a file) every value stays whole, on
+    # its one line, however wide the table gets: a script must never read a cut task name or status.
+    piped = not console.is_terminal
     for column in table.columns:
-        column.no_wrap = column.header in ("id", "started")
+        column.no_wrap = piped or column.header in ("id", "started")
     for r in records:
         table.add_row(r.id, escape(r.task), status_text(r.status), _when(r.started_at or r.created_at),
                       _duration(r.duration_ms), escape((r.error or "").splitlines()[0] if r.error else ""))
-    console.print(table)
+    if piped:
+        _print_whole(console, table)
+    else:
+        console.print(table)
+
+
+def _print_whole(console: Console, table: Table) -> None:
+    """``table`` at its natural width, however wide: a console is kept to its own width (80 columns in
+    a pipe), so one as wide as the table prints it, on the same stream, in the same colours."""
+    from typing import cast
+
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update_width(_UNBOUNDED), table).maximum
+    color_system = cast("Literal['standard', '256', 'truecolor', 'windows'] | None", console.color_system)
+    wide = Console(file=console.file, width=max(width, 1), highlight=False, color_system=color_system,
+                   no_color=console.no_color)
+    wide.print(table)
 
 
 async def _list(cfg: Config, limit: int, status: str | None, task: str | None) -> list[ExecutionRecord]:
@@ -169,7 +195,7 @@ def _print_view(view: ExecutionView, *, all_events: bool) -> None:
     from rich.text import Text
 
     from quorum.cli import report
-    from quorum.cli.history_view import TIMELINE_TYPES
+    from quorum.cli.history_view import TIMELINE_TYPES, input_for_display
     from quorum.cli.render import format_event
     from quorum.cli.report import render_value, render_verdict, status_text
 
@@ -187,7 +213,7 @@ def _print_view(view: ExecutionView, *, all_events: bool) -> None:
     head.add_row("ended", _when(r.ended_at))
     head.add_row("duration", _duration(r.duration_ms))
     if r.input:
-        head.add_row("input", render_value(dict(r.input), depth=1, raw_keys=True))
+        head.add_row("input", render_value(input_for_display(r.input), depth=1, raw_keys=True))
     console.print(head)
 
     console.print()

@@ -15,7 +15,7 @@ from quorum.definition.model import thaw
 from quorum.events import Event, EventType
 from quorum.history.base import ExecutionRecord
 
-__all__ = ("TIMELINE_TYPES", "ExecutionView", "PhaseRow", "build_view")
+__all__ = ("TIMELINE_TYPES", "ExecutionView", "PhaseRow", "build_view", "input_for_display", "series_summary")
 
 _T = EventType
 
@@ -155,3 +155,44 @@ def _from_checkpoint(rows: dict[str, PhaseRow], checkpoint: Event) -> None:
             row.outputs = result["outputs"]
         if row.skipped_reason is None and result.get("skipped_reason"):
             row.skipped_reason = str(result["skipped_reason"])
+
+
+_SERIES_DEPTH = 3
+"""How deep in the inputs price histories are looked for (``pricesByTicker.BTC`` is at depth 2)."""
+
+
+def input_for_display(values: Mapping[str, Any], *, depth: int = 0) -> dict[str, Any]:
+    """The inputs as ``quorum show`` and the Markdown export print them: every price history replaced
+    by one line (``500 closes, 2024-01-01..2025-05-14``), wherever it is (``prices``, ``pricesByTicker``).
+    Hundreds of rows say nothing on a screen or in a report; ``--json`` and the JSON export keep them."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        summary = series_summary(value, key=str(key))
+        if summary is not None:
+            out[key] = summary
+        elif isinstance(value, Mapping) and depth + 1 < _SERIES_DEPTH:
+            out[key] = input_for_display(value, depth=depth + 1)
+        else:
+            out[key] = value
+    return out
+
+
+def series_summary(value: Any, *, key: str = "") -> str | None:
+    """``"500 closes, 2024-01-01..2025-05-14"`` when ``value`` is a price history: rows with a
+    ``close`` (dated or not, oldest first as the tasks take them), or plain numbers under a key that
+    names prices or closes. None for anything else."""
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes) or not value:
+        return None
+    if all(isinstance(row, Mapping) and "close" in row for row in value):
+        first, last = value[0].get("date"), value[-1].get("date")
+        span = f", {first}..{last}" if first is not None and last is not None else ""
+        return f"{_closes(len(value))}{span}"
+    lowered = key.lower()
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if numbers and ("price" in lowered or "close" in lowered):
+        return _closes(len(value))
+    return None
+
+
+def _closes(n: int) -> str:
+    return f"{n} close{'' if n == 1 else 's'}"
