@@ -163,8 +163,7 @@ class TaskParser:
             report, meta.requirements, meta.requirements_line_of or (lambda *p: None)
         )
         phases = self._phases(report, doc, meta, source)
-        if not report.has_errors:
-            check_references(report, phases, requirements, meta.output.fields, meta.output_line)
+        check_references(report, phases, requirements, meta.output.fields, meta.output_line)
         if report.has_errors or meta.name is None:
             return None, report
         order = PhaseGraph.from_edges([p.name for p in phases], {p.name: p.depends_on for p in phases}).order

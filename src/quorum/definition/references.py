@@ -1,6 +1,7 @@
 """Cross-checks of what templates read: ``phases.X`` must name a phase, and should name an upstream one.
 
-Only the template *texts* are scanned (never the whole file), for the two spellings the format documents:
+They run even when other errors were found (an unknown agent, a cycle), so that one lint shows every
+problem. Only the template *texts* are scanned (never the whole file), for the two spellings the format documents:
 ``phases.Name`` and ``phases["Name"]`` / ``phases['Name']``; likewise ``input.name`` against the declared
 requirements. Reading a phase that is not upstream is a warning: it may not have run yet when the
 template renders, or it may run concurrently.
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from quorum.definition.model import Phase, Requirement, StepKind
 from quorum.definition.report import Report
 from quorum.definition.suggest import did_you_mean
+from quorum.errors import DefinitionError
 from quorum.graph import PhaseGraph
 
 __all__ = ("check_references",)
@@ -45,15 +47,7 @@ def check_references(
 ) -> None:
     names = [p.name for p in phases]
     known = set(names)
-    graph = PhaseGraph.from_edges(names, {p.name: p.depends_on for p in phases})
-    # Ancestor sets as bit masks over the topological order: linear in phases, cheap to test.
-    position: dict[str, int] = {name: i for i, name in enumerate(graph.order)}
-    ancestors: dict[str, int] = {}
-    for name in graph.order:
-        mask = 0
-        for dep in graph.dependencies(name):
-            mask |= ancestors[dep] | (1 << position[dep])
-        ancestors[name] = mask
+    ancestors, position = _ancestors(phases)
     declared = {r.name for r in requirements}
     for phase in phases:
         if report.full:
@@ -70,7 +64,11 @@ def check_references(
                         line,
                         'names with spaces are written phases["Round Table"]',
                     )
-                elif target != phase.name and not (ancestors[phase.name] >> position[target]) & 1:
+                elif (
+                    ancestors is not None
+                    and target != phase.name
+                    and not (ancestors[phase.name] >> position[target]) & 1
+                ):
                     report.warning(
                         f"phase {phase.name!r} reads the outputs of {target!r} but does not depend on "
                         "it, so it may not have run yet",
@@ -89,6 +87,24 @@ def check_references(
                 )
         if declared:
             _check_inputs(report, expression, declared, output_line, f"output.{key}")
+
+
+def _ancestors(phases: Sequence[Phase]) -> tuple[dict[str, int] | None, dict[str, int]]:
+    """Ancestor sets as bit masks over the topological order (linear in phases, cheap to test), and the
+    positions; None when the dependencies have a cycle (reported already): which phase is upstream of
+    which is then undefined, and only the upstream warnings are skipped."""
+    try:
+        graph = PhaseGraph.from_edges([p.name for p in phases], {p.name: p.depends_on for p in phases})
+    except DefinitionError:
+        return None, {}
+    position: dict[str, int] = {name: i for i, name in enumerate(graph.order)}
+    ancestors: dict[str, int] = {}
+    for name in graph.order:
+        mask = 0
+        for dep in graph.dependencies(name):
+            mask |= ancestors[dep] | (1 << position[dep])
+        ancestors[name] = mask
+    return ancestors, position
 
 
 def _check_inputs(report: Report, text: str, declared: set[str], line: int | None, where: str) -> None:

@@ -65,6 +65,9 @@ class StepContext:
                 self.report.error(f"phase {self.phase!r}: {what}: template error: {problem}", line)
 
     def check_agent(self, agent: str, line: int) -> bool:
+        """Reports a malformed or unknown agent id. True when the id is well-formed, even if unknown:
+        the rest of the phase is still checked then, so that one run of the linter shows every problem
+        (the task is not built while any error stands)."""
         if not NAME_PATTERN.fullmatch(agent):
             self.report.error(
                 f"phase {self.phase!r}: {agent!r} is not an agent id",
@@ -78,7 +81,6 @@ class StepContext:
                 line,
                 "define it in an agents directory, or fix the id",
             )
-            return False
         return True
 
 
@@ -154,9 +156,10 @@ def parse_step(ctx: StepContext, item: Item, index: int) -> Step | None:
                 "write: agent: <agent-id> - <what to ask>",
             )
             return None
-        if not ctx.check_agent(agent, line):
-            return None
+        well_formed = ctx.check_agent(agent, line)
         ctx.check_template(query.strip(), "agent query", line)
+        if not well_formed:
+            return None
         return Step(kind=StepKind.AGENT, agent=AgentId(agent), text=query.strip(), **base)
     if kind == "validation":
         condition, message = split_outside(" " + rest)  # the space lets "validation: - msg" split
