@@ -1,10 +1,10 @@
 """Cross-checks of what templates read: ``phases.X`` must name a phase, and should name an upstream one.
 
 They run even when other errors were found (an unknown agent, a cycle), so that one lint shows every
-problem. Only the template *texts* are scanned (never the whole file), for the two spellings the format documents:
-``phases.Name`` and ``phases["Name"]`` / ``phases['Name']``; likewise ``input.name`` against the declared
-requirements. Reading a phase that is not upstream is a warning: it may not have run yet when the
-template renders, or it may run concurrently.
+problem. Only the template *texts* are scanned (never the whole file), for the two spellings the format
+documents: ``phases.Name`` and ``phases["Name"]`` / ``phases['Name']``; likewise ``input.name``
+against the declared requirements. Reading a phase that is not upstream is a warning: it may not have
+run yet when the template renders, or it may run concurrently.
 """
 
 from __future__ import annotations
