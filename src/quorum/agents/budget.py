@@ -3,7 +3,9 @@
 A call is refused before it starts when the call budget is spent (or tokens/cost are already over);
 a call whose answer takes tokens or cost over the limit raises :class:`~quorum.errors.BudgetExceededError`
 when it returns, so the execution stops as soon as a limit is crossed. Cached answers cost nothing
-(their tokens and cost are not counted) but do count as calls.
+(their tokens and cost are not counted) but do count as calls. An answer that carries no cost (its
+agent's file names no price, e.g. an agent moved to an LLM by ``--model``) is priced by its model from
+the price table (:mod:`quorum.agents.prices`), so a ``maxCost`` budget holds whichever model answers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from quorum.agents.prices import PriceTable, active_prices
 from quorum.agents.protocol import AgentResponse
 from quorum.errors import BudgetExceededError, ConfigurationError
 
@@ -68,10 +71,11 @@ class BudgetUsage:
 class BudgetTracker:
     """The running totals of one execution against its budget."""
 
-    __slots__ = ("budget", "calls", "cost_usd", "tokens_in", "tokens_out")
+    __slots__ = ("budget", "calls", "cost_usd", "prices", "tokens_in", "tokens_out")
 
-    def __init__(self, budget: Budget) -> None:
+    def __init__(self, budget: Budget, *, prices: PriceTable | None = None) -> None:
         self.budget = budget
+        self.prices = active_prices() if prices is None else prices
         self.calls = 0
         self.tokens_in = 0
         self.tokens_out = 0
@@ -104,6 +108,9 @@ class BudgetTracker:
             return
         self.tokens_in += response.tokens_in
         self.tokens_out += response.tokens_out
-        if response.cost_usd:
-            self.cost_usd += response.cost_usd
+        cost = response.cost_usd
+        if cost is None and (response.tokens_in or response.tokens_out):
+            cost = self.prices.cost(response.model, response.tokens_in, response.tokens_out)
+        if cost:
+            self.cost_usd += cost
         self._check_spent()

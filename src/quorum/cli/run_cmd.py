@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -16,6 +18,7 @@ from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, Mod
 if TYPE_CHECKING:
     from quorum.agents.choices import AgentChoices
     from quorum.cli.driver import Outcome
+    from quorum.cli.exchanges import Exchanges
     from quorum.cli.render import EventSink
     from quorum.config import Config
     from quorum.definition.model import Task
@@ -31,6 +34,12 @@ __all__ = (
 
 PlainOpt = Annotated[
     bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
+]
+ModelPricesOpt = Annotated[
+    Path | None,
+    typer.Option("--model-prices", exists=True, dir_okay=False, metavar="FILE",
+                 help="JSON or TOML prices per million tokens by model, replacing entries of the built-in "
+                 "table that budgets use (also QUORUM_MODEL_PRICES)."),
 ]
 
 
@@ -64,6 +73,34 @@ def run(
     no_history: Annotated[
         bool, typer.Option("--no-history", help="Keep no record (in-memory history; cannot be resumed).")
     ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", min=0, metavar="USD",
+                     help="Stop the execution once its agents cost more (replaces the task's maxCost; "
+                     "unpriced models are priced from the price table)."),
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", min=0, metavar="N", help="Stop once the agents used more tokens "
+                     "(in + out; replaces the task's maxTokens)."),
+    ] = None,
+    max_calls: Annotated[
+        int | None,
+        typer.Option("--max-calls", min=0, metavar="N", help="Refuse agent calls beyond N (replaces the "
+                     "task's maxCalls)."),
+    ] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option("--record", dir_okay=False, metavar="FILE",
+                     help="Record every agent exchange (LLM requests and answers) to this file."),
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option("--replay", exists=True, dir_okay=False, metavar="FILE",
+                     help="Answer every agent call from a --record file, without the network; a call it "
+                     "does not hold fails."),
+    ] = None,
+    model_prices: ModelPricesOpt = None,
     db: DbOpt = None,
     tasks_dir: TasksDirOpt = None,
     agents_dir: AgentsDirOpt = None,
@@ -92,8 +129,50 @@ def run(
         _input_error(parsed, exc)
     if cfg.timeout:
         parsed = replace(parsed, max_execution_time_s=parse_duration(cfg.timeout, what="--timeout"))
-    code = run_async(_run(cfg, parsed, checked, as_json=as_json, plain=plain, no_history=no_history))
+    parsed = _with_budget(parsed, max_cost=max_cost, max_tokens=max_tokens, max_calls=max_calls)
+    exchanges = _exchanges(record=record, replay=replay)
+    with _prices(model_prices):
+        code = run_async(_run(cfg, parsed, checked, as_json=as_json, plain=plain, no_history=no_history,
+                              exchanges=exchanges))
     raise typer.Exit(code)
+
+
+def _with_budget(task: Task, *, max_cost: float | None, max_tokens: int | None,
+                 max_calls: int | None) -> Task:
+    """The task with the budget limits given on the command line in place of its own."""
+    from dataclasses import replace
+
+    from quorum.definition.model import frozen_mapping
+
+    given = {"maxCost": max_cost, "maxTokens": max_tokens, "maxCalls": max_calls}
+    if all(v is None for v in given.values()):
+        return task
+    kept = {k: v for k, v in task.budget.items() if given.get(k) is None}
+    return replace(task, budget=frozen_mapping({**kept, **{k: v for k, v in given.items() if v is not None}}))
+
+
+def _exchanges(*, record: Path | None, replay: Path | None) -> Exchanges | None:
+    from quorum.cli.exchanges import Exchanges
+
+    if record is not None and replay is not None:
+        fail("--record and --replay exclude each other", code=ExitCode.USAGE,
+             details=("record a run first (--record FILE), then replay it (--replay FILE)",))
+    if record is not None:
+        return Exchanges(path=record, mode="record")
+    if replay is not None:
+        return Exchanges(path=replay, mode="replay")
+    return None
+
+
+def _prices(path: Path | None) -> AbstractContextManager[None]:
+    import os
+
+    from quorum.agents.prices import PriceTable, load_price_file, using_prices
+
+    source = path if path is not None else os.environ.get("QUORUM_MODEL_PRICES") or None
+    if source is None:
+        return contextlib.nullcontext()
+    return using_prices(load_price_file(Path(source), PriceTable()))
 
 
 def _validate(task: Task, raw: dict[str, Any]) -> dict[str, Any]:
@@ -120,11 +199,12 @@ def _input_error(task: Task, exc: InputValidationError) -> NoReturn:
 
 
 async def _run(cfg: Config, task: Task, input: dict[str, Any], *, as_json: bool, plain: bool,
-               no_history: bool) -> int:
+               no_history: bool, exchanges: Exchanges | None) -> int:
     store = None if no_history else await open_history(cfg)
     try:
         view = view_for(task, as_json=as_json, plain=plain)
-        return await follow(cfg, store, view, lambda executor: executor.start(task, input), as_json=as_json)
+        return await follow(cfg, store, view, lambda executor: executor.start(task, input), as_json=as_json,
+                            exchanges=exchanges)
     finally:
         if store is not None:
             await store.close()
@@ -138,6 +218,7 @@ async def follow(
     *,
     as_json: bool,
     choices: AgentChoices | None = None,
+    exchanges: Exchanges | None = None,
 ) -> int:
     """Start (or resume) one execution with a fresh executor, follow it to its end or to a pause by
     Ctrl-C, and report how it ended."""
@@ -146,7 +227,7 @@ async def follow(
     session = RunSession(store, view=view)
     session.install()
     try:
-        executor = build_executor(cfg, store, choices)
+        executor = build_executor(cfg, store, choices, exchanges=exchanges)
         session.bind(executor)
         outcome = await session.drive(lambda: start(executor))
     finally:
@@ -167,10 +248,12 @@ async def open_history(cfg: Config) -> HistoryStore:
 
 
 def build_executor(
-    cfg: Config, store: HistoryStore | None, choices: AgentChoices | None = None
+    cfg: Config, store: HistoryStore | None, choices: AgentChoices | None = None, *,
+    exchanges: Exchanges | None = None,
 ) -> TaskExecutor:
     """An executor whose agents are built with ``choices`` (default: this configuration's, as a new run
-    makes them); the executor records them with each execution it starts."""
+    makes them); the executor records them with each execution it starts. With ``exchanges`` every
+    agent call is recorded to, or answered from, that file."""
     from quorum.agents.defaults import default_agent_manager
     from quorum.cli.choices import current_choices
     from quorum.engine.executor import TaskExecutor
@@ -183,6 +266,7 @@ def build_executor(
         model_overrides=list(choices.models) or None,
         endpoints=choices.endpoint_urls(cfg.endpoint_urls()),
         config=choices.provider_config(cfg.provider_variables()),
+        **({} if exchanges is None else exchanges.manager_options()),
     )
     tasks_dir = cfg.tasks_dirs[0] if cfg.tasks_dirs else None
     return TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store,
