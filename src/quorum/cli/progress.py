@@ -40,6 +40,10 @@ class PhaseProgress:
     """Why it was skipped, or its error."""
 
 
+_STREAM_TAIL = 160
+"""Characters of an agent's streamed answer kept for the live view (it shows the last line of them)."""
+
+
 @dataclass(slots=True)
 class Progress:
     """The state of one execution as its events tell it."""
@@ -53,6 +57,8 @@ class Progress:
     phases: dict[str, PhaseProgress] = field(default_factory=dict)
     running: dict[tuple[str, str], float] = field(default_factory=dict)
     """(phase, agent) -> when the call started (monotonic clock of this process)."""
+    streamed: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(phase, agent) -> the end of the text it has streamed so far (``agent:chunk``), while in flight."""
     retries: int = 0
     calls: int = 0
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=6))
@@ -100,6 +106,7 @@ class Progress:
         if event.task and not self.task:
             self.task = event.task
         if kind == _T.AGENT_CHUNK:
+            self._stream(event)
             return
         phase = self.phase(event.phase) if event.phase else None
         if kind == _T.EXECUTION_START:
@@ -125,6 +132,7 @@ class Progress:
             self.ended_at = event.timestamp
             self.error = event.error
             self.running.clear()
+            self.streamed.clear()
         elif phase is not None:
             self._apply_phase(event, phase)
 
@@ -159,17 +167,30 @@ class Progress:
             self.running[(phase.name, event.agent)] = time.monotonic()
         elif kind == _T.AGENT_RESPONSE and event.agent:
             self.running.pop((phase.name, event.agent), None)
+            self.streamed.pop((phase.name, event.agent), None)
             self.calls += 1
             phase.answers += 1
         elif kind == _T.AGENT_ERROR and event.agent:
             self.running.pop((phase.name, event.agent), None)
+            self.streamed.pop((phase.name, event.agent), None)
             self.calls += 1
             phase.agent_errors += 1
             self._note(f"{phase.name} / {event.agent}: {event.error or 'error'}")
 
+    def _stream(self, event: Event) -> None:
+        text = event.data.get("text")
+        if not event.phase or not event.agent or not isinstance(text, str):
+            return
+        key = (str(event.phase), str(event.agent))
+        if key not in self.running:
+            return  # a late piece of a call that has ended
+        # Only the end is shown: keep a bounded tail, however long the answer grows.
+        self.streamed[key] = (self.streamed.get(key, "") + text)[-_STREAM_TAIL:]
+
     def _drop_agents(self, phase: str) -> None:
         for key in [k for k in self.running if k[0] == phase]:
             del self.running[key]
+            self.streamed.pop(key, None)
 
     def _note(self, text: str) -> None:
         self.recent.append(text)

@@ -55,6 +55,12 @@ class EventSink(Protocol):
     def close(self) -> None: ...
 
 
+def _stream_tail(text: str, width: int = 60) -> str:
+    """The end of what an agent has streamed, on one line (``agent:chunk`` events in the live view)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else "…" + flat[-(width - 1):]
+
+
 def format_event(event: Event) -> str | None:
     """One line for one event (None for events too fine-grained for a log: streamed tokens)."""
     if event.type == EventType.AGENT_CHUNK:
@@ -181,6 +187,7 @@ class LiveView:
         # (list() of a dict or deque is taken in one step under the GIL).
         phases = list(p.phases.values())
         running = list(p.running.items())
+        streamed = dict(p.streamed)
         recent = list(p.recent)
         for phase in phases:
             mark, style = _STATE_STYLE.get(phase.state, ("?", ""))
@@ -197,9 +204,11 @@ class LiveView:
             agents = Table.grid(padding=(0, 1))
             agents.add_column(style="yellow", no_wrap=True)
             agents.add_column(justify="right")
+            agents.add_column(style="dim", no_wrap=True, overflow="ellipsis")
             shown = sorted(running, key=lambda kv: kv[1])[:12]
             for (phase_name, agent), started in shown:
-                agents.add_row(escape(f"  {phase_name} / {agent}"), f"{now - started:5.1f}s")
+                agents.add_row(escape(f"  {phase_name} / {agent}"), f"{now - started:5.1f}s",
+                               escape(_stream_tail(streamed.get((phase_name, agent), ""))))
             if len(running) > len(shown):
                 agents.add_row(f"  … and {len(running) - len(shown)} more", "")
             parts += [Text("agents in flight", style="bold"), agents]
