@@ -20,6 +20,7 @@ from quorum.agents.llm import ChunkHook
 from quorum.agents.manager import AgentManager
 from quorum.agents.models import ModelOverrides, parse_model_overrides
 from quorum.agents.policy import policy_from_definition
+from quorum.agents.prices import active_prices
 from quorum.agents.providers import ProviderContext, build_agent
 from quorum.agents.registry import AgentRegistry
 from quorum.agents.resilience import Backoff
@@ -71,9 +72,27 @@ def load_definitions(
                     else f"; known agents: {', '.join(sorted(definitions))}"
                 )
             )
-        definitions = {agent_id: replace(d, model=overrides.model_for(agent_id, d.model))
+        definitions = {agent_id: _overridden(d, overrides.model_for(agent_id, d.model))
                        for agent_id, d in definitions.items()}
-    return definitions
+    return {agent_id: _priced(d) for agent_id, d in definitions.items()}
+
+
+def _overridden(definition: AgentDefinition, model: str) -> AgentDefinition:
+    # A file's price is for the file's model: another model is priced from the table.
+    if model == definition.model:
+        return definition
+    return replace(definition, model=model, price_in_per_mtok=None, price_out_per_mtok=None)
+
+
+def _priced(definition: AgentDefinition) -> AgentDefinition:
+    """The definition with the price table's price for its model, when its file sets none."""
+    if definition.price_in_per_mtok is not None or definition.price_out_per_mtok is not None:
+        return definition
+    price = active_prices().price_of(definition.model)
+    if price is None:
+        return definition
+    return replace(definition, price_in_per_mtok=price.input_per_mtok,
+                   price_out_per_mtok=price.output_per_mtok)
 
 
 def default_agent_manager(
