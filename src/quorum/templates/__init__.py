@@ -8,10 +8,16 @@ Task files are code written by people, so templates get a small, safe language:
   is rejected at parse time), and again by the sandbox at run time.
 - Only a list of harmless methods may be called (``str.upper``, ``dict.items``, ...). The ones that can
   blow up memory (``str.center``, ``str.format``, ``int.to_bytes`` ...) are not on it.
-- Size bombs are refused before they are built: ``*`` (``'a' * 10**9``), ``+``, ``~``, ``**``, ``%``,
-  ``range`` and the amplifying filters (center, indent, join, replace, batch, slice, format) check the size
-  of their result first; every ``for`` loop counts against one iteration budget per render; the rendered
-  text is bounded by ``max_output_chars``.
+- Size bombs are refused while rendering, before they are built: ``*`` (``'a' * 10**9``, and
+  ``['a' * 199999] * 20000``: the printed size counts, not the length), ``+``, ``~``, ``**`` and integer
+  ``*`` (at most ``MAX_INT_BITS``), ``%``, ``range``, ``str()`` and the amplifying filters (center, indent,
+  wordwrap, join, replace, batch, slice, format, and every filter that makes text of a collection) check
+  the size of their result first. What they do build is charged to one work budget per render
+  (``max_work`` characters and items), so that many legal steps cannot add up either; every ``for`` loop
+  (recursive calls included) counts against one iteration budget; the rendered text is bounded by
+  ``max_output_chars``.
+- What can be refused without running (``'a' * 10**9``, ``9 ** 999999``, ``range(10**9)``) is refused
+  when the template is checked, so ``quorum validate`` reports it with the file and line.
 
 Compiled templates and expressions are cached by source (LRU), so rendering a known source costs one
 dict lookup plus the render itself.
@@ -29,8 +35,9 @@ from jinja2.parser import Parser
 from jinja2.runtime import Undefined
 
 from quorum.errors import TemplateRenderError
+from quorum.templates._budget import MAX_ITERATIONS, RenderBudget, budget
 from quorum.templates._checker import Checker, is_simple
-from quorum.templates._sandbox import MAX_ITERATIONS, Sandbox, iterations
+from quorum.templates._sandbox import Sandbox
 
 __all__ = ("TemplateEngine", "default_engine", "strip_expression_braces")
 
@@ -74,8 +81,12 @@ def _shown(source: str) -> str:
 class TemplateEngine:
     """Checks, renders and evaluates templates in the sandbox. Thread-safe; share one (``default_engine``)."""
 
-    def __init__(self, *, max_output_chars: int = 200_000, cache_size: int = 1024) -> None:
+    def __init__(
+        self, *, max_output_chars: int = 200_000, max_work: int | None = None, cache_size: int = 1024
+    ) -> None:
         self.max_output_chars = max_output_chars
+        self.max_work = 20 * max_output_chars if max_work is None else max_work
+        """Characters and items one render may build in all (strings, lists, numbers)."""
         self._env = Sandbox(max_output_chars)
         self._template = functools.lru_cache(maxsize=cache_size)(self._compile_template)
         self._expression = functools.lru_cache(maxsize=cache_size)(self._compile_expression)
@@ -151,12 +162,15 @@ class TemplateEngine:
             raise TemplateRenderError(f"{kind} {_shown(source)!r}: {_describe(exc)}") from None
 
     # -- running --------------------------------------------------------------------------------
+    def _budget(self) -> RenderBudget:
+        return RenderBudget(iterations=MAX_ITERATIONS, work=self.max_work, work_limit=self.max_work)
+
     def render(self, source: str, context: Mapping[str, Any]) -> str:
         """Render ``source`` with ``context``; text without ``{{``/``{%`` is returned as is."""
         if not self.is_template(source):
             return source
         template = self._compiled("template", source)
-        token = iterations.set([MAX_ITERATIONS])
+        token = budget.set(self._budget())
         try:
             parts: list[str] = []
             size = 0
@@ -169,12 +183,12 @@ class TemplateEngine:
         except Exception as exc:
             raise TemplateRenderError(f"template {_shown(source)!r} failed: {_describe(exc)}") from None
         finally:
-            iterations.reset(token)
+            budget.reset(token)
 
     def evaluate(self, expression: str, context: Mapping[str, Any]) -> Any:
         """The value of one expression (``input.amount > 0``, or ``{{ input.amount > 0 }}``)."""
         template = self._compiled("expression", expression)
-        token = iterations.set([MAX_ITERATIONS])
+        token = budget.set(self._budget())
         try:
             ctx = template.new_context(dict(context))
             for _ in template.root_render_func(ctx):
@@ -185,7 +199,7 @@ class TemplateEngine:
         except Exception as exc:
             raise TemplateRenderError(f"expression {_shown(expression)!r} failed: {_describe(exc)}") from None
         finally:
-            iterations.reset(token)
+            budget.reset(token)
 
 
 @functools.cache
