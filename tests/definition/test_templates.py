@@ -7,7 +7,7 @@ import pytest
 
 from quorum.errors import TemplateRenderError
 from quorum.templates import TemplateEngine, default_engine
-from quorum.templates._budget import MAX_ITERATIONS
+from quorum.templates._sandbox import MAX_ITERATIONS
 from tests.work import allocated, calls
 
 pytestmark = [pytest.mark.unit]
