@@ -301,7 +301,7 @@ async def test_json_in_prose_or_fences_is_accepted(server: LLMServer) -> None:
 async def test_schema_invalid_answers_fail_explicitly(server: LLMServer) -> None:
     bad = answer(confidence=1.7, stance="hold")  # no target_price, confidence out of range, bad stance
     server.push(Reply(content=bad), Reply(content=bad))
-    manager, _ = manager_for(server, retries=3)
+    manager, _ = manager_for(server, retries=3, outputs=("target_price",))
     with pytest.raises(AgentError) as caught:
         await manager.query(request())
     await manager.aclose()
@@ -316,7 +316,7 @@ async def test_schema_invalid_answers_fail_explicitly(server: LLMServer) -> None
 
 async def test_json_schema_mode_sends_the_schema(server: LLMServer) -> None:
     server.push(Reply(content=answer(target_price=7)))
-    manager, _ = manager_for(server, response_format="json_schema")
+    manager, _ = manager_for(server, response_format="json_schema", outputs=("target_price",))
     await manager.query(request())
     await manager.aclose()
     body = server.requests[0].body
