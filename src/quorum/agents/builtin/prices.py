@@ -17,24 +17,17 @@ import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from quorum.errors import InputValidationError
+from quorum.market._points import PricePoint
 
 __all__ = ("PricePoint", "closes", "parse_price_history", "parse_prices_csv", "read_prices_csv")
 
 _MAX_ROWS = 100_000
 """A price history longer than this is refused: the specialists are meant for daily data of some years."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PricePoint:
-    date: str
-    close: float
-    volume: float | None = None
 
 
 def closes(history: Sequence[PricePoint]) -> list[float]:
