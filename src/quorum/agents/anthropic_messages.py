@@ -10,7 +10,6 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from quorum.agents.failures import ProviderError
 from quorum.agents.llm import ChatCall, ChatResult
 from quorum.agents.sdk_transport import SDKChatTransport
 
@@ -25,11 +24,12 @@ class AnthropicMessagesTransport(SDKChatTransport):
 
     provider = "anthropic"
 
-    def _new_client(self, sdk: ModuleType) -> Any:
+    def unready(self) -> str | None:
         if self._endpoint.api_key is None:
-            raise ProviderError(
-                self._agent_id, "no API key for Anthropic: set " + " or ".join(self._endpoint.key_names)
-            )
+            return "no API key for Anthropic: set " + " or ".join(self._endpoint.key_names)
+        return None
+
+    def _new_client(self, sdk: ModuleType) -> Any:
         return sdk.AsyncAnthropic(
             api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
         )

@@ -96,6 +96,11 @@ class LLMAgent:
     def __repr__(self) -> str:
         return f"LLMAgent(id={self.definition.id!r}, model={self.definition.model!r})"
 
+    def unready(self) -> str | None:
+        """Why this agent cannot be called at all (its provider has no API key); None when it can."""
+        check = getattr(self.transport, "unready", None)
+        return check() if callable(check) else None
+
     async def aclose(self) -> None:
         """Close the transport's connections (the manager's ``aclose`` calls this)."""
         close = getattr(self.transport, "aclose", None)

@@ -169,6 +169,12 @@ class AgentManager:
     def agent_ids(self) -> list[AgentId]:
         return sorted(self._agents)
 
+    def unready(self, agent_id: str, /) -> str | None:
+        """Why ``agent_id`` cannot be called at all (an LLM agent without an API key), known before any
+        call; None when it can (or it is not an agent here). The executor checks this before a run."""
+        check = getattr(self._agents.get(AgentId(agent_id)), "unready", None)
+        return check() if callable(check) else None
+
     def get(self, agent_id: str) -> Agent:
         try:
             return self._agents[AgentId(agent_id)]

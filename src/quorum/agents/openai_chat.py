@@ -10,7 +10,6 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from quorum.agents.failures import ProviderError
 from quorum.agents.llm import ChatCall, ChatResult
 from quorum.agents.sdk_transport import SDKChatTransport
 
@@ -25,15 +24,15 @@ class OpenAIChatTransport(SDKChatTransport):
 
     provider = "openai"
 
-    def _new_client(self, sdk: ModuleType) -> Any:
+    def unready(self) -> str | None:
         endpoint = self._endpoint
         if endpoint.api_key is None and endpoint.base_url is None:
-            raise ProviderError(
-                self._agent_id,
-                "no API key for OpenAI: set "
-                + " or ".join(endpoint.key_names[-2:])
-                + " (or point OPENAI_BASE_URL at a local server)",
-            )
+            return ("no API key for OpenAI: set " + " or ".join(endpoint.key_names[-2:])
+                    + " (or point OPENAI_BASE_URL at a local server)")
+        return None
+
+    def _new_client(self, sdk: ModuleType) -> Any:
+        endpoint = self._endpoint
         return sdk.AsyncOpenAI(
             api_key=endpoint.api_key or _PLACEHOLDER_KEY, base_url=endpoint.base_url, max_retries=0
         )

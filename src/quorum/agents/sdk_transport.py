@@ -42,6 +42,11 @@ class SDKChatTransport(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._endpoint.base_url!r})"
 
+    def unready(self) -> str | None:
+        """Why no call can be made at all (no API key), known before any is tried; None when one can.
+        The run refuses to start on it (a usage error), rather than fail in its first LLM phase."""
+        return None
+
     @abc.abstractmethod
     def _new_client(self, sdk: ModuleType) -> Any:
         """A new client of ``sdk`` for the endpoint, with the SDK's own retries off."""
@@ -66,6 +71,9 @@ class SDKChatTransport(abc.ABC):
             self._client = None
             self._loop = loop
         if self._client is None:
+            reason = self.unready()
+            if reason is not None:
+                raise ProviderError(self._agent_id, reason)
             self._client = self._new_client(self._sdk)
         return self._client
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from quorum.agents.protocol import AgentDirectory
 from quorum.definition.model import StepKind, Task
-from quorum.errors import DefinitionError, Problem
+from quorum.errors import ConfigurationError, DefinitionError, Problem
 from quorum.steps.registry import StepRegistry
 
 __all__ = ("check_before_run",)
@@ -52,4 +52,25 @@ def check_before_run(
                     hint="built-in: consensus, vote, average, merge, collect; or register_aggregator"))
     if problems:
         raise DefinitionError(problems, source=task.source)
+    _check_callable(task, directory)
     return coerced
+
+
+def _check_callable(task: Task, directory: AgentDirectory) -> None:
+    """Agents that cannot be called at all (an LLM provider without an API key) stop the run before it
+    starts, all named at once, rather than failing it in its first LLM phase."""
+    unready = getattr(directory, "unready", None)
+    if not callable(unready):
+        return
+    agents = dict.fromkeys(
+        [a for phase in task.phases for a in phase.agents]
+        + [s.agent for phase in task.phases for s in phase.steps if s.kind is StepKind.AGENT and s.agent]
+    )
+    by_reason: dict[str, list[str]] = {}
+    for agent in agents:
+        reason = unready(agent)
+        if reason:
+            by_reason.setdefault(reason, []).append(agent)
+    if by_reason:
+        raise ConfigurationError("; ".join(
+            f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()))
