@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ("build_input", "read_prices", "requirements_table", "usage_line")
 
 
-
 def build_input(
     task: Task,
     pairs: Sequence[str],
@@ -63,8 +62,10 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         fail(f"--input {path}:{exc.lineno}: not valid JSON: {exc.msg}", code=ExitCode.USAGE)
     if not isinstance(value, dict):
-        fail(f"--input {path}: must hold a JSON object (key: value), got {type(value).__name__}",
-             code=ExitCode.USAGE)
+        fail(
+            f"--input {path}: must hold a JSON object (key: value), got {type(value).__name__}",
+            code=ExitCode.USAGE,
+        )
     return value
 
 
@@ -73,6 +74,7 @@ def read_prices(path: Path) -> list[dict[str, Any]]:
     ``file:line`` (the built-in specialists' reader, so the CLI and the agents agree on the format)."""
     from quorum.agents.builtin.prices import read_prices_csv
 
+    _check_utf8(path)
     rows: list[dict[str, Any]] = []
     for point in read_prices_csv(path):
         row: dict[str, Any] = {"date": point.date, "close": point.close}
@@ -80,6 +82,30 @@ def read_prices(path: Path) -> list[dict[str, Any]]:
             row["volume"] = point.volume
         rows.append(row)
     return rows
+
+
+def _check_utf8(path: Path, *, max_bytes: int = 20_000_000) -> None:
+    """A price file that is not UTF-8 is refused with its line and column (the decoder knows only the
+    byte offset). Missing or oversized files are left to the reader, which says so."""
+    from quorum.errors import InputValidationError
+
+    try:
+        if path.stat().st_size > max_bytes:
+            return
+        data = path.read_bytes()
+    except OSError:
+        return
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputValidationError(
+            [
+                f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); "
+                "save the file as UTF-8"
+            ]
+        ) from None
 
 
 def type_label(r: Requirement) -> str:

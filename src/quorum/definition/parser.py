@@ -16,6 +16,7 @@ from typing import Any
 
 from quorum.definition import durations
 from quorum.definition.hashing import hash_document, hash_phases
+from quorum.definition.lookalike import suspicious_characters
 from quorum.definition.markdown import Item, Outline, PhaseBlock, outline
 from quorum.definition.model import Phase, StepKind, Task, frozen_mapping
 from quorum.definition.references import check_references
@@ -39,6 +40,9 @@ MAX_ITEMS = 1000
 """Steps, agents or outputs of one phase."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _BAD_PHASE_CHARS = re.compile(r'[{}"`\n]')
+# Counted before the Markdown parse, which would otherwise run in full on a file of 10,000 phases. An
+# upper bound (a heading inside a code fence counts too); the outline then counts exactly.
+_PHASE_HEADING = re.compile(r"^ {0,3}##[ \t]+phase[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
 parse_time_string = durations.parse_time_string
 
@@ -155,6 +159,8 @@ class TaskParser:
         except UnicodeEncodeError as exc:
             report.error("the text contains an unpaired surrogate", _line_at(text, exc.start))
             return None, report
+        if self._too_many_phases(report, text):
+            return None, report
         doc = outline(text)
         for line, message, hint, is_error in doc.problems:
             report.add(message, line, hint, severity="error" if is_error else "warning")
@@ -184,6 +190,20 @@ class TaskParser:
                     "tasks are found by file name; keep the two equal",
                 )
         return task, report
+
+    @staticmethod
+    def _too_many_phases(report: Report, text: str) -> bool:
+        headings = _PHASE_HEADING.finditer(text)
+        for count, match in enumerate(headings, start=1):
+            if count > MAX_PHASES:
+                total = count + sum(1 for _ in headings)
+                report.error(
+                    f"the task has {total} phases; at most {MAX_PHASES} are allowed",
+                    _line_at(text, match.start()),
+                    "split it into several tasks",
+                )
+                return True
+        return False
 
     def _metadata(self, report: Report, doc: Outline) -> TaskMeta:
         if doc.metadata is None:
@@ -231,6 +251,14 @@ class TaskParser:
                     f"phase name {name[:40]!r} is not allowed",
                     block.line,
                     f'at most {MAX_PHASE_NAME} characters, without {{ }} " or `',
+                )
+                continue
+            odd = suspicious_characters(name)
+            if odd is not None:
+                report.error(
+                    f"phase name {name!r} {odd}",
+                    block.line,
+                    "retype the name with plain letters: it would look like another name",
                 )
                 continue
             key = normalise_name(name)

@@ -20,7 +20,18 @@ from quorum.definition.report import Report
 from quorum.definition.suggest import did_you_mean
 from quorum.errors import InputValidationError
 
-__all__ = ("REQUIREMENT_TYPES", "coerce_value", "read_requirements", "validate_input")
+__all__ = (
+    "MAX_INPUT_CHARS",
+    "MAX_INPUT_FIELDS",
+    "REQUIREMENT_TYPES",
+    "coerce_value",
+    "read_requirements",
+    "validate_input",
+)
+
+MAX_INPUT_FIELDS = 200
+MAX_INPUT_CHARS = 2_000_000
+"""The input of one execution, printed as JSON: it is stored with the execution and read by templates."""
 
 REQUIREMENT_TYPES: tuple[RequirementType, ...] = ("string", "number", "integer", "boolean", "list", "object")
 SPEC_KEYS = ("type", "required", "default", "description", "min", "max", "pattern", "enum")
@@ -328,6 +339,7 @@ def validate_input(
         raise InputValidationError(
             [f"the input must be a mapping of field: value, not {type_name(data)}"], task=task
         )
+    _check_input_size(data, task)
     if not requirements:
         return dict(data)
     problems: list[str] = []
@@ -352,6 +364,24 @@ def validate_input(
     if problems:
         raise InputValidationError(problems, task=task)
     return out
+
+
+def _check_input_size(data: Mapping[Any, Any], task: str | None) -> None:
+    from quorum.templates._budget import printed_size
+
+    if len(data) > MAX_INPUT_FIELDS:
+        raise InputValidationError(
+            [f"the input has {len(data)} fields; at most {MAX_INPUT_FIELDS} are allowed"], task=task
+        )
+    size = printed_size(data, MAX_INPUT_CHARS)
+    if size > MAX_INPUT_CHARS:
+        raise InputValidationError(
+            [
+                f"the input is larger than {MAX_INPUT_CHARS} characters (as JSON); pass big data as a file "
+                "an agent reads, not as an input"
+            ],
+            task=task,
+        )
 
 
 def _describe(req: Requirement) -> str:

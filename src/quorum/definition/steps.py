@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Collection
 from typing import Any
 
+from quorum.definition.lookalike import suspicious_characters
 from quorum.definition.markdown import Item
 from quorum.definition.model import BUILTIN_STEP_KINDS, OutputSpec, Step, StepKind, frozen_mapping
 from quorum.definition.report import Report
@@ -69,8 +70,9 @@ class StepContext:
         the rest of the phase is still checked then, so that one run of the linter shows every problem
         (the task is not built while any error stands)."""
         if not NAME_PATTERN.fullmatch(agent):
+            odd = suspicious_characters(agent)
             self.report.error(
-                f"phase {self.phase!r}: {agent!r} is not an agent id",
+                f"phase {self.phase!r}: {agent!r} is not an agent id{f' (it {odd})' if odd else ''}",
                 line,
                 "agent ids use lowercase letters, digits, '.', '_' and '-'",
             )
