@@ -1,19 +1,60 @@
-"""Where step strategies and aggregators are registered (one registry per executor)."""
+"""Where step strategies and aggregators are registered (one registry per executor).
+
+Besides what is registered in code, installed packages can provide both through entry points, as model
+providers do (``quorum.providers``)::
+
+    [project.entry-points."quorum.step_strategies"]
+    sentiment = "my_package.steps:sentiment"      # used by '- sentiment: ...' steps
+    [project.entry-points."quorum.aggregators"]
+    median = "my_package.aggregate:median"        # used by '- aggregate: median' steps
+
+They are looked up lazily, by name, the first time a task uses that name (nothing is imported for
+tasks that do not); a registered one wins over an installed one. An entry point that fails to import,
+or names something that is not callable, is a ``ConfigurationError`` naming the entry point.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from quorum.errors import ConfigurationError
 from quorum.steps.aggregate import BUILTIN_AGGREGATORS
 from quorum.steps.protocol import Aggregator, StepStrategy
 
-__all__ = ("StepRegistry",)
+__all__ = ("AGGREGATOR_GROUP", "STEP_STRATEGY_GROUP", "StepRegistry")
 
+STEP_STRATEGY_GROUP = "quorum.step_strategies"
+AGGREGATOR_GROUP = "quorum.aggregators"
 _BUILTIN_STEPS = frozenset({"prompt", "agent", "validation", "aggregate"})
+
+
+def _installed(group: str, name: str, what: str) -> Any | None:
+    """The object the entry point ``name`` of ``group`` names, or None when no package provides it."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=group, name=name):
+        try:
+            found = ep.load()
+        except Exception as exc:
+            raise ConfigurationError(
+                f"the {what} {name!r} (entry point {ep.name} = {ep.value} in {group}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not callable(found):
+            raise ConfigurationError(
+                f"the {what} {name!r} (entry point {ep.name} = {ep.value} in {group}) is not callable"
+            )
+        return found
+    return None
 
 
 class StepRegistry:
     def __init__(self) -> None:
         self.strategies: dict[str, StepStrategy] = {}
         self.aggregators: dict[str, Aggregator] = dict(BUILTIN_AGGREGATORS)
+        # Entry points looked up already (None: no package provides the name), so each is looked up once.
+        self._installed_strategies: dict[str, StepStrategy | None] = {}
+        self._installed_aggregators: dict[str, Aggregator | None] = {}
 
     def register_step_strategy(self, step_type: str, handler: StepStrategy) -> None:
         if step_type in _BUILTIN_STEPS:
@@ -28,7 +69,18 @@ class StepRegistry:
         self.aggregators[name] = aggregator
 
     def strategy(self, step_type: str) -> StepStrategy | None:
-        return self.strategies.get(step_type)
+        found = self.strategies.get(step_type)
+        if found is not None or step_type in _BUILTIN_STEPS:
+            return found
+        if step_type not in self._installed_strategies:
+            loaded = _installed(STEP_STRATEGY_GROUP, step_type, "step strategy")
+            self._installed_strategies[step_type] = loaded
+        return self._installed_strategies[step_type]
 
     def aggregator(self, name: str) -> Aggregator | None:
-        return self.aggregators.get(name)
+        found = self.aggregators.get(name)
+        if found is not None:
+            return found
+        if name not in self._installed_aggregators:
+            self._installed_aggregators[name] = _installed(AGGREGATOR_GROUP, name, "aggregator")
+        return self._installed_aggregators[name]
