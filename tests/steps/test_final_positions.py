@@ -76,3 +76,14 @@ async def test_a_three_round_debate_reaches_consensus_on_final_positions() -> No
     assert outputs["participants"] == 3
     assert outputs["consensus"] == "bullish"
     assert outputs["dissenting"] == ["bear"]
+
+
+async def test_agents_are_not_asked_for_what_the_phase_s_aggregate_computes() -> None:
+    analyst = ScriptedAgent({"stance": "bullish", "technical": "uptrend"})
+    ex = executor_with({"analyst": analyst})
+    t = task(phase("Analysis", prompt("go"), aggregate("consensus"), agents=("analyst",),
+                   outputs=("technical", "consensus", "dissenting", "agreement")))
+    result = await ex.execute(t)
+    assert [spec.name for spec in analyst.requests[0].outputs] == ["technical"]
+    assert result.phases["Analysis"].outputs["technical"] == "uptrend"
+    assert result.phases["Analysis"].outputs["consensus"] == "bullish"

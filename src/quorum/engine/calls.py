@@ -24,13 +24,14 @@ from types import MappingProxyType
 from typing import Any
 
 from quorum.agents.protocol import AgentDirectory, AgentRequest, AgentResponse
-from quorum.definition.model import Phase
+from quorum.definition.model import OutputSpec, Phase
 from quorum.engine.context import ExecutionContext
 from quorum.engine.options import RunOptions
 from quorum.engine.ports import Emitter
 from quorum.errors import BudgetExceededError
 from quorum.events import EventType, response_event_data
 from quorum.ids import AgentId
+from quorum.steps.aggregate import computed_outputs
 
 __all__ = ("ON_CHUNK", "AgentCaller", "AttemptAnswers", "call_key")
 
@@ -54,6 +55,12 @@ class AttemptAnswers:
     attempt: int
     answers: list[AgentResponse] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    asked_outputs: tuple[OutputSpec, ...] = field(init=False)
+    """The phase's outputs an agent may answer: not those its aggregate steps compute."""
+
+    def __post_init__(self) -> None:
+        computed = computed_outputs(self.phase)
+        self.asked_outputs = tuple(spec for spec in self.phase.outputs if spec.name not in computed)
 
     def keep(self, answer: AgentResponse, key: str) -> None:
         self.answers.append(answer)
@@ -101,7 +108,7 @@ class AgentCaller:
         streamer = self._emitter.streamer(phase, step, agent_id)
         request = AgentRequest(
             agent_id=agent_id, prompt=prompt, execution_id=self._ctx.id, phase=phase, step=step, round=rnd,
-            attempt=answers.attempt, context=context, peers=peers, outputs=answers.phase.outputs,
+            attempt=answers.attempt, context=context, peers=peers, outputs=answers.asked_outputs,
             timeout_s=self._options.agent_timeout_s, abort=self._ctx.get_abort_signal(),
             metadata=_NO_METADATA if streamer is None else MappingProxyType({ON_CHUNK: streamer}),
         )

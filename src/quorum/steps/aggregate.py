@@ -31,9 +31,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quorum.agents.protocol import AgentResponse
+from quorum.definition.model import Phase, StepKind
 
 __all__ = (
-    "BUILTIN_AGGREGATORS", "answer_field", "average", "collect", "consensus", "merge", "positions", "vote",
+    "BUILTIN_AGGREGATORS", "PRODUCES", "answer_field", "average", "collect", "computed_outputs", "consensus",
+    "merge", "positions", "vote",
 )
 
 
@@ -199,6 +201,26 @@ def collect(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> 
         ],
         "count": len(answers),
     }
+
+
+PRODUCES: Mapping[str, frozenset[str]] = {
+    "consensus": frozenset({"stance", "consensus", "agreement", "reached", "weights", "counts", "dissenting",
+                            "confidence", "participants"}),
+    "vote": frozenset({"winner", "vote", "tally", "votes", "tie", "field"}),
+    "average": frozenset({"averages", "counts", "count"}),
+    "collect": frozenset({"responses", "count"}),
+}
+"""The result keys each built-in aggregator always computes (``merge``'s are the agents' own)."""
+
+
+def computed_outputs(phase: Phase) -> frozenset[str]:
+    """The phase's declared outputs that its built-in aggregate steps compute: no agent is asked for
+    them (an aggregate's result wins over any answer's value of the same name)."""
+    produced: set[str] = set()
+    for step in phase.steps:
+        if step.kind is StepKind.AGGREGATE:
+            produced |= PRODUCES.get(step.type or "collect", frozenset())
+    return frozenset(spec.name for spec in phase.outputs if spec.name in produced)
 
 
 BUILTIN_AGGREGATORS: Mapping[str, Any] = {
