@@ -66,9 +66,8 @@ def _check_verdict(data: dict[str, Any], inputs: dict[str, Any]) -> dict[str, An
     else:
         assert verdict["approved_amount"] == 0
         assert verdict["tranches"] == []
-    assert {"stop_loss", "max_loss", "annual_volatility", "var95", "cvar95", "key_risks"} <= set(
-        verdict["risk"]
-    )
+    risk_keys = {"stop_loss", "loss_at_stop", "gap_risk", "costs", "annual_volatility", "var95", "cvar95"}
+    assert risk_keys | {"key_risks"} <= set(verdict["risk"])
     for key in ("decision", "approved_amount", "risk.var95", "votes"):
         assert verdict["sources"][key]
     assert verdict["validation"]["checks"]
@@ -80,12 +79,35 @@ def _check_verdict(data: dict[str, Any], inputs: dict[str, Any]) -> dict[str, An
 
 
 async def test_investment_committee_with_prices(tmp_path: Path) -> None:
-    inputs = {**BASE, "prices": random_walk(200)}
+    # prices, headlines and fundamentals: three return analysts with data, a quorum, and the caps clamp
+    inputs = {
+        **BASE,
+        "prices": random_walk(200),
+        "news": ["Bitcoin ETF inflows hit a record", "Adoption grows as approval nears"],
+        "fundamentals": {"active_addresses_growth": 0.12, "hash_rate_growth": 0.08},
+        "portfolioValue": 200_000,
+    }
     verdict = _check_verdict(await _run(tmp_path, "investment-committee-meeting", inputs), inputs)
     assert verdict["risk"]["annual_volatility"] > 0
     assert verdict["risk"]["var95"]["fraction"] > 0
     assert verdict["decision"] == "APPROVE_WITH_CONDITIONS"  # the caps clamped the request
     assert verdict["validation"]["clamps"]
+    assert verdict["rating"] in ("Buy", "Overweight")
+    assert verdict["trade"]["side"] == "buy"
+    assert verdict["scenarios"]["expected_return"] > verdict["benchmark"]["hurdle_over_horizon"]
+    assert verdict["exit_plan"]["take_profit"] > verdict["exit_plan"]["stop_loss"]
+    assert verdict["bull_case"]["points"]
+
+
+async def test_prices_alone_are_one_voice_and_no_quorum(tmp_path: Path) -> None:
+    # Only the technical analyst has data (the quantitative risk analyst informs, it does not vote):
+    # the committee does not act on one voice, and says so.
+    inputs = {**BASE, "prices": random_walk(200)}
+    verdict = _check_verdict(await _run(tmp_path, "investment-committee-meeting", inputs), inputs)
+    assert verdict["decision"] == "DEFER"
+    assert "no quorum" in verdict["summary"].lower()
+    assert "quant-risk-analyst" not in {v["agent"] for v in verdict["votes"]["votes"]}
+    assert "risk-officer" not in {v["agent"] for v in verdict["votes"]["votes"]}
 
 
 async def test_investment_committee_without_prices(tmp_path: Path) -> None:

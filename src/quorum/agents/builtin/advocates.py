@@ -38,9 +38,11 @@ _ANALYST_TOPICS = ("technical", "fundamental", "sentiment", "macro", "quant_risk
 
 def _is_analyst(op: Opinion) -> bool:
     data = op.data
-    if data.get("voting", True) is False or "approved_cap" in data:  # the risk officer votes, not analyses
+    if "approved_cap" in data:  # the risk officer gates, it does not analyse
         return False
-    return isinstance(data.get("evidence"), Sequence) or any(k in data for k in _ANALYST_TOPICS)
+    if any(k in data for k in _ANALYST_TOPICS):  # the quantitative risk analyst informs without voting
+        return True
+    return data.get("voting", True) is not False and isinstance(data.get("evidence"), Sequence)
 
 
 def analyst_views(request: AgentRequest) -> list[Opinion]:

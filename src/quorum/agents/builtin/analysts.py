@@ -1,5 +1,8 @@
 """The committee's analysts: technical, fundamental, sentiment, macro and quantitative risk.
 
+The first four vote (their job is expected return); the quantitative risk analyst informs the debate and
+the risk officer but does not vote (``voting: False``): volatility is not a direction.
+
 Each reads the data steward's snapshot (and the optional inputs it needs), publishes evidence items and
 a report under its topic key (``technical``, ``fundamental``, ``sentiment``, ``macro``, ``quant_risk``),
 and takes a stance from the strength-weighted evidence. Without the data its role needs it abstains:
@@ -99,9 +102,9 @@ def technical_analyst(request: AgentRequest) -> dict[str, Any]:
         for s in m["trend"]["signals"]
         if s["contribution"]
     ]
-    rsi = m["rsi_14"]
-    if rsi is not None and (rsi > 70 or rsi < 30):
-        over = rsi > 70
+    rsi, policy = m["rsi_14"], snap["policy"]
+    if rsi is not None and (rsi > policy["rsi_overbought"] or rsi < policy["rsi_oversold"]):
+        over = rsi > policy["rsi_overbought"]
         items.append(
             evidence(
                 f"RSI(14) {rsi:.1f}: {'overbought' if over else 'oversold'}",
@@ -113,8 +116,8 @@ def technical_analyst(request: AgentRequest) -> dict[str, Any]:
                 agent=agent,
             )
         )
-    n = snap["prices"]["observations"]
-    sufficiency = min(1.0, n / 60)
+    n, full = snap["prices"]["observations"], snap["policy"]["full_confidence_observations"]
+    sufficiency = min(1.0, n / full)
     confidence = (0.35 + 0.5 * abs(net_score(items))) * sufficiency
     report = {
         "trend": m["trend"]["direction"],
@@ -125,7 +128,7 @@ def technical_analyst(request: AgentRequest) -> dict[str, Any]:
         "sma_long": m["sma_long"],
         "observations": n,
     }
-    gaps = [] if n >= 60 else [f"only {n} closes; confidence scaled by {sufficiency:.2f} (60 wanted)"]
+    gaps = [] if n >= full else [f"only {n} closes; confidence scaled by {sufficiency:.2f} ({full} wanted)"]
     headline = (
         f"{snap['ticker']} trend is {m['trend']['direction']}, RSI {'n/a' if rsi is None else f'{rsi:.1f}'}."
     )
@@ -169,8 +172,9 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
     else:
         items.append(
             evidence(
+                # Volatility is not a direction: a calm market is no reason to buy.
                 f"annualised volatility {pct(vol)} within the {pct(target, 0)} target",
-                "bullish",
+                "neutral",
                 0.3,
                 metric="annual_volatility",
                 value=vol,
@@ -184,7 +188,7 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
         items.append(
             evidence(
                 f"VaR95 over the horizon {pct(var['horizon'])} vs a loss budget of {pct(budget, 0)}",
-                "bearish" if over else "bullish",
+                "bearish" if over else "neutral",
                 min(1.0, var["horizon"] / budget - 1.0 + 0.3) if over else 0.3,
                 metric="var95",
                 value=var["horizon"],
@@ -208,8 +212,9 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
     if rr is not None and abs(rr) > 0.5:
         items.append(
             evidence(
+                # the trailing return is the technical analyst's evidence; here only a loss is a risk
                 f"return/risk {rr:.2f} (annualised log return / volatility)",
-                "bullish" if rr > 0 else "bearish",
+                "neutral" if rr > 0 else "bearish",
                 min(1.0, abs(rr) / 2),
                 metric="return_to_risk",
                 value=rr,
@@ -218,7 +223,8 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
             )
         )
     n = snap["prices"]["observations"]
-    confidence = (0.45 + 0.4 * abs(net_score(items))) * min(1.0, n / 60)
+    sufficiency = min(1.0, n / snap["policy"]["full_confidence_observations"])
+    confidence = (0.45 + 0.4 * abs(net_score(items))) * sufficiency
     report = {
         "annual_volatility": vol,
         "var95": var,
@@ -231,9 +237,12 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
         f"{snap['ticker']}: volatility {pct(vol)}, VaR95 {pct(var['horizon'] if var else None)} over "
         f"{snap['horizon']['text']}, max drawdown {pct(dd['fraction'] if dd else None)}."
     )
-    return _answer(
+    answer = _answer(
         request, topic="quant_risk", items=items, confidence=confidence, report=report, headline=headline
     )
+    # Volatility is not a direction: the risk readings feed the debate and the risk officer's caps, and
+    # never count as a vote for or against (the risk officer's veto is the gate for a market too wild).
+    return {**answer, "voting": False}
 
 
 def fundamental_analyst(request: AgentRequest) -> dict[str, Any]:

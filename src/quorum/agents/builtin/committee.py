@@ -1,8 +1,8 @@
 """The committee chair: the vote, with tally, quorum and dissent.
 
-Voting members are the agents whose answers do not say ``voting: False`` (the analysts and the risk
-officer in the shipped workflow; advocates, the red team, the strategist, intake, the steward and the
-compliance officer, who clears or vetoes, argue or serve: they do not vote). Each member's *latest*
+Voting members are the agents whose answers do not say ``voting: False`` (the analysts in the shipped
+workflow; advocates, the red team, the strategist, intake and the steward argue or serve; the risk and
+compliance officers are gates: they cap or veto, they do not vote). Each member's *latest*
 answer counts once:
 
 - its explicit ``vote`` (APPROVE / REJECT / ABSTAIN) when it gave one, else bullish -> APPROVE,
@@ -11,16 +11,23 @@ answer counts once:
   two do; a member who abstained for lack of data (``abstained: true``) is not present. Else the outcome
   is ``no-quorum``;
 - **outcome**: more APPROVE than REJECT -> ``approve``, more REJECT -> ``reject``, a tie -> ``tie``
-  (the committee does not act on a tie); a compliance veto -> ``vetoed`` whatever the count;
-- **dissent**: the members who voted against the outcome, with their reasons.
+  (the committee does not act on a tie); a compliance or risk veto -> ``vetoed`` whatever the count;
+- **dissent**: the members who voted against the outcome, with their reasons;
+- **conviction** (0..100) = agreement x evidence strength x data sufficiency: agreement is the
+  confidence share behind the outcome among the votes cast; evidence strength the absolute net score of
+  the directional evidence the voters published (strength-weighted, in [0, 1]); data sufficiency the
+  closes over ``policy.full_confidence_observations`` (at most 1; 0.5 without a price history).
+  Participation does not raise it: ten members agreeing on weak evidence are still weak evidence.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from quorum.agents.builtin.context import find_artifact, latest_by_agent, opinions, respond
+from quorum.agents.builtin.evidence import net_score
 from quorum.agents.protocol import AgentRequest
 
 __all__ = ("committee_chair", "tally_votes")
@@ -53,7 +60,13 @@ def tally_votes(request: AgentRequest) -> dict[str, Any]:
     present = sum(1 for v in votes if not v["abstained"])
     needed = max(2, math.ceil(present / 2))
     compliance = find_artifact(request, "compliance-review")
-    if compliance is not None and compliance.get("veto"):
+    risk = find_artifact(request, "risk-decision")
+    vetoed_by = [
+        who
+        for who, art in (("compliance-officer", compliance), ("risk-officer", risk))
+        if art is not None and art.get("veto")
+    ]
+    if vetoed_by:
         outcome = "vetoed"
     elif cast < needed:
         outcome = "no-quorum"
@@ -70,9 +83,9 @@ def tally_votes(request: AgentRequest) -> dict[str, Any]:
     side = {"approve": "APPROVE", "reject": "REJECT"}.get(outcome)
     weight_all = sum(v["confidence"] for v in votes if v["vote"] != "ABSTAIN")
     weight_side = sum(v["confidence"] for v in votes if v["vote"] == side)
-    participation = cast / present if present else 0.0
-    # Conviction: the confidence share behind the outcome, times the share of members present who took a side.
-    conviction = round(100 * weight_side / weight_all * participation) if side and weight_all else 0
+    strength, sufficiency = _evidence_strength(request, votes), _sufficiency(request)
+    agreement = weight_side / weight_all if side and weight_all else 0.0
+    conviction = round(100 * agreement * strength * sufficiency)
     return {
         "kind": "committee-vote",
         "votes": votes,
@@ -82,10 +95,40 @@ def tally_votes(request: AgentRequest) -> dict[str, Any]:
         "outcome": outcome,
         "dissent": dissent,
         "conviction": conviction,
+        "conviction_parts": {
+            "agreement": round(agreement, 4),
+            "evidence_strength": round(strength, 4),
+            "data_sufficiency": round(sufficiency, 4),
+        },
+        "vetoed_by": vetoed_by,
         "agreement": round(max(tally["APPROVE"], tally["REJECT"]) / cast, 4) if cast else 0.0,
         "rules": "latest vote per member; quorum = half the members present (at least 2) voting for or "
-        "against; ties and no quorum defer; a compliance veto rejects",
+        "against; ties and no quorum defer; a compliance or risk veto rejects; conviction = agreement x "
+        "evidence strength x data sufficiency",
     }
+
+
+def _evidence_strength(request: AgentRequest, votes: list[dict[str, Any]]) -> float:
+    voters = {v["agent"] for v in votes}
+    items = [
+        e
+        for op in latest_by_agent(opinions(request)).values()
+        if op.agent in voters
+        for e in op.data.get("evidence", ())
+        if isinstance(e, Mapping)
+    ]
+    return abs(net_score(items)) if items else 0.0
+
+
+def _sufficiency(request: AgentRequest) -> float:
+    snap = find_artifact(request, "market-snapshot")
+    if snap is None:
+        return 0.5
+    prices, policy = snap.get("prices"), snap.get("policy") or {}
+    if not prices:
+        return 0.5
+    full = float(policy.get("full_confidence_observations") or 120)
+    return min(1.0, float(prices.get("observations") or 0) / full)
 
 
 def committee_chair(request: AgentRequest) -> dict[str, Any]:
@@ -100,7 +143,8 @@ def committee_chair(request: AgentRequest) -> dict[str, Any]:
         f"{t['ABSTAIN']} abstain; quorum {result['quorum']['cast']}/{result['quorum']['needed']} "
         f"{'met' if result['quorum']['met'] else 'not met'}. Outcome: {result['outcome']}. "
         f"Dissent: {dissent}. "
-        f"Conviction {result['conviction']}/100."
+        + (f"Vetoed by {', '.join(result['vetoed_by'])}. " if result["vetoed_by"] else "")
+        + f"Conviction {result['conviction']}/100."
     )
     return respond(
         request,

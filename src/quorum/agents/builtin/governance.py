@@ -1,10 +1,10 @@
 """Validation roles: the risk officer (hard caps in code) and the compliance officer (policy checks).
 
-Both vote. The risk officer votes APPROVE when risk is measured and the capped size is positive, REJECT
-when realised volatility is more than twice the tolerance's target (outside the mandate), ABSTAIN when
-there is no price history to measure risk with (or nothing was requested). The compliance officer does
-not vote on the merits: it vetoes a restricted ticker (the chair then records the outcome ``vetoed``) and
-otherwise clears the trade, attaching the conditions its checks raise.
+Neither votes: both are **gates**. The risk officer sets the cap (``sizing.risk_caps``) and vetoes a
+trade outside the mandate, a sizing volatility above ``veto_volatility_multiple`` times the tolerance's
+target; a benign risk reading is not a reason to buy, so it never counts toward a majority in favour.
+The compliance officer vetoes a restricted ticker and otherwise clears the trade, attaching the
+conditions its checks raise. The chair records a veto of either as the outcome ``vetoed``.
 """
 
 from __future__ import annotations
@@ -39,21 +39,21 @@ def risk_officer(request: AgentRequest) -> dict[str, Any]:
     proposed, basis = proposed_amount(request, snap)
     caps = risk_caps(snap, proposed, agent=str(request.agent_id))
     limits, vol = snap["limits"], caps["annual_volatility"]
-    if not caps["measured"]:
-        vote, confidence = "ABSTAIN", 0.3
-        reason = "risk cannot be measured without a price history; the unmeasured-risk cap applies"
-    elif vol > 2 * limits["target_volatility"]:
-        vote, confidence = "REJECT", 0.9
+    veto = bool(caps["measured"]) and vol > limits["veto_volatility_multiple"] * limits["target_volatility"]
+    if veto:
+        vote, confidence = "VETO", 0.9
         reason = (
-            f"volatility {pct(vol)} is more than twice the {pct(limits['target_volatility'], 0)} target of a "
-            f"{limits['tolerance']} risk tolerance: outside the mandate"
+            f"sizing volatility {pct(vol)} is more than {limits['veto_volatility_multiple']:g}x the "
+            f"{pct(limits['target_volatility'], 0)} target of a {limits['tolerance']} risk tolerance: "
+            f"outside the mandate (policy.limits.{limits['tolerance']}.veto_volatility_multiple)"
         )
-    elif caps["approved_cap"] <= 0:
-        vote, confidence = "ABSTAIN", 0.5
-        reason = "nothing was requested, so there is nothing to size"
+    elif not caps["measured"]:
+        vote, confidence = "CAP", 0.3
+        reason = "risk cannot be measured without a price history; the unmeasured-risk cap applies"
     else:
-        vote, confidence = "APPROVE", 0.8
+        vote, confidence = "CAP", 0.8
         reason = f"a position of up to {money(caps['approved_cap'])} fits the {limits['tolerance']} limits"
+    caps = {**caps, "veto": veto, "veto_reason": reason if veto else None}
     clamp_log = [
         f"{c['rule']}: {money(c['before'])} -> {money(c['after'])} ({c['source']})" for c in caps["clamps"]
     ]
@@ -65,17 +65,24 @@ def risk_officer(request: AgentRequest) -> dict[str, Any]:
     text = (
         f"Requested {money(proposed)} ({basis}); cap {money(caps['approved_cap'])}. "
         f"Clamps: {'; '.join(clamp_log) or 'none'}. Stop loss {pct(caps['stop_loss']['fraction'])} "
-        f"({caps['stop_loss']['basis']}), max loss {money(caps['max_loss']['amount'])}. "
-        f"Vote {vote}: {reason}."
+        f"({caps['stop_loss']['basis']}), loss at the stop {money(caps['loss_at_stop']['amount'])}. "
+        f"{'Veto' if veto else 'Cap'}: {reason}."
     )
     return respond(
         request,
-        stance=_STANCE_OF_VOTE[vote],
+        stance="bearish" if veto else "neutral",
         confidence=confidence,
-        recommendation=f"cap the position at {money(caps['approved_cap'])}",
+        recommendation="veto" if veto else f"cap the position at {money(caps['approved_cap'])}",
         rationale=reason,
         text=text,
-        fields={"risk": caps, "approved_cap": caps["approved_cap"], "clamps": caps["clamps"], "vote": vote},
+        # A gate, not a voter: its caps and veto bind the committee; its reading never counts in favour.
+        fields={
+            "risk": caps,
+            "approved_cap": caps["approved_cap"],
+            "clamps": caps["clamps"],
+            "gate": vote,
+            "voting": False,
+        },
     )
 
 

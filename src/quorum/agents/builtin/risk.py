@@ -10,9 +10,9 @@ Conventions (documented here so every number in a verdict can be checked by hand
 - **Historical VaR / CVaR at 95%** over one day: sort the daily simple returns; the tail holds the
   k = ceil(5% of n) worst (at least one). VaR = the loss of the k-th worst return, CVaR = the mean loss
   of the k worst (expected shortfall). A gain in the tail counts as a loss of 0.
-- **Horizon scaling**: one-day VaR and CVaR are scaled by sqrt(horizon in trading days) (square-root of
-  time, assuming independent returns), then capped at 100% (a long position cannot lose more than its
-  value). Money amounts are the fraction times the position.
+- **Horizon scaling** (:func:`scale_to_horizon`, kept for the daily analysis): one-day VaR times
+  sqrt(horizon), capped at 100%. The committee's horizon VaR/CVaR does not scale a one-day quantile: it
+  is empirical or parametric with drift (``risk_methods``), and its limits are in ``policy``.
 - **Horizons**: "30 days", "2 weeks", "6 months", "1 year", "90d", "1y", or a number of days. A week is
   7 days, a month 30, a year 365 (calendar days). Trading days = calendar days for crypto, and
   round(calendar days * 252 / 365) otherwise (at least 1).
@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quorum.agents.builtin.indicators import log_returns, simple_returns
+from quorum.agents.builtin.policy import DEFAULT_POLICY, RiskLimits
 from quorum.errors import InputValidationError
 
 __all__ = (
@@ -198,74 +199,9 @@ def parse_horizon(value: object, ticker: str = "") -> Horizon:
     return Horizon(text=text, calendar_days=calendar, trading_days=trading)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RiskLimits:
-    """The committee's risk policy for one risk tolerance (hard caps, applied in code)."""
-
-    tolerance: str
-    max_loss_fraction: float
-    """Largest loss the committee accepts on the position, as a fraction of the requested amount."""
-    target_volatility: float
-    """Annualised volatility at which the full amount may be invested; above it the size shrinks."""
-    max_stop_fraction: float
-    """The widest stop loss allowed, as a fraction of the entry price."""
-    default_stop_fraction: float
-    """The stop loss used when no price history measures the risk."""
-    unmeasured_fraction: float
-    """Most of the amount that may be approved while risk cannot be measured (no price history)."""
-    max_position_fraction: float
-    """Largest share of the portfolio in one position (checked when a portfolio value is given)."""
-    single_order_limit: float
-    """Largest amount approved in one decision, in the amount's currency."""
-    tranches: int
-    """How many tranches the entry is split into."""
-
-
-_LIMITS = {
-    "low": RiskLimits(
-        tolerance="low",
-        max_loss_fraction=0.05,
-        target_volatility=0.20,
-        max_stop_fraction=0.10,
-        default_stop_fraction=0.05,
-        unmeasured_fraction=0.10,
-        max_position_fraction=0.05,
-        single_order_limit=25_000.0,
-        tranches=4,
-    ),
-    "medium": RiskLimits(
-        tolerance="medium",
-        max_loss_fraction=0.10,
-        target_volatility=0.40,
-        max_stop_fraction=0.20,
-        default_stop_fraction=0.08,
-        unmeasured_fraction=0.25,
-        max_position_fraction=0.10,
-        single_order_limit=100_000.0,
-        tranches=3,
-    ),
-    "high": RiskLimits(
-        tolerance="high",
-        max_loss_fraction=0.20,
-        target_volatility=0.80,
-        max_stop_fraction=0.30,
-        default_stop_fraction=0.12,
-        unmeasured_fraction=0.50,
-        max_position_fraction=0.20,
-        single_order_limit=500_000.0,
-        tranches=2,
-    ),
-}
-
-
 def limits_for(tolerance: object) -> RiskLimits:
-    key = str(tolerance).strip().lower()
-    try:
-        return _LIMITS[key]
-    except KeyError:
-        raise InputValidationError(
-            [f"riskTolerance: expected one of low, medium, high, got {tolerance!r}"]
-        ) from None
+    """The default policy's limits of ``tolerance`` (``CommitteePolicy.limits_for`` for another policy)."""
+    return DEFAULT_POLICY.limits_for(tolerance)
 
 
 def vol_target_fraction(annual_vol: float | None, target: float) -> float | None:

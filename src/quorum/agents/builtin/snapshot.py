@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from quorum.agents.builtin.context import find_artifact, input_of
+from quorum.agents.builtin.holdings import current_position, provenance
 from quorum.agents.builtin.indicators import (
     ema,
     log_returns,
@@ -25,26 +26,19 @@ from quorum.agents.builtin.indicators import (
     simple_returns,
     trend,
 )
+from quorum.agents.builtin.policy import DEFAULT_POLICY, CommitteePolicy, policy_from
 from quorum.agents.builtin.prices import PricePoint, closes, parse_price_history
-from quorum.agents.builtin.risk import (
-    annualised_volatility,
-    historical_var_cvar,
-    is_crypto,
-    limits_for,
-    max_drawdown,
-    parse_horizon,
-    periods_per_year,
-    scale_to_horizon,
-    vol_target_fraction,
-)
+from quorum.agents.builtin.risk import is_crypto, max_drawdown, parse_horizon, vol_target_fraction
+from quorum.agents.builtin.risk_methods import atr, gap_loss, horizon_tail, volatility
+from quorum.agents.builtin.series_frequency import bar_frequency
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import thaw
 from quorum.errors import InputValidationError
 
 __all__ = ("MIN_RISK_OBSERVATIONS", "build_snapshot", "parse_amount", "price_history_for", "snapshot_for")
 
-MIN_RISK_OBSERVATIONS = 20
-"""Closes needed before volatility, VaR and drawdown are reported (fewer measure nothing useful)."""
+MIN_RISK_OBSERVATIONS = DEFAULT_POLICY.min_risk_observations
+"""Closes needed before volatility, VaR and drawdown are reported (the policy's default)."""
 
 
 def price_history_for(inputs: Mapping[str, Any], ticker: str) -> tuple[PricePoint, ...]:
@@ -87,11 +81,15 @@ def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
     if not ticker:
         raise InputValidationError(["ticker: expected a symbol such as BTC or AAPL, got nothing"])
     amount = parse_amount(inputs)
-    limits = limits_for(inputs.get("riskTolerance", "medium"))
-    horizon = parse_horizon(inputs.get("timeHorizon", "30 days"), ticker)
+    policy, overridden = policy_from(inputs.get("policy"))
+    limits = policy.limits_for(inputs.get("riskTolerance", "medium"))
     history = price_history_for(inputs, ticker)
-    periods = periods_per_year(ticker)
+    freq = bar_frequency(history)
+    horizon = parse_horizon(inputs.get("timeHorizon", "30 days"), ticker)
+    bars = max(1, round(horizon.calendar_days * freq.periods_per_year / 365))
+    horizon_view = {**asdict(horizon), "trading_days": bars, "bars": bars, "bar": freq.label}
     gaps: list[str] = []
+    quality: list[str] = list(freq.notes)
     prices: dict[str, Any] | None = None
     metrics: dict[str, Any] = dict.fromkeys(_METRIC_KEYS)
     sources: dict[str, str] = {}
@@ -104,14 +102,21 @@ def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
             "last_date": history[-1].date,
             "last_close": history[-1].close,
             "source": "input.prices",
+            "frequency": freq.label,
         }
         metrics, sources = _metrics(
-            history, periods=periods, horizon_days=horizon.trading_days, amount=amount
+            history, policy=policy, periods=freq.periods_per_year, horizon_bars=bars, amount=amount
         )
-        if len(history) < MIN_RISK_OBSERVATIONS:
+        if len(history) < policy.min_risk_observations:
             gaps.append(
                 f"only {len(history)} closes: volatility, drawdown, VaR and CVaR need at least "
-                f"{MIN_RISK_OBSERVATIONS}"
+                f"{policy.min_risk_observations} (policy.min_risk_observations)"
+            )
+        elif len(history) < policy.full_confidence_observations:
+            quality.append(
+                f"{len(history)} closes, fewer than the {policy.full_confidence_observations} of "
+                "policy.full_confidence_observations: conviction and size are scaled down by "
+                f"{len(history) / policy.full_confidence_observations:.2f}"
             )
         metrics["vol_target_fraction"] = vol_target_fraction(
             metrics["annual_volatility"], limits.target_volatility
@@ -119,21 +124,43 @@ def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
     for key, what in (("fundamentals", "fundamentals"), ("news", "news"), ("macro", "macro data")):
         if not inputs.get(key):
             gaps.append(f"no {what} supplied (input.{key})")
+    held, held_from = current_position(inputs, ticker, metrics["last_close"])
+    source = provenance(inputs)
+    if source:
+        notes = source.get("quality") or source.get("notes") or ()
+        quality += [str(n) for n in (notes if isinstance(notes, list | tuple) else [notes])]
     return {
         "kind": "market-snapshot",
         "ticker": ticker,
-        "asset_class": "crypto" if is_crypto(ticker) else "equity",
-        "periods_per_year": periods,
+        "asset_class": _asset_class(
+            source, freq.asset_class, dated=bool(history) and not freq.notes, ticker=ticker
+        ),
+        "periods_per_year": freq.periods_per_year,
         "amount": amount,
         "portfolio_value": _optional_positive(inputs, "portfolioValue"),
+        "position": {"value": held, "source": held_from},
         "risk_tolerance": limits.tolerance,
-        "horizon": asdict(horizon),
+        "horizon": horizon_view,
         "limits": asdict(limits),
+        "policy": policy.to_dict(),
+        "policy_overrides": overridden,
         "prices": prices,
+        "provenance": source,
+        "data_quality": quality,
         "metrics": metrics,
         "data_gaps": gaps,
         "sources": sources,
     }
+
+
+def _asset_class(source: Mapping[str, Any] | None, market: str | None, *, dated: bool, ticker: str) -> str:
+    """The provider's asset class; else the calendar's (weekend bars: a 24/7 market, crypto; none:
+    equity); the ticker's name only when no dated history tells (for the suitability check)."""
+    if source and isinstance(source.get("asset_class"), str):
+        return str(source["asset_class"])
+    if dated:
+        return "crypto" if market == "24/7" else "equity"
+    return "crypto" if is_crypto(ticker) else "equity"
 
 
 _METRIC_KEYS = (
@@ -151,18 +178,28 @@ _METRIC_KEYS = (
     "momentum_window",
     "daily_volatility",
     "annual_volatility",
+    "volatility",
     "annualised_return",
+    "mean_log_return",
     "return_to_risk",
     "max_drawdown",
     "var95",
     "cvar95",
+    "atr",
+    "worst_bar_fall",
+    "average_daily_value",
     "vol_target_fraction",
     "mean_daily_return",
 )
 
 
 def _metrics(
-    history: tuple[PricePoint, ...], *, periods: int, horizon_days: int, amount: float
+    history: tuple[PricePoint, ...],
+    *,
+    policy: CommitteePolicy,
+    periods: float,
+    horizon_bars: int,
+    amount: float,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     cs = closes(history)
     span = f"{len(cs)} closes of input.prices ({history[0].date} .. {history[-1].date})"
@@ -191,43 +228,82 @@ def _metrics(
     if md is not None:
         m["macd"] = {"line": md.line, "signal": md.signal, "histogram": md.histogram}
         src["macd"] = f"MACD(12,26,9) over {span}"
-    if len(cs) >= MIN_RISK_OBSERVATIONS:
-        vol = annualised_volatility(cs, periods)
-        logs = log_returns(cs)
-        m["annual_volatility"] = vol
-        m["daily_volatility"] = None if vol is None else vol / math.sqrt(periods)
-        m["annualised_return"] = math.fsum(logs) / len(logs) * periods
-        if vol:
-            m["return_to_risk"] = m["annualised_return"] / vol
-        src["annual_volatility"] = f"sample stdev of daily log returns x sqrt({periods}) over {span}"
-        dd = max_drawdown(cs)
-        if dd is not None:
-            m["max_drawdown"] = {
-                "fraction": dd.fraction,
-                "peak_date": history[dd.peak_index].date,
-                "trough_date": history[dd.trough_index].date,
-                "peak_close": cs[dd.peak_index],
-                "trough_close": cs[dd.trough_index],
+    volumes = [p.volume * p.close for p in history[-policy.adv_window :] if p.volume is not None]
+    if len(volumes) == min(policy.adv_window, len(history)) and volumes:
+        m["average_daily_value"] = math.fsum(volumes) / len(volumes)
+        src["average_daily_value"] = f"mean of volume x close over the last {len(volumes)} bars"
+    if len(cs) < policy.min_risk_observations:
+        return m, src
+    logs = log_returns(cs)
+    vol = volatility(logs, periods_per_year=periods, lam=policy.ewma_lambda)
+    assert vol is not None  # min_risk_observations >= 1 closes give returns
+    m["volatility"] = {
+        "full_sample": vol.annual(vol.full_sample),
+        "recent": vol.annual(vol.recent),
+        "sizing": vol.annual(vol.sizing),
+        "basis": vol.basis,
+        "ewma_lambda": vol.ewma_lambda,
+        "periods_per_year": periods,
+    }
+    m["annual_volatility"] = vol.annual(vol.sizing)
+    m["daily_volatility"] = vol.sizing
+    m["mean_log_return"] = math.fsum(logs) / len(logs)
+    m["annualised_return"] = m["mean_log_return"] * periods
+    if m["annual_volatility"]:
+        m["return_to_risk"] = m["annualised_return"] / m["annual_volatility"]
+    src["annual_volatility"] = (
+        f"the larger of the full-sample stdev ({vol.annual(vol.full_sample):.2%}) and the EWMA "
+        f"(lambda {vol.ewma_lambda:g}, {vol.annual(vol.recent):.2%}) of the log returns, x sqrt({periods:g} "
+        f"bars a year), over {span}: {vol.basis}"
+    )
+    dd = max_drawdown(cs)
+    if dd is not None:
+        m["max_drawdown"] = {
+            "fraction": dd.fraction,
+            "peak_date": history[dd.peak_index].date,
+            "trough_date": history[dd.trough_index].date,
+            "peak_close": cs[dd.peak_index],
+            "trough_close": cs[dd.trough_index],
+        }
+        src["max_drawdown"] = f"largest peak-to-trough fall of the closes over {span}"
+    one_bar = horizon_tail(
+        cs,
+        horizon_bars=1,
+        level=policy.var_level,
+        sizing_vol=vol.sizing,
+        min_horizons=policy.empirical_min_horizons,
+        drift_weight=policy.drift_shrinkage,
+    )
+    tail = horizon_tail(
+        cs,
+        horizon_bars=horizon_bars,
+        level=policy.var_level,
+        sizing_vol=vol.sizing,
+        min_horizons=policy.empirical_min_horizons,
+        drift_weight=policy.drift_shrinkage,
+    )
+    if tail is not None and one_bar is not None:
+        for key, frac, day in (("var95", tail.var, one_bar.var), ("cvar95", tail.cvar, one_bar.cvar)):
+            m[key] = {
+                "one_day": day,
+                "horizon": frac,
+                "horizon_days": horizon_bars,
+                "amount": frac * amount,
+                "method": tail.method,
+                "level": tail.level,
+                "windows": tail.windows,
+                "tail_count": tail.tail_count,
+                "observations": len(cs) - 1,
             }
-            src["max_drawdown"] = f"largest peak-to-trough fall of the closes over {span}"
-        tail = historical_var_cvar(cs, 0.95)
-        if tail is not None:
-            for key, one_day in (("var95", tail.var), ("cvar95", tail.cvar)):
-                frac = scale_to_horizon(one_day, horizon_days)
-                m[key] = {
-                    "one_day": one_day,
-                    "horizon": frac,
-                    "horizon_days": horizon_days,
-                    "amount": frac * amount,
-                    "tail_count": tail.tail_count,
-                    "observations": tail.observations,
-                }
-            src["var95"] = (
-                f"historical 1-day VaR95 ({tail.tail_count} worst of {tail.observations} simple returns) "
-                f"x sqrt({horizon_days} trading days) x amount"
-            )
-            src["cvar95"] = src["var95"].replace("VaR95", "CVaR95 (mean of the tail)")
-        m["mean_daily_return"] = math.fsum(simple_returns(cs)) / (len(cs) - 1)
+        src["var95"] = f"{tail.describe()}, over {span}; one bar: {one_bar.describe()}"
+        src["cvar95"] = src["var95"]
+    range_ = atr(cs, policy.atr_window)
+    if range_ is not None:
+        m["atr"] = {"value": range_, "window": policy.atr_window, "fraction": range_ / cs[-1]}
+        src["atr"] = f"Wilder ATR({policy.atr_window}) of close-to-close ranges over {span}"
+    _, worst = gap_loss(0.0, cs)
+    m["worst_bar_fall"] = worst
+    m["mean_daily_return"] = math.fsum(simple_returns(cs)) / (len(cs) - 1)
     return m, src
 
 

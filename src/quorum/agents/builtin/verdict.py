@@ -2,12 +2,16 @@
 
 Decision rule (documented, and tested as invariants):
 
-- ``vetoed`` (compliance) or ``reject`` -> REJECT, approved amount 0;
-- ``no-quorum`` or ``tie`` -> DEFER, approved amount 0;
-- ``approve`` with a risk cap of 0 -> DEFER (approved in principle, but nothing was requested or no
-  size fits the caps);
+- ``vetoed`` (compliance or risk) or ``reject`` -> REJECT, approved amount 0;
+- ``no-quorum`` or ``tie`` -> DEFER, naming the split or who abstained;
+- ``approve`` without positive expected-return evidence (the return analysts' net score below
+  ``policy.min_expected_return_score``), or with an expected return that does not beat the hurdle -> DEFER;
+- ``approve`` with a risk cap of 0 -> DEFER (nothing was requested or no size fits the caps);
 - ``approve`` otherwise -> APPROVE when no clamp fired and no condition applies, else
   APPROVE_WITH_CONDITIONS; the approved amount is the risk officer's cap (never more), in tranches.
+
+The rating (Buy .. Sell) and the trade follow ``memo``: a holding can be reduced or sold whatever the
+buy decision. The memo (thesis, cases, scenarios, exit plan, hurdle, data notes) rides in the verdict.
 
 Every number carries its provenance in ``sources``: the agent and the data that produced it. When an
 earlier role's answer is missing from the context (a customised workflow), the manager applies that
@@ -23,6 +27,7 @@ from typing import Any
 from quorum.agents.builtin.committee import tally_votes
 from quorum.agents.builtin.context import find_artifact, input_of, money, pct, respond
 from quorum.agents.builtin.governance import compliance_review, proposed_amount
+from quorum.agents.builtin.memo import cases, exit_plan, rating_for, return_evidence, scenarios, thesis
 from quorum.agents.builtin.sizing import risk_caps, tranche_schedule
 from quorum.agents.builtin.snapshot import snapshot_for
 from quorum.agents.protocol import AgentRequest
@@ -147,10 +152,48 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
         f"size limited by the {c['rule']} rule: {money(c['before'])} -> {money(c['after'])}"
         for c in caps["clamps"]
     ]
-    if outcome in ("vetoed", "reject"):
-        decision, why = "REJECT", f"the committee's outcome is {outcome}"
-    elif outcome in ("no-quorum", "tie"):
-        decision, why = "DEFER", f"the vote ended in {outcome}; the committee does not act without a majority"
+    policy = snap["policy"]
+    score, items, return_analysts = return_evidence(request)
+    model = scenarios(
+        snap, score=score, stop=caps["stop_loss"]["fraction"], size=cap or float(snap["amount"])
+    )
+    if outcome == "vetoed":
+        decision, why = (
+            "REJECT",
+            f"vetoed by {', '.join(vote.get('vetoed_by') or ['a gate'])}"
+            + (f": {caps['veto_reason']}" if caps.get("veto_reason") else ""),
+        )
+    elif outcome == "reject":
+        decision, why = "REJECT", "the committee voted against: " + _split(vote)
+    elif outcome == "tie":
+        decision, why = "DEFER", "the vote split evenly: " + _split(vote)
+    elif outcome == "no-quorum":
+        q = vote["quorum"]
+        abstained = [v["agent"] for v in vote["votes"] if v["vote"] == "ABSTAIN"]
+        decision, why = (
+            "DEFER",
+            (
+                f"no quorum: {q['cast']} of {q['present']} members present took a side, {q['needed']} needed"
+                + (f"; abstained: {', '.join(abstained)}" if abstained else "")
+            ),
+        )
+    elif score < policy["min_expected_return_score"]:
+        decision, why = (
+            "DEFER",
+            (
+                "no positive expected-return evidence: the return analysts "
+                f"({', '.join(return_analysts) or 'none'}) net {score:+.2f}, below "
+                f"policy.min_expected_return_score {policy['min_expected_return_score']:g}"
+            ),
+        )
+    elif model is not None and not model["beats_hurdle"]:
+        decision, why = (
+            "DEFER",
+            (
+                f"the expected return {pct(model['expected_return'])} does not beat the hurdle "
+                f"{pct(model['hurdle'])} ({policy['benchmark']}, policy.hurdle_rate)"
+            ),
+        )
     elif cap <= 0 and float(caps["proposed_amount"]) <= 0:
         decision, why = "DEFER", "approved by vote, but the analysts' weighted conviction requested nothing"
     elif cap <= 0:
@@ -165,14 +208,19 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
     stop_text = (
         f"stop {money(stop['price'])}" if stop["price"] is not None else f"stop {pct(stop['fraction'])}"
     )
-    action = {
-        "APPROVE": f"BUY {ticker}: {money(approved)} in {len(tranches)} tranches, {stop_text}",
-        "APPROVE_WITH_CONDITIONS": f"BUY {ticker}: {money(approved)} in {len(tranches)} tranches, "
-        f"{stop_text}, "
-        "once the conditions are met",
-        "REJECT": f"NO TRADE in {ticker}",
-        "DEFER": f"WAIT: no position in {ticker} until the committee re-convenes",
-    }[decision]
+    rating = rating_for(score, policy, approved=approved > 0)
+    held = float(snap.get("position", {}).get("value") or 0.0)
+    trade = _trade(rating, approved, held, policy)
+    if trade["side"] == "buy":
+        action = f"BUY {ticker}: {money(approved)} in {len(tranches)} tranches, {stop_text}" + (
+            ", once the conditions are met" if decision == "APPROVE_WITH_CONDITIONS" else ""
+        )
+    elif trade["side"] == "sell":
+        action = f"SELL {ticker}: {money(trade['amount'])} of the {money(held)} held ({rating})"
+    elif decision == "DEFER":
+        action = f"WAIT: no new position in {ticker} until the committee re-convenes"
+    else:
+        action = f"NO TRADE in {ticker}" + (f"; keep the {money(held)} held" if held else "")
     invalidation = [f"the price closes below the stop loss ({stop_text})"] if approved else []
     if m["sma_long"] is not None:
         invalidation.append(
@@ -195,38 +243,51 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
         else "a price history becomes available",
         "a material news event or a change in the macro backdrop",
     ]
+
+    def at_size(part: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if part is None:
+            return None
+        return {**part, "amount": round(float(part["fraction"]) * approved, 2)}
+
     risk = {
         "stop_loss": stop,
-        "max_loss": {
+        "loss_at_stop": {
             "amount": round(approved * stop["fraction"], 2),
             "fraction_of_amount": approved * stop["fraction"] / float(snap["amount"]),
         },
+        "gap_risk": at_size(caps.get("gap_risk")),
+        "costs": at_size(caps.get("costs")),
         "annual_volatility": caps["annual_volatility"],
-        "var95": None
-        if caps["var95"] is None
-        else {
-            "fraction": caps["var95"]["fraction"],
-            "amount": round(caps["var95"]["fraction"] * approved, 2),
-        },
-        "cvar95": None
-        if caps["cvar95"] is None
-        else {
-            "fraction": caps["cvar95"]["fraction"],
-            "amount": round(caps["cvar95"]["fraction"] * approved, 2),
-        },
+        "volatility": caps.get("volatility"),
+        "var95": at_size(caps["var95"]),
+        "cvar95": at_size(caps["cvar95"]),
         "key_risks": _key_risks(request, snap, caps, approved or float(snap["amount"])),
     }
+    bull, bear = cases(request)
     steward = snap.get("produced_by") or snap.get("computed_by", "data-steward")
     sources = {
         "decision": f"{agent}: rule on the vote outcome {outcome!r} ({vote_by}) and the risk cap ({caps_by})",
-        "conviction": f"{vote_by}: confidence share behind the outcome x participation",
+        "conviction": f"{vote_by}: agreement x evidence strength x data sufficiency "
+        f"{vote.get('conviction_parts', {})}",
+        "rating": f"{agent}: return analysts' net evidence score {score:+.2f} on the policy's rating bands "
+        f"(buy {policy['buy_score']:g}, overweight {policy['overweight_score']:g}, underweight "
+        f"{policy['underweight_score']:g}, sell {policy['sell_score']:g})",
+        "scenarios": f"{agent}: " + (model["basis"] if model else "not estimated: no price history"),
+        "policy": "CommitteePolicy defaults"
+        + (
+            f"; overridden by input.policy: {', '.join(snap['policy_overrides'])}"
+            if snap["policy_overrides"]
+            else ""
+        ),
         "requested_amount": plan_source,
         "approved_amount": f"{caps_by}: capped {money(caps['proposed_amount'])} -> {money(cap)} "
         f"({len(caps['clamps'])} clamps); {agent}: 0 unless approved",
         "tranches": f"{agent}: {limits['tranches']} equal tranches of the approved amount "
         "over a third of the horizon",
         "risk.stop_loss": f"{caps_by}: {stop['basis']}",
-        "risk.max_loss": f"{agent}: approved amount x stop loss fraction",
+        "risk.loss_at_stop": f"{agent}: approved amount x stop loss fraction",
+        "risk.gap_risk": f"{caps_by}: the worst one-bar fall of the sample, from just above the stop",
+        "risk.costs": f"{caps_by}: " + str((caps.get("costs") or {}).get("basis", "not estimated")),
         "risk.annual_volatility": f"{steward}: {snap['sources'].get('annual_volatility', 'not measured')}",
         "risk.var95": f"{steward}: {snap['sources'].get('var95', 'not measured')}; at the approved size",
         "risk.cvar95": f"{steward}: {snap['sources'].get('cvar95', 'not measured')}; at the approved size",
@@ -242,11 +303,18 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
         "total": len(checks),
     }
     text = (
-        f"{decision}: {action}. {why.capitalize()}. Conviction {vote['conviction']}/100; votes "
+        f"{decision} ({rating}): {action}. {why[0].upper() + why[1:]}. "
+        f"Conviction {vote['conviction']}/100; votes "
         f"{vote['tally']['APPROVE']}-{vote['tally']['REJECT']}-{vote['tally']['ABSTAIN']} "
         f"(approve-reject-abstain). Requested {money(float(snap['amount']))}, approved {money(approved)}."
     )
-    stance = "bullish" if approved > 0 else "bearish" if decision == "REJECT" else "neutral"
+    stance = (
+        "bullish"
+        if approved > 0
+        else "bearish"
+        if decision == "REJECT" or trade["side"] == "sell"
+        else "neutral"
+    )
     return respond(
         request,
         stance=stance,
@@ -265,6 +333,19 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
             "tranches": tranches,
             "risk": risk,
             "conditions": conditions if approved else _reconvene(decision, snap),
+            "rating": rating,
+            "trade": trade,
+            "thesis": thesis(ticker, rating, score, items, model),
+            "bull_case": bull,
+            "bear_case": bear,
+            "scenarios": model,
+            "exit_plan": exit_plan(snap, caps, model),
+            "benchmark": {
+                "name": policy["benchmark"],
+                "hurdle_rate": policy["hurdle_rate"],
+                "hurdle_over_horizon": None if model is None else model["hurdle"],
+            },
+            "data": _data_notes(snap),
             "invalidation": invalidation,
             "votes": {
                 "tally": vote["tally"],
@@ -280,6 +361,50 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
             "voting": False,
         },
     )
+
+
+def _split(vote: Mapping[str, Any]) -> str:
+    """'2 APPROVE (a, b) vs 2 REJECT (c, d), 1 ABSTAIN (e)': who voted which way."""
+    parts = []
+    for side in ("APPROVE", "REJECT", "ABSTAIN"):
+        names = [v["agent"] for v in vote["votes"] if v["vote"] == side]
+        if names:
+            parts.append(f"{len(names)} {side} ({', '.join(names)})")
+    return " vs ".join(parts) or "no votes"
+
+
+def _trade(rating: str, approved: float, held: float, policy: Mapping[str, Any]) -> dict[str, Any]:
+    if approved > 0:
+        return {"side": "buy", "amount": approved, "basis": f"{rating}: the approved amount"}
+    if rating == "Sell" and held > 0:
+        return {"side": "sell", "amount": round(held, 2), "basis": "Sell: the whole holding"}
+    if rating == "Underweight" and held > 0:
+        share = policy["underweight_reduce_fraction"]
+        return {
+            "side": "sell",
+            "amount": round(held * share, 2),
+            "basis": f"Underweight: {pct(share, 0)} of the holding (policy.underweight_reduce_fraction)",
+        }
+    return {
+        "side": "none",
+        "amount": 0.0,
+        "basis": f"{rating}: no trade" + (", keep the holding" if held else ""),
+    }
+
+
+def _data_notes(snap: Mapping[str, Any]) -> dict[str, Any]:
+    prices, source = snap.get("prices"), snap.get("provenance") or {}
+    return {
+        "as_of": (source.get("as_of") if source else None) or (prices["last_date"] if prices else None),
+        "last_bar": prices["last_date"] if prices else None,
+        "observations": prices["observations"] if prices else 0,
+        "frequency": snap["horizon"].get("bar"),
+        "periods_per_year": snap["periods_per_year"],
+        "source": source.get("provider") or source.get("source") or ("input.prices" if prices else None),
+        "provenance": source or None,
+        "quality": list(snap.get("data_quality", ())),
+        "gaps": list(snap["data_gaps"]),
+    }
 
 
 def _intake_checks(request: AgentRequest) -> list[dict[str, Any]]:
