@@ -147,12 +147,15 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
     snap = snapshot_for(request)
     m, limits, agent = snap["metrics"], snap["limits"], str(request.agent_id)
     if m["annual_volatility"] is None:
-        return _abstain(
-            request,
-            "quant_risk",
-            "price history long enough",
-            f"volatility, VaR and drawdown need at least {MIN_RISK_OBSERVATIONS} closes",
-        )
+        return {
+            **_abstain(
+                request,
+                "quant_risk",
+                "price history long enough",
+                f"volatility, VaR and drawdown need at least {MIN_RISK_OBSERVATIONS} closes",
+            ),
+            "voting": False,
+        }
     vol, var, cvar, dd = m["annual_volatility"], m["var95"], m["cvar95"], m["max_drawdown"]
     items: list[dict[str, Any]] = []
     target = limits["target_volatility"]
