@@ -4,7 +4,9 @@ phase and leave a failed execution behind)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 
 from .helpers import Cli
 
@@ -32,3 +34,17 @@ def test_a_key_in_the_environment_lets_the_run_start(cli: Cli) -> None:
     assert result.code == 1, result.err
     assert "no API key" not in result.err
     assert "sk-test-not-a-real-key" not in result.out + result.err
+
+
+def test_a_missing_sdk_is_a_usage_error_before_the_run(cli: Cli, tmp_path: Path) -> None:
+    # A package shadowing the SDK that fails to import, as an environment without the extra would.
+    shim = tmp_path / "no_sdk" / "anthropic"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('No module named anthropic')\n", encoding="utf-8")
+    path = os.pathsep.join([str(shim.parent), cli.env.get("PYTHONPATH", "")])
+    result = cli("run", "daily-market-analysis", "question=Is BTC overbought?",
+                 "--model", "anthropic:claude-3-5-haiku-latest",
+                 env={"PYTHONPATH": path, "ANTHROPIC_API_KEY": "sk-ant-test"})
+    assert result.code == 2, result.err
+    assert "pip install 'quorum[anthropic]'" in result.err
+    assert "Traceback" not in result.err
