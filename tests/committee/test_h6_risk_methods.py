@@ -59,6 +59,20 @@ def test_empirical_horizon_var_cvar_from_overlapping_returns_by_numpy() -> None:
     assert tail.cvar == pytest.approx(float(np.mean(np.maximum(0.0, -rets[:k]))), rel=1e-12)
 
 
+def test_empirical_horizon_returns_carry_only_the_policy_share_of_the_drift() -> None:
+    closes = walk(400)
+    tail = horizon_tail(
+        closes, horizon_bars=10, level=0.95, sizing_vol=0.02, min_horizons=8, drift_weight=0.5
+    )
+    assert tail is not None
+    logs = np.diff(np.log(closes))
+    c = np.array(closes)
+    shifted = np.log(c[10:] / c[:-10]) - 0.5 * logs.mean() * 10
+    rets = np.sort(np.exp(shifted) - 1.0)
+    k = math.ceil(len(rets) * 0.05)
+    assert tail.var == pytest.approx(max(0.0, -rets[k - 1]), rel=1e-9)
+
+
 def test_parametric_horizon_var_with_drift_when_the_sample_is_short_by_hand() -> None:
     closes = walk(100)
     sigma, h = 0.02, 30  # 99 returns / 30 bars = 3.3 independent horizons < 8: parametric

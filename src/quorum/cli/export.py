@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quorum.cli.history_view import ExecutionView, PhaseRow, input_for_display
+from quorum.cli.memo import memo_markdown
 from quorum.cli.report import format_scalar, humanize
 from quorum.definition.model import thaw
 
@@ -127,7 +128,8 @@ def _count(n: int, noun: str) -> str:
 def _verdict(verdict: Mapping[str, Any] | None) -> list[str]:
     if not verdict:
         return ["No verdict was produced."]
-    return _mapping(verdict)
+    memo = memo_markdown(verdict)  # the committee's verdict reads as a memo; any other, field by field
+    return memo if memo is not None else _mapping(verdict)
 
 
 def _mapping(values: Mapping[str, Any]) -> list[str]:

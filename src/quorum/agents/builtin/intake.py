@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 from quorum.agents.builtin.context import input_of, money, pct, respond
+from quorum.agents.builtin.holdings import current_position, provenance
+from quorum.agents.builtin.policy import policy_from
 from quorum.agents.builtin.risk import limits_for, parse_horizon
 from quorum.agents.builtin.snapshot import build_snapshot, parse_amount, price_history_for
 from quorum.agents.protocol import AgentRequest
@@ -18,6 +20,14 @@ TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-/=^]{0,19}$")
 
 def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
     return {"check": name, "passed": passed, "detail": detail, "agent": "intake-validator"}
+
+
+def _last_close(inputs: Any, ticker: str) -> float | None:
+    try:
+        history = price_history_for(inputs, ticker)
+    except InputValidationError:
+        return None  # the prices check reports it
+    return history[-1].close if history else None
 
 
 def intake_validator(request: AgentRequest) -> dict[str, Any]:
@@ -33,6 +43,9 @@ def intake_validator(request: AgentRequest) -> dict[str, Any]:
         ("riskTolerance", lambda: limits_for(inputs.get("riskTolerance", "medium")).tolerance),
         ("timeHorizon", lambda: parse_horizon(inputs.get("timeHorizon", "30 days"), ticker).calendar_days),
         ("prices", lambda: len(price_history_for(inputs, ticker))),
+        ("policy", lambda: policy_from(inputs.get("policy"))[1] or "defaults"),
+        ("position", lambda: current_position(inputs, ticker, _last_close(inputs, ticker))[0]),
+        ("marketData", lambda: sorted(provenance(inputs) or {}) or "none"),
     ):
         try:
             value = fn()
@@ -48,6 +61,7 @@ def intake_validator(request: AgentRequest) -> dict[str, Any]:
     failed = [c for c in checks if not c["passed"]]
     valid = not failed
     normalised["horizon_days"] = normalised.pop("timeHorizon", None)
+    normalised.pop("marketData", None)
     normalised["price_observations"] = normalised.pop("prices", 0)
     summary = (
         f"Request valid: {ticker}, amount {money(normalised.get('amount'))}, "

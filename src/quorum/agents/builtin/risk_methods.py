@@ -9,12 +9,14 @@ Conventions (each checked against pandas/numpy or the ``ta`` library in tests/co
   Annualised = per bar x sqrt(bars per year), the bars per year following the data's frequency.
 - **Horizon VaR / CVaR** over h bars at level q: *empirical* when the sample holds at least
   ``empirical_min_horizons`` independent horizons (n_returns / h): the overlapping h-bar simple returns
-  c_{t+h} / c_t - 1, the tail holding the k = ceil((1 - q) x windows) worst; VaR = the k-th worst loss,
-  CVaR = the mean of the k worst. Otherwise *parametric*: the h-bar log return ~ N(mu h, s^2 h), mu the
-  mean log return times ``drift_shrinkage`` (a sample's trend is mostly noise), s the sizing volatility
-  per bar (drift included, no bare sqrt(t) scaling of a one-bar quantile); VaR = 1 - exp(mu h - z s
-  sqrt(h)), CVaR = 1 - exp(mu h + s^2 h / 2) x Phi(-z - s sqrt(h)) / (1 - q), z = Phi^-1(q). Losses
-  are positive fractions; a gain in the tail is a loss of 0.
+  c_{t+h} / c_t - 1 (their log less (1 - ``drift_shrinkage``) x the sample's mean log return x h, so
+  both methods carry the same share of the sample's drift), the tail holding the
+  k = ceil((1 - q) x windows) worst; VaR = the k-th worst loss, CVaR = the mean of the k worst.
+  Otherwise *parametric*: the h-bar log return ~ N(mu h, s^2 h), mu the mean log return times
+  ``drift_shrinkage`` (a sample's trend is mostly noise), s the sizing volatility per bar (drift
+  included, no bare sqrt(t) scaling of a one-bar quantile); VaR = 1 - exp(mu h - z s sqrt(h)),
+  CVaR = 1 - exp(mu h + s^2 h / 2) x Phi(-z - s sqrt(h)) / (1 - q), z = Phi^-1(q). Losses are
+  positive fractions; a gain in the tail is a loss of 0.
 - **ATR** (Wilder, close to close: the data has closes only, so the true range of a bar is
   |c_t - c_{t-1}|): the first value is the mean of the first n ranges, then
   atr_t = (atr_{t-1} (n - 1) + tr_t) / n. **Stop loss** = ``stop_atr_multiple`` x ATR / last close,
@@ -130,7 +132,10 @@ def horizon_tail(
     if n_returns < 2:
         return None
     if n_returns / h >= min_horizons:
-        rets = [closes[t + h] / closes[t] - 1.0 for t in range(len(closes) - h)]
+        # the sample's drift carried at drift_weight, as in the parametric case: a rally in the sample
+        # is not a promise that the next horizon cannot lose
+        excess = (1.0 - drift_weight) * math.log(closes[-1] / closes[0]) / n_returns * h
+        rets = [math.exp(math.log(closes[t + h] / closes[t]) - excess) - 1.0 for t in range(len(closes) - h)]
         # ceil with a tolerance: 100 * 0.05 is 5.000000000000001 in floating point
         k = max(1, math.ceil(len(rets) * (1.0 - level) - 1e-9))
         losses = [max(0.0, -r) for r in sorted(rets)[:k]]

@@ -55,7 +55,10 @@ def _stop(snap: Mapping[str, Any], policy: Mapping[str, Any], measured: bool) ->
             f"close (policy.stop_atr_multiple)"
         )
     else:  # risk measured but too few closes for the ATR window: the per-bar volatility stands in
-        raw = policy["stop_atr_multiple"] * float(m["daily_volatility"] or 0.0)
+        per_bar = m.get("daily_volatility") or float(m["annual_volatility"]) / math.sqrt(
+            float(snap.get("periods_per_year") or 252)
+        )
+        raw = policy["stop_atr_multiple"] * per_bar
         basis = f"{policy['stop_atr_multiple']:g} x per-bar volatility = {pct(raw)} (too few closes for ATR)"
     stop = min(hi, max(lo, raw))
     return (
