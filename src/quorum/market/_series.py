@@ -75,8 +75,14 @@ class PriceSeries:
             "source": self.source,
             "notes": list(self.notes),
         }
-        if self.asset_class:
-            out["asset_class"] = self.asset_class
+        from quorum.market._frequency import infer_frequency
+
+        frequency = infer_frequency(self.points)
+        out["frequency"] = {"kind": frequency.kind, "periods_per_year": frequency.periods_per_year,
+                            "calendar": frequency.calendar, "basis": frequency.basis}
+        out["asset_class"] = self.asset_class or frequency.asset_class_hint
+        out["asset_class_from"] = "provider" if self.asset_class else "calendar"
+        out.update(self.extra)
         return out
 
 
