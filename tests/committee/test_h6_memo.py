@@ -23,7 +23,8 @@ def _prices_csv(path: Path, n: int = 300) -> Path:
     rng, price, rows = random.Random(6), 100.0, ["date,close,volume"]
     for i in range(n):
         price *= math.exp(rng.gauss(0.003, 0.012))
-        rows.append(f"{(dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat()},{price:.4f},{50_000 + i}")
+        day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=n - 1 - i)  # ends today: not stale
+        rows.append(f"{day.isoformat()},{price:.4f},{50_000 + i}")
     path.write_text("\n".join(rows) + "\n")
     return path
 

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.integration
 
 BULL_NEWS = ["Adoption grows as approval nears", "Record inflows, analysts upgrade"]
 BULL_FUNDAMENTALS = {"revenue_growth": 0.2, "profit_margin": 0.25}
+TODAY = dt.datetime.now(dt.UTC).date()
 BASE: dict[str, Any] = {
     "ticker": "XYZ",
     "amount": 10_000,
@@ -27,7 +28,7 @@ BASE: dict[str, Any] = {
 
 def series(steps: Callable[[int, random.Random], float], n: int = 250, seed: int = 3) -> list[dict[str, Any]]:
     rng, price, rows = random.Random(seed), 100.0, []
-    day = dt.date(2024, 1, 1)
+    day = TODAY - dt.timedelta(days=n - 1)  # the history ends today: stale data is never acted on
     for i in range(n):
         if i:
             price *= math.exp(steps(i, rng))
@@ -42,9 +43,7 @@ MARKETS: dict[str, list[dict[str, Any]]] = {
         lambda i, r: r.gauss(0, 0.01) if i < 200 else r.gauss(-0.04 if i < 225 else 0.03, 0.03)
     ),
     "sideways-high-vol": series(lambda i, r: r.gauss(0, 0.07)),
-    "flat": [
-        {"date": (dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat(), "close": 50.0} for i in range(200)
-    ],
+    "flat": [{"date": (TODAY - dt.timedelta(days=199 - i)).isoformat(), "close": 50.0} for i in range(200)],
     "bond-like": series(lambda i, r: r.gauss(0.0001, 0.002)),
     "thin": series(lambda i, r: r.gauss(0.004, 0.01), n=15),
     "outlier": [
@@ -135,9 +134,12 @@ async def test_a_thin_history_measures_no_risk_and_sizes_down(tmp_path: Path) ->
     assert any("15 closes" in g for g in verdict["data"]["gaps"])
 
 
-async def test_an_outlier_tick_shows_in_the_gap_risk(tmp_path: Path) -> None:
+async def test_a_bad_tick_is_named_and_kept_out_of_the_risk_measures(tmp_path: Path) -> None:
     verdict = await committee(tmp_path, "outlier")
-    assert verdict["risk"]["gap_risk"]["worst_bar_fall"] == pytest.approx(0.5, abs=0.02)
+    spike = MARKETS["outlier"][150]["date"]
+    assert any(spike in q and "excluded" in q for q in verdict["data"]["quality"])
+    assert verdict["risk"]["gap_risk"]["worst_bar_fall"] < 0.2
+    assert verdict["decision"] != "REJECT"  # the bad print did not push volatility past the veto
 
 
 async def test_a_split_vote_names_the_split(tmp_path: Path) -> None:
@@ -156,3 +158,35 @@ async def test_a_policy_override_changes_the_decision_and_is_cited(tmp_path: Pat
     assert verdict["decision"] == "DEFER"
     assert "hurdle" in verdict["summary"]
     assert "policy.hurdle_rate" in verdict["sources"]["policy"]
+
+
+async def test_stale_data_is_never_acted_on_and_the_reason_is_its_age(tmp_path: Path) -> None:
+    old = [
+        {**row, "date": (dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat()}
+        for i, row in enumerate(MARKETS["trend"])
+    ]
+    verdict = await committee(tmp_path, "trend", prices=old)
+    assert verdict["decision"] == "DEFER"
+    assert "stale" in verdict["summary"] or "old" in verdict["summary"]
+    assert any("old" in q for q in verdict["data"]["quality"])
+
+
+async def test_a_flat_feed_is_named_and_not_acted_on(tmp_path: Path) -> None:
+    verdict = await committee(tmp_path, "flat")
+    assert verdict["decision"] == "DEFER"
+    assert "the data cannot carry a decision" in verdict["summary"].lower()
+    assert verdict["conviction"] == 0  # a deferral carries no conviction
+
+
+async def test_an_outlier_tick_is_named_with_its_date_as_a_condition(tmp_path: Path) -> None:
+    verdict = await committee(tmp_path, "outlier")
+    spike = MARKETS["outlier"][150]["date"]
+    assert any(spike in c for c in verdict["conditions"]), verdict["conditions"]
+
+
+async def test_a_short_history_has_no_trend_rather_than_a_shrunken_one(tmp_path: Path) -> None:
+    verdict = await committee(tmp_path, "trend", prices=MARKETS["trend"][-40:], news=None, fundamentals=None)
+    assert verdict["decision"] == "DEFER"
+    technical = next(v for v in verdict["votes"]["votes"] if v["agent"] == "technical-analyst")
+    assert technical["abstained"]
+    assert "needs at least 50" in technical["reason"]

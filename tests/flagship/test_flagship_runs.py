@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 def random_walk(n: int, *, seed: int = 7, drift: float = 0.002, vol: float = 0.03) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    day, price, rows = dt.date(2024, 1, 1), 100.0, []
+    # the history ends today: the committee does not act on stale data
+    day, price, rows = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=n - 1), 100.0, []
     for i in range(n):
         if i:
             price *= math.exp(rng.gauss(drift, vol))

@@ -87,7 +87,14 @@ def technical_analyst(request: AgentRequest) -> dict[str, Any]:
     snap = snapshot_for(request)
     m, agent = snap["metrics"], str(request.agent_id)
     if snap["prices"] is None or m["trend"] is None:
-        return _abstain(request, "technical", "price history", "trend, RSI and MACD need at least 6 closes")
+        have, policy = (snap["prices"]["observations"] if snap["prices"] else 0), snap["policy"]
+        return _abstain(
+            request,
+            "technical",
+            "price history long enough",
+            f"{have} closes: the SMA{policy['sma_short_window']}/SMA{policy['sma_long_window']} trend needs "
+            f"at least {policy['sma_long_window']} (windows are never shortened to fit)",
+        )
     src = "data-steward snapshot: " + snap["sources"].get("trend", "input.prices")
     items = [
         evidence(

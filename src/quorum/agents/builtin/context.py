@@ -11,6 +11,7 @@ the workflows may name their phases and outputs as they like.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = (
     "find_artifact",
     "input_of",
     "latest_by_agent",
+    "meeting_time",
     "money",
     "opinions",
     "pct",
@@ -36,6 +38,21 @@ _STANCES = ("bullish", "bearish", "neutral")
 def input_of(request: AgentRequest) -> Mapping[str, Any]:
     value = request.context.get("input")
     return value if isinstance(value, Mapping) else {}
+
+
+def meeting_time(request: AgentRequest) -> dt.datetime | None:
+    """The execution's start (UTC): the engine gives epoch seconds; ISO text is accepted too."""
+    execution = request.context.get("execution")
+    started = execution.get("started_at") if isinstance(execution, Mapping) else None
+    if isinstance(started, int | float) and not isinstance(started, bool):
+        return dt.datetime.fromtimestamp(started, tz=dt.UTC)
+    if isinstance(started, str):
+        try:
+            stamp = dt.datetime.fromisoformat(started)
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    return None
 
 
 def clamp01(x: float) -> float:

@@ -155,8 +155,15 @@ def fundamental_evidence(data: Any, *, agent: str) -> tuple[list[dict[str, Any]]
         used.add(key)
         strength = 0.6 if direction != "neutral" else 0.2
         items.append(
-            evidence(text, direction, strength, metric=key, value=value,
-                     source=f"input.fundamentals.{key}", agent=agent)
+            evidence(
+                text,
+                direction,
+                strength,
+                metric=key,
+                value=value,
+                source=f"input.fundamentals.{key}",
+                agent=agent,
+            )
         )
 
     for key, good, bad, what in _FUNDAMENTAL_RULES:

@@ -12,6 +12,8 @@ Conventions (the usual ones, stated so that a reader can check them by hand):
 - MACD(12, 26, 9): line = EMA12 - EMA26 (from the 26th close on), signal = EMA9 of the line,
   histogram = line - signal. Needs 26 + 9 - 1 = 34 closes.
 - Rate of change over n periods = c_t / c_{t-n} - 1.
+- Trend: SMA(short) and SMA(long) at fixed windows (20/50 by default, the committee's policy), never
+  shortened for a short history.
 """
 
 from __future__ import annotations
@@ -126,19 +128,20 @@ class Trend:
     """(name, contribution) pairs that make the score, for the rationale."""
 
 
-def trend(closes: Sequence[float]) -> Trend | None:
-    """Trend from moving averages, MACD and momentum; windows shrink for short histories.
+def trend(closes: Sequence[float], *, short_window: int = 20, long_window: int = 50) -> Trend | None:
+    """Trend from moving averages, MACD and momentum; None with fewer than ``long_window`` closes.
 
-    Uses SMA20/SMA50 when there are 50 closes, otherwise SMA(n/4)/SMA(n/2) (at least 3/6 closes needed).
+    The windows are never shortened to fit a short history (a 10-close "SMA50" measures nothing): the
+    caller says that the trend is not measured, and why.
     Each signal contributes +-w: price above/below the long average (0.3), short above/below long (0.3),
     MACD histogram sign (0.2, when computable), rate of change over the short window (0.2).
-    The sum is renormalised by the weights that could be computed.
+    The sum is renormalised by the weights that could be computed; above 0.2 the trend is up, below
+    -0.2 down, else sideways.
     """
     n = len(closes)
-    if n < 6:
+    if n < long_window or short_window >= long_window or short_window < 1:
         return None
-    long_w = 50 if n >= 50 else n // 2
-    short_w = 20 if n >= 50 else max(3, n // 4)
+    long_w, short_w = long_window, short_window
     s_short, s_long = sma(closes, short_w), sma(closes, long_w)
     # n >= long_w >= short_w by construction, so both averages exist
     assert s_short is not None

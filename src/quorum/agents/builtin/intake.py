@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from quorum.agents.builtin.context import input_of, money, pct, respond
+from quorum.agents.builtin.context import input_of, meeting_time, money, pct, respond
 from quorum.agents.builtin.holdings import current_position, provenance
 from quorum.agents.builtin.policy import policy_from
 from quorum.agents.builtin.risk import limits_for, parse_horizon
@@ -88,7 +88,7 @@ def intake_validator(request: AgentRequest) -> dict[str, Any]:
 
 def data_steward(request: AgentRequest) -> dict[str, Any]:
     """Compute the snapshot once; later agents read this answer's ``snapshot``."""
-    snap = build_snapshot(input_of(request))
+    snap = build_snapshot(input_of(request), now=meeting_time(request))
     m = snap["metrics"]
     if snap["prices"] is None:
         facts = "no price history was supplied, so no market metric is measured"

@@ -78,6 +78,17 @@ class CommitteePolicy:
     # -- data sufficiency
     min_risk_observations: int = 20
     """Closes needed before volatility, VaR and drawdown are reported at all."""
+    sma_short_window: int = 20
+    sma_long_window: int = 50
+    """The trend's moving averages; a history shorter than the long window has no trend (windows are
+    never shortened to fit)."""
+    stale_share: float = 0.1
+    """The last bar may be this share of the horizon old (and a frequency's grace) before the data is
+    stale; stale data is never approved on."""
+    flat_share: float = 0.5
+    """More than this share of zero returns is a flat series (a feed repeating its last price)."""
+    outlier_z: float = 8.0
+    """Robust z-score of a return beyond which its bar is named an outlier (a condition to verify)."""
     full_confidence_observations: int = 120
     """Closes at which data sufficiency is 1; below it conviction and the size scale by n / this."""
     # -- volatility
@@ -150,7 +161,8 @@ DEFAULT_POLICY = CommitteePolicy()
 # Fractions that must lie in [0, 1]; everything else numeric must be positive (or, for scores, in [-1, 1]).
 _UNIT = frozenset(
     {
-        "ewma_lambda", "var_level", "min_stop_fraction", "stance_threshold", "min_expected_return_score",
+        "ewma_lambda", "var_level", "min_stop_fraction", "stale_share", "flat_share", "stance_threshold",
+        "min_expected_return_score",
         "underweight_reduce_fraction", "drift_shrinkage", "scenario_tilt", "max_adv_fraction",
         "max_loss_fraction", "max_stop_fraction", "default_stop_fraction", "unmeasured_fraction",
         "max_position_fraction", "risk_per_trade",

@@ -10,12 +10,13 @@ nothing is ever estimated from nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from quorum.agents.builtin.context import find_artifact, input_of
+from quorum.agents.builtin.context import find_artifact, input_of, meeting_time
 from quorum.agents.builtin.holdings import current_position, provenance
 from quorum.agents.builtin.indicators import (
     ema,
@@ -30,10 +31,10 @@ from quorum.agents.builtin.policy import DEFAULT_POLICY, CommitteePolicy, policy
 from quorum.agents.builtin.prices import PricePoint, closes, parse_price_history
 from quorum.agents.builtin.risk import is_crypto, max_drawdown, parse_horizon, vol_target_fraction
 from quorum.agents.builtin.risk_methods import atr, gap_loss, horizon_tail, volatility
-from quorum.agents.builtin.series_frequency import bar_frequency
 from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import thaw
 from quorum.errors import InputValidationError
+from quorum.market import infer_frequency, quality_flags
 
 __all__ = ("MIN_RISK_OBSERVATIONS", "build_snapshot", "parse_amount", "price_history_for", "snapshot_for")
 
@@ -75,8 +76,12 @@ def _optional_positive(inputs: Mapping[str, Any], key: str) -> float | None:
     return None
 
 
-def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Compute the snapshot from the task input (ticker, amount, timeHorizon, riskTolerance, prices...)."""
+def build_snapshot(inputs: Mapping[str, Any], *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Compute the snapshot from the task input (ticker, amount, timeHorizon, riskTolerance, prices...).
+
+    ``now`` is the meeting's time (the execution's start): the data's age is measured against it; without
+    it the data is not checked for staleness (a snapshot computed outside a meeting).
+    """
     ticker = str(inputs.get("ticker") or "").strip().upper()
     if not ticker:
         raise InputValidationError(["ticker: expected a symbol such as BTC or AAPL, got nothing"])
@@ -84,12 +89,16 @@ def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
     policy, overridden = policy_from(inputs.get("policy"))
     limits = policy.limits_for(inputs.get("riskTolerance", "medium"))
     history = price_history_for(inputs, ticker)
-    freq = bar_frequency(history)
+    freq = infer_frequency(history)
+    periods = freq.periods_per_year or 252.0
     horizon = parse_horizon(inputs.get("timeHorizon", "30 days"), ticker)
-    bars = max(1, round(horizon.calendar_days * freq.periods_per_year / 365))
-    horizon_view = {**asdict(horizon), "trading_days": bars, "bars": bars, "bar": freq.label}
+    bars = max(1, round(horizon.calendar_days * periods / 365))
+    horizon_view = {**asdict(horizon), "trading_days": bars, "bars": bars, "bar": freq.kind}
+    flags = _flags(history, policy, horizon.calendar_days, now)
     gaps: list[str] = []
-    quality: list[str] = list(freq.notes)
+    quality: list[str] = [f["message"] for f in flags]
+    if history and freq.periods_per_year is None:
+        quality.append(f"{freq.basis}: 252 periods a year assumed")
     prices: dict[str, Any] | None = None
     metrics: dict[str, Any] = dict.fromkeys(_METRIC_KEYS)
     sources: dict[str, str] = {}
@@ -102,11 +111,15 @@ def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
             "last_date": history[-1].date,
             "last_close": history[-1].close,
             "source": "input.prices",
-            "frequency": freq.label,
+            "frequency": freq.kind,
+            "frequency_basis": freq.basis,
         }
-        metrics, sources = _metrics(
-            history, policy=policy, periods=freq.periods_per_year, horizon_bars=bars, amount=amount
-        )
+        clean, dropped = _without_reverting_spikes(history, flags)
+        if dropped:
+            quality.append(
+                f"excluded from every measure as a bad tick (a spike that reverts): {', '.join(dropped)}"
+            )
+        metrics, sources = _metrics(clean, policy=policy, periods=periods, horizon_bars=bars, amount=amount)
         if len(history) < policy.min_risk_observations:
             gaps.append(
                 f"only {len(history)} closes: volatility, drawdown, VaR and CVaR need at least "
@@ -132,10 +145,8 @@ def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "kind": "market-snapshot",
         "ticker": ticker,
-        "asset_class": _asset_class(
-            source, freq.asset_class, dated=bool(history) and not freq.notes, ticker=ticker
-        ),
-        "periods_per_year": freq.periods_per_year,
+        "asset_class": _asset_class(source, freq.asset_class_hint, ticker=ticker),
+        "periods_per_year": periods,
         "amount": amount,
         "portfolio_value": _optional_positive(inputs, "portfolioValue"),
         "position": {"value": held, "source": held_from},
@@ -147,20 +158,63 @@ def build_snapshot(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "prices": prices,
         "provenance": source,
         "data_quality": quality,
+        "quality_flags": flags,
         "metrics": metrics,
         "data_gaps": gaps,
         "sources": sources,
     }
 
 
-def _asset_class(source: Mapping[str, Any] | None, market: str | None, *, dated: bool, ticker: str) -> str:
-    """The provider's asset class; else the calendar's (weekend bars: a 24/7 market, crypto; none:
-    equity); the ticker's name only when no dated history tells (for the suitability check)."""
+def _asset_class(source: Mapping[str, Any] | None, hint: str | None, *, ticker: str) -> str:
+    """The provider's asset class; else the calendar's (weekend bars: a 24/7 market, crypto; weekdays
+    only: exchange-traded); the ticker's name only when no dated history tells (the suitability check)."""
     if source and isinstance(source.get("asset_class"), str):
         return str(source["asset_class"])
-    if dated:
-        return "crypto" if market == "24/7" else "equity"
+    if hint == "crypto":
+        return "crypto"
+    if hint is not None:
+        return "equity"
     return "crypto" if is_crypto(ticker) else "equity"
+
+
+def _without_reverting_spikes(
+    history: tuple[PricePoint, ...], flags: list[dict[str, Any]]
+) -> tuple[tuple[PricePoint, ...], list[str]]:
+    """The history less each flagged outlier bar that the next bar undoes (a bad print): its move from the
+    bar before is at least four times the move from the bar before to the bar after. A flagged bar that
+    the market does not undo (a real crash) stays in."""
+    flagged = {f["date"] for f in flags if f["kind"] == "outlier" and f["date"]}
+    dropped: list[str] = []
+    kept: list[PricePoint] = []
+    for i, point in enumerate(history):
+        if point.date in flagged and 0 < i < len(history) - 1:
+            before, after = history[i - 1].close, history[i + 1].close
+            if abs(math.log(point.close / before)) >= 4 * abs(math.log(after / before)):
+                dropped.append(point.date)
+                continue
+        kept.append(point)
+    return tuple(kept), dropped
+
+
+def _flags(
+    history: tuple[PricePoint, ...], policy: CommitteePolicy, horizon_days: int, now: dt.datetime | None
+) -> list[dict[str, Any]]:
+    if not history:
+        return []
+    found = quality_flags(
+        history,
+        windows=(policy.sma_short_window, policy.sma_long_window),
+        horizon_days=horizon_days,
+        now=now,
+        stale_share=policy.stale_share,
+        flat_share=policy.flat_share,
+        outlier_z=policy.outlier_z,
+    )
+    return [
+        {"kind": f.kind, "message": f.message, "date": f.date}
+        for f in found
+        if now is not None or f.kind != "stale"  # without the meeting's time the age is not known
+    ]
 
 
 _METRIC_KEYS = (
@@ -208,7 +262,7 @@ def _metrics(
     m["last_close"] = cs[-1]
     m["total_return"] = cs[-1] / cs[0] - 1.0
     src["total_return"] = f"last / first close - 1 over {span}"
-    t = trend(cs)
+    t = trend(cs, short_window=policy.sma_short_window, long_window=policy.sma_long_window)
     if t is not None:
         m["sma_short"], m["sma_long"] = t.sma_short, t.sma_long
         m["sma_windows"] = [t.short_window, t.long_window]
@@ -312,6 +366,6 @@ def snapshot_for(request: AgentRequest) -> dict[str, Any]:
     found = find_artifact(request, "market-snapshot")
     if found is not None:
         return {k: thaw(v) for k, v in found.items()}
-    snap = build_snapshot(input_of(request))
+    snap = build_snapshot(input_of(request), now=meeting_time(request))
     snap["computed_by"] = str(request.agent_id)
     return snap

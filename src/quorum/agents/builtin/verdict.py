@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from quorum.agents.builtin.committee import tally_votes
-from quorum.agents.builtin.context import find_artifact, input_of, money, pct, respond
+from quorum.agents.builtin.context import find_artifact, input_of, meeting_time, money, pct, respond
 from quorum.agents.builtin.governance import compliance_review, proposed_amount
 from quorum.agents.builtin.memo import cases, exit_plan, rating_for, return_evidence, scenarios, thesis
 from quorum.agents.builtin.sizing import risk_caps, tranche_schedule
@@ -99,17 +99,8 @@ def _key_risks(
 
 
 def _started_on(request: AgentRequest) -> dt.date | None:
-    """The execution's start date (UTC): the engine gives epoch seconds; ISO text is accepted too."""
-    execution = request.context.get("execution")
-    started = execution.get("started_at") if isinstance(execution, Mapping) else None
-    if isinstance(started, int | float) and not isinstance(started, bool):
-        return dt.datetime.fromtimestamp(started, tz=dt.UTC).date()
-    if isinstance(started, str):
-        try:
-            return dt.datetime.fromisoformat(started).date()
-        except ValueError:
-            return None
-    return None
+    started = meeting_time(request)
+    return None if started is None else started.date()
 
 
 def _review(request: AgentRequest, snap: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,6 +144,14 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
         for c in caps["clamps"]
     ]
     policy = snap["policy"]
+    flags = list(snap.get("quality_flags", ()))
+    # stale or flat data is never acted on; an outlier tick is a condition to verify before trading
+    blocking = [f for f in flags if f["kind"] in ("stale", "flat")]
+    conditions += [
+        f"verify the {f['date'] or 'flagged'} bar before trading: {f['message']}"
+        for f in flags
+        if f["kind"] == "outlier"
+    ]
     score, items, return_analysts = return_evidence(request)
     model = scenarios(
         snap, score=score, stop=caps["stop_loss"]["fraction"], size=cap or float(snap["amount"])
@@ -165,6 +164,11 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
         )
     elif outcome == "reject":
         decision, why = "REJECT", "the committee voted against: " + _split(vote)
+    elif blocking:
+        decision, why = (
+            "DEFER",
+            "the data cannot carry a decision: " + "; ".join(f["message"] for f in blocking),
+        )
     elif outcome == "tie":
         decision, why = "DEFER", "the vote split evenly: " + _split(vote)
     elif outcome == "no-quorum":
@@ -203,6 +207,8 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
     else:
         decision, why = "APPROVE", "approved by majority, within every limit"
     approved = cap if decision.startswith("APPROVE") else 0.0
+    # a deferral decides nothing, so it carries no conviction; an approval or rejection carries the vote's
+    conviction = 0 if decision == "DEFER" else int(vote["conviction"])
     tranches = tranche_schedule(approved, limits["tranches"], snap["horizon"]["calendar_days"])
     stop = caps["stop_loss"]
     stop_text = (
@@ -304,7 +310,7 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
     }
     text = (
         f"{decision} ({rating}): {action}. {why[0].upper() + why[1:]}. "
-        f"Conviction {vote['conviction']}/100; votes "
+        f"Conviction {conviction}/100; votes "
         f"{vote['tally']['APPROVE']}-{vote['tally']['REJECT']}-{vote['tally']['ABSTAIN']} "
         f"(approve-reject-abstain). Requested {money(float(snap['amount']))}, approved {money(approved)}."
     )
@@ -318,7 +324,7 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
     return respond(
         request,
         stance=stance,
-        confidence=vote["conviction"] / 100,
+        confidence=conviction / 100,
         recommendation=action,
         rationale=why,
         text=text,
@@ -326,7 +332,7 @@ def portfolio_manager(request: AgentRequest) -> dict[str, Any]:
         fields={
             "decision": decision,
             "action": action,
-            "conviction": vote["conviction"],
+            "conviction": conviction,
             "ticker": ticker,
             "requested_amount": float(snap["amount"]),
             "approved_amount": approved,
