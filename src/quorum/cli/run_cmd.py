@@ -58,7 +58,15 @@ def run(
     prices: Annotated[
         Path | None,
         typer.Option("--prices", exists=True, dir_okay=False,
-                     help="Price history CSV (date,close[,volume]) given to the task as input `prices`."),
+                     help="Price history given to the task as input `prices`: CSV date,close[,volume], a "
+                     "Yahoo export (its Adj Close) or ccxt OHLCV (JSON or CSV); wins over --data."),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", metavar="SOURCE",
+                     help="Where the ticker's prices come from: yfinance, ccxt:<exchange>, csv:<file>, cache "
+                     "or none (default, also QUORUM_DATA: a fresh cached series, else the first provider "
+                     "that answers, else the cache with its age). Needs pip install 'quorum[data]'."),
     ] = None,
     model: ModelOpt = None,
     timeout: Annotated[
@@ -123,6 +131,7 @@ def run(
     cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model, timeout=timeout)
     parsed = TaskLoader(list(cfg.tasks_dirs)).load(task)
     raw = build_input(parsed, inputs or [], input_file=input_file, prices=prices)
+    raw.update(_market_data(parsed, raw, data=data, prices=prices))
     try:
         checked = _validate(parsed, raw)
     except InputValidationError as exc:
@@ -135,6 +144,41 @@ def run(
         code = run_async(_run(cfg, parsed, checked, as_json=as_json, plain=plain, no_history=no_history,
                               exchanges=exchanges))
     raise typer.Exit(code)
+
+
+def _market_data(task: Task, raw: dict[str, Any], *, data: str | None, prices: Path | None) -> dict[str, Any]:
+    """``prices`` and ``marketData`` for the task's ticker from the ``--data`` source (see quorum.market),
+    resolved before the run so they are stored with it and a resume runs on the same bars; ``--prices``
+    wins, and then only its provenance (format notes) is added. Says on stderr which source was used."""
+    from rich.markup import escape
+
+    from quorum.errors import InputValidationError
+    from quorum.market._cache import PriceCache
+    from quorum.market._choice import parse_choice
+    from quorum.market._errors import MarketDataError
+    from quorum.market._inputs import market_input, provenance_of_file
+    from quorum.market._paths import cache_path
+
+    declared = {r.name for r in task.requirements}
+    try:
+        if prices is not None:
+            if data is not None:
+                err_console().print(f"[yellow]note:[/] --prices {escape(str(prices))} wins over "
+                                    f"--data {escape(data)}", soft_wrap=True)
+            return {"marketData": provenance_of_file(prices)} if "marketData" in declared else {}
+        added = market_input(raw, declared=declared, defaults={r.name: r.default for r in task.requirements},
+                             choice=parse_choice(data), cache=PriceCache(cache_path()))
+    except InputValidationError as exc:
+        fail(exc.problems[0] if exc.problems else str(exc), code=ExitCode.USAGE,
+             details=tuple(exc.problems[1:]))
+    except MarketDataError as exc:
+        hint = (exc.hint,) if exc.hint else ()
+        if exc.reason == "missing":
+            hint = (*hint, "or run without market data: --data none")
+        fail(exc.message, code=ExitCode.USAGE, details=hint)
+    for message in added.messages:
+        err_console().print(f"[dim]{escape(message)}[/]", soft_wrap=True)
+    return added.fields
 
 
 def _with_budget(task: Task, *, max_cost: float | None, max_tokens: int | None,
