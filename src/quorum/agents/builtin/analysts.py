@@ -63,7 +63,7 @@ def _answer(
     gaps: Sequence[str] = (),
 ) -> dict[str, Any]:
     score = net_score(items)
-    stance = stance_of(score)
+    stance = stance_of(score, snapshot_for(request)["policy"]["stance_threshold"])
     top = sorted(items, key=lambda e: -float(e["strength"]))[:3]
     reasons = "; ".join(e["claim"] for e in top) or "no directional signal"
     note = peer_note(request, stance)
