@@ -123,5 +123,5 @@ def _rebased(urls: Any, base: str) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    text = " ".join(str(exc).split())  # ccxt puts the cause after the request line: keep both
+    return f"{type(exc).__name__}: {text[:240]}" if text else type(exc).__name__

@@ -78,8 +78,9 @@ def market_input(
             try:
                 resolution = resolver(ticker, choice)
             except MarketDataError as exc:
-                if exc.reason == "usage" or choice.explicit:
+                if exc.reason == "usage":
                     raise
+                # one ticker of several without data: the analysts say so; the others still answer
                 messages.append(f"market data: none for {ticker}: {exc.message}")
                 continue
             if resolution.series is not None:

@@ -81,7 +81,7 @@ class YahooProvider:
                                        actions=False)
                 meta = ticker.history_metadata or {}
         except Exception as exc:  # the adapter boundary: any failure of the library is "no answer"
-            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            text = " ".join(str(exc).split()).split(" See https://curl.se")[0][:200] or type(exc).__name__
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status == 404 or any(m in text.lower() for m in _NOT_LISTED):
                 return None, {}  # Yahoo knows no such symbol: the next candidate, or "no data"
