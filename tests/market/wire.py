@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -79,8 +80,16 @@ def _answer(wire: Wire, host: str, path: str) -> tuple[int, str, bytes]:
     return 404, "text/plain", b"not found"
 
 
+def _forget_yfinance_answers() -> None:
+    """yfinance memoises chart answers for past date ranges within a process; a new server must be asked."""
+    data = sys.modules.get("yfinance.data")
+    if data is not None:
+        data.YfData.cache_get.cache_clear()
+
+
 @contextmanager
 def wire_server() -> Iterator[Wire]:
+    _forget_yfinance_answers()
     wire = Wire(base_url="")
 
     class Handler(http.server.BaseHTTPRequestHandler):
