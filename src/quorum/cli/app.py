@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from quorum.cli import config_cmd, control, definitions, fork_cmd, history_cmd, recover_cmd, run_cmd
+from quorum.cli import (
+    config_cmd,
+    control,
+    definitions,
+    fork_cmd,
+    history_cmd,
+    recover_cmd,
+    run_cmd,
+    serve_cmd,
+)
 from quorum.cli.common import ExitCode, debug_enabled, print_error, set_debug
 
 __all__ = ("app", "run_app")
@@ -110,6 +119,8 @@ _register("abort", control.abort, "quorum abort 3f2a9c --reason 'wrong inputs'")
 _register("fork", fork_cmd.fork, "quorum fork 3f2a9c", "quorum fork 3f2a9c --checkpoint Analysis",
           "quorum fork 3f2a9c --task tasks/my-task.md --rerun Verdict")
 _register("recover", recover_cmd.recover, "quorum recover", "quorum recover --json")
+_register("serve", serve_cmd.serve, "quorum serve",
+          "QUORUM_API_TOKEN=$(cat token) quorum serve --host 0.0.0.0 --port 8300")
 _register("config", config_cmd.config, "quorum config", "QUORUM_DB=/tmp/h.db quorum config --json")
 
 

@@ -13,13 +13,7 @@ import re
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from quorum.errors import (
-    ConfigurationError,
-    DefinitionError,
-    InputValidationError,
-    Problem,
-    QuorumError,
-)
+from quorum.errors import QuorumError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -122,9 +116,19 @@ def err_console() -> Console:
     return _console(True)
 
 
+_KIND_EXIT: dict[str, ExitCode] = {
+    "task_not_found": ExitCode.USAGE,
+    "input": ExitCode.USAGE,
+    "configuration": ExitCode.USAGE,
+}
+"""Error kinds (:mod:`quorum.errors_text`) that are the user's command line, not a failure."""
+
+
 def print_error(exc: BaseException) -> ExitCode:
     """Print an error in the one style of the CLI; returns the exit code it deserves."""
     from rich.markup import escape
+
+    from quorum.errors_text import describe_error
 
     console = err_console()
     code = ExitCode.FAILED
@@ -132,42 +136,18 @@ def print_error(exc: BaseException) -> ExitCode:
     if isinstance(exc, CliError):
         code = exc.code
         lines = [str(exc), *(d for d in exc.details if d)]
-    elif isinstance(exc, DefinitionError):
-        from quorum.errors import TaskNotFoundError
-
-        if isinstance(exc, TaskNotFoundError):
-            code = ExitCode.USAGE
-        problems = exc.problems or ()
-        shown = [p for p in problems if p.severity == "error"] or list(problems)
-        lines = [_problem(p) for p in shown] or [str(exc)]
-        if len(lines) > 1:
-            lines = [f"{len(lines)} problems:", *lines]
-    elif isinstance(exc, InputValidationError):
-        code = ExitCode.USAGE
-        lines = str(exc).splitlines()
-    elif isinstance(exc, ConfigurationError):
-        code = ExitCode.USAGE
-        lines = [f"configuration: {exc}"]
-    elif isinstance(exc, OSError):
-        where = f"{exc.filename}: " if exc.filename else ""
-        lines = [f"{where}{exc.strerror or exc}"]
-    elif isinstance(exc, QuorumError):
-        lines = str(exc).splitlines() or [type(exc).__name__]
     else:
-        lines = [f"internal error: {type(exc).__name__}: {exc}", "run again with --debug for the traceback"]
+        text = describe_error(exc)
+        code = _KIND_EXIT.get(text.kind, ExitCode.FAILED)
+        lines = list(text.lines)
+        if text.kind == "internal":
+            lines.append("run again with --debug for the traceback")
     head, *rest = lines
     # soft_wrap: an error line stays one line (whole paths, greppable), whatever the width
     console.print(f"[bold red]error:[/] {escape(head)}", soft_wrap=True)
     for line in rest:
         console.print(f"  {escape(line)}", soft_wrap=True)
     return code
-
-
-def _problem(p: Problem) -> str:
-    """``file:line: message (hint: ...)``; the location only when there is one."""
-    where = f"{p.location}: " if p.source is not None or p.line is not None else ""
-    kind = "warning: " if p.severity == "warning" else ""
-    return f"{where}{kind}{p.message}" + (f" (hint: {p.hint})" if p.hint else "")
 
 
 _DURATION_PART = re.compile(r"\s*(\d{1,12}(?:\.\d{1,9})?)\s*([a-zA-Z]+)\s*")

@@ -1,0 +1,130 @@
+"""The API's requests and answers as pydantic models: validated on the way in, described in OpenAPI.
+
+Inside, the engine keeps its dataclasses; these models exist only at the edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = (
+    "ControlAnswer",
+    "ControlBody",
+    "ExecutionCreate",
+    "ExecutionDetail",
+    "ExecutionPage",
+    "ExecutionSummary",
+    "ForkBody",
+    "Health",
+    "ProblemDetails",
+    "ProblemOut",
+    "TaskDetail",
+    "TaskSummary",
+    "ValidateBody",
+    "ValidateResult",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, the body of every error answer."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[str] = Field(default_factory=list, description="Every problem, one per line.")
+    instance: str | None = None
+
+
+class ExecutionCreate(_Strict):
+    task: str = Field(min_length=1, max_length=200, description="A task name (see GET /tasks).")
+    input: dict[str, Any] = Field(default_factory=dict, description="The task's inputs, as JSON.")
+    model: str | None = Field(default=None, max_length=300,
+                              description="PROVIDER:MODEL for every agent, or AGENT=PROVIDER:MODEL.")
+
+
+class ControlBody(_Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class ForkBody(_Strict):
+    checkpoint: str | None = Field(default=None, max_length=300,
+                                   description="A checkpoint id, or the phase it was taken after.")
+
+
+class ValidateBody(_Strict):
+    markdown: str = Field(max_length=1_000_000, description="A task file's Markdown.")
+    source: str | None = Field(default=None, max_length=300, description="The name problems cite.")
+
+
+class ProblemOut(BaseModel):
+    message: str
+    line: int | None
+    severity: Literal["error", "warning"]
+    hint: str | None
+    text: str = Field(description="As `quorum validate` prints it: file:line: message (hint: ...).")
+
+
+class ValidateResult(BaseModel):
+    valid: bool
+    problems: list[ProblemOut]
+    task: str | None = None
+
+
+class TaskSummary(BaseModel):
+    name: str
+    version: str
+    title: str
+    description: str
+    phases: int
+
+
+class TaskDetail(TaskSummary):
+    requirements: dict[str, Any] = Field(description="The task's inputs as a JSON Schema (2020-12).")
+    graph: dict[str, list[str]] = Field(description="Each phase and the phases it depends on.")
+    critical_path: list[str]
+    mermaid: str
+    definition: dict[str, Any]
+
+
+class ExecutionSummary(BaseModel):
+    id: str
+    task: str
+    status: str
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    last_sequence: int = 0
+    driven_here: bool = Field(default=False, description="Whether this server drives it.")
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+
+
+class ExecutionDetail(ExecutionSummary):
+    input: dict[str, Any]
+    verdict: dict[str, Any] | None
+    phases: list[dict[str, Any]]
+
+
+class ControlAnswer(BaseModel):
+    id: str
+    action: str
+    status: str
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
