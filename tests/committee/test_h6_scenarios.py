@@ -190,3 +190,36 @@ async def test_a_short_history_has_no_trend_rather_than_a_shrunken_one(tmp_path:
     technical = next(v for v in verdict["votes"]["votes"] if v["agent"] == "technical-analyst")
     assert technical["abstained"]
     assert "needs at least 50" in technical["reason"]
+
+
+def test_the_gates_never_vote_whatever_model_answers() -> None:
+    from quorum.agents.builtin import get_specialist
+    from quorum.agents.function import coerce_response
+    from quorum.agents.protocol import AgentRequest
+    from quorum.ids import AgentId, ExecutionId, PhaseName
+
+    def answer(agent: str, stance: str, **data: Any) -> Any:
+        return coerce_response(
+            AgentId(agent),
+            {"stance": stance, "confidence": 0.9, "rationale": "x", **data},
+            latency_ms=0.0,
+            model="openai:some-model",
+        )
+
+    responses = {
+        "technical-analyst": answer("technical-analyst", "bullish", technical={"trend": "up"}),
+        # an LLM risk officer and quant risk analyst, bullish, without voting: False
+        "risk-officer": answer("risk-officer", "bullish", approved_cap=5_000.0),
+        "quant-risk-analyst": answer("quant-risk-analyst", "bullish", quant_risk={"annual_volatility": 0.1}),
+    }
+    request = AgentRequest(
+        agent_id=AgentId("committee-chair"),
+        prompt="vote",
+        execution_id=ExecutionId("e"),
+        phase=PhaseName("Consensus"),
+        round=0,
+        context={"input": BASE, "phases": {"Analysis": {"outputs": {}, "responses": responses}}},
+    )
+    vote = get_specialist("committee-chair")(request)
+    assert [v["agent"] for v in vote["votes"]["votes"]] == ["technical-analyst"]
+    assert vote["outcome"] == "no-quorum"  # one voice, however calm the risk readings are

@@ -40,7 +40,7 @@ def tally_votes(request: AgentRequest) -> dict[str, Any]:
     """Count the latest vote of every voting member found in the context (see the module doc)."""
     votes: list[dict[str, Any]] = []
     for op in sorted(latest_by_agent(opinions(request)).values(), key=lambda o: o.agent):
-        if op.data.get("voting", True) is False or op.agent == str(request.agent_id):
+        if op.data.get("voting", True) is False or op.agent == str(request.agent_id) or _informs(op.data):
             continue
         explicit = op.data.get("vote")
         vote = explicit if explicit in VOTES else "ABSTAIN" if op.abstained else _FROM_STANCE[op.stance]
@@ -106,6 +106,12 @@ def tally_votes(request: AgentRequest) -> dict[str, Any]:
         "against; ties and no quorum defer; a compliance or risk veto rejects; conviction = agreement x "
         "evidence strength x data sufficiency",
     }
+
+
+def _informs(data: Mapping[str, Any]) -> bool:
+    """The risk officer's cap and the quantitative risk analyst's report: gates and inputs, not votes,
+    whatever model answered (an LLM's answer carries its outputs, not ``voting: False``)."""
+    return "approved_cap" in data or "quant_risk" in data
 
 
 def _evidence_strength(request: AgentRequest, votes: list[dict[str, Any]]) -> float:

@@ -152,7 +152,7 @@ def risk_caps(snap: Mapping[str, Any], proposed: float, *, agent: str = "risk-of
         )
     n = (snap.get("prices") or {}).get("observations") or 0
     full = policy["full_confidence_observations"]
-    if measured and n < full:
+    if measured and 0 < n < full:
         cap(
             "data sufficiency",
             value * n / full,
