@@ -46,6 +46,7 @@ __all__ = (
     "ExecutionTimeoutError",
     "HistoryCorruptError",
     "InputValidationError",
+    "InvalidDecisionError",
     "InvalidTransitionError",
     "LeaseLostError",
     "PhaseFailedError",
@@ -187,6 +188,11 @@ class InvalidTransitionError(QuorumError):
         self.current = current
         self.target = target
         super().__init__(f"cannot go from {current!r} to {target!r}")
+
+
+class InvalidDecisionError(QuorumError):
+    """An approval decision that cannot be counted: no such waiting gate, not one of its choices, the
+    gate already decided, or the same person deciding twice."""
 
 
 class ResumeRefusedError(QuorumError):

@@ -79,6 +79,8 @@ class EventType(StrEnum):
     AGENT_ERROR = "agent:error"
     AGENT_CHUNK = "agent:chunk"
     CHECKPOINT_CREATED = "checkpoint:created"
+    APPROVAL_REQUESTED = "approval:requested"
+    APPROVAL_DECIDED = "approval:decided"
 
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(EventType)

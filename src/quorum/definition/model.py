@@ -96,11 +96,13 @@ class StepKind(enum.StrEnum):
     """``validation: <condition> - <message>``: false ends the execution as failed."""
     AGGREGATE = "aggregate"
     """``aggregate: <type> [key=value ...]``: combine the phase's answers."""
+    APPROVAL = "approval"
+    """``approval: <question> [timeout=...] [default=...] [approvers=N] [options=a|b]``: wait for people."""
     CUSTOM = "custom"
     """``<type>: <args>``: a step strategy registered at run time."""
 
 
-BUILTIN_STEP_KINDS: frozenset[str] = frozenset({"prompt", "agent", "validation", "aggregate"})
+BUILTIN_STEP_KINDS: frozenset[str] = frozenset({"prompt", "agent", "validation", "aggregate", "approval"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +149,8 @@ class Step:
     - AGENT: ``agent`` is the agent id, ``text`` the query template.
     - VALIDATION: ``condition`` is the expression, ``text`` the failure message.
     - AGGREGATE: ``type`` is the aggregator (consensus, vote, ...), ``parameters`` its options.
+    - APPROVAL: ``text`` is the question template; ``parameters``: ``timeout_s`` (float or None),
+      ``default`` (a choice), ``approvers`` (int), ``options`` (tuple of choices; empty: approve/reject).
     - CUSTOM: ``type`` is the strategy name, ``text`` its raw argument text (a template),
       ``parameters`` the ``key=value`` pairs found in it (empty when it is not all key=value).
     """

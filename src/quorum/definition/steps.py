@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Collection
 from typing import Any
 
+from quorum.definition.durations import DurationError, parse_time_string
 from quorum.definition.lookalike import suspicious_characters
 from quorum.definition.markdown import Item
 from quorum.definition.model import BUILTIN_STEP_KINDS, OutputSpec, Step, StepKind, frozen_mapping
@@ -186,6 +187,8 @@ def parse_step(ctx: StepContext, item: Item, index: int) -> Step | None:
         return Step(kind=StepKind.VALIDATION, condition=condition, text=message, **base)
     if kind == "aggregate":
         return _aggregate(ctx, rest, base)
+    if kind == "approval":
+        return _approval(ctx, rest, base)
     near = _near_builtin(kind)
     if near is not None and kind not in ctx.step_types:
         ctx.report.error(
@@ -324,3 +327,66 @@ def parse_outputs(ctx: StepContext, items: list[Item]) -> tuple[OutputSpec, ...]
         seen.add(name)
         out.append(OutputSpec(name=name, description=description, type=kind or None, line=item.line))
     return tuple(out)
+
+
+_APPROVAL_OPTIONS = ("timeout", "default", "approvers", "options")
+_APPROVAL_FORM = ("write: approval: <question> [timeout=2d] [default=approve|reject] [approvers=N] "
+                  "[options=a|b|c]")
+_TRAILING_OPTION = re.compile(r"\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)$")
+
+
+def _approval(ctx: StepContext, rest: str, base: dict[str, Any]) -> Step | None:
+    """``approval: <question> [timeout=..] [default=..] [approvers=N] [options=a|b|c]``: the options
+    are the ``key=value`` words at the end; everything before them is the question (a template)."""
+    line = base["line"]
+    question, given = " " + rest, {}
+    while (match := _TRAILING_OPTION.search(question)) is not None:
+        key, value = match.group(1), match.group(2)
+        if key not in _APPROVAL_OPTIONS:
+            hint = did_you_mean(key, _APPROVAL_OPTIONS)
+            ctx.report.error(f"phase {ctx.phase!r}: unknown approval option {key!r}{hint}", line,
+                             _APPROVAL_FORM)
+            return None
+        if key in given:
+            ctx.report.error(f"phase {ctx.phase!r}: approval option {key!r} given twice", line,
+                             _APPROVAL_FORM)
+            return None
+        given[key] = value
+        question = question[: match.start()]
+    question = question.strip()
+    if not question:
+        ctx.report.error(f"phase {ctx.phase!r}: approval step needs a question", line, _APPROVAL_FORM)
+        return None
+    ctx.check_template(question, "approval question", line)
+    params: dict[str, Any] = {"timeout_s": None, "approvers": 1, "options": ()}
+    options = tuple(o.strip() for o in given.get("options", "").split("|") if o.strip())
+    if "options" in given and (len(options) < 2 or len(set(options)) != len(options)):
+        ctx.report.error(f"phase {ctx.phase!r}: approval options must be two or more different choices", line,
+                         "e.g. options=buy|hold|sell")
+        return None
+    params["options"] = options
+    if "timeout" in given:
+        try:
+            params["timeout_s"] = parse_time_string(given["timeout"])
+        except DurationError as exc:
+            ctx.report.error(f"phase {ctx.phase!r}: approval timeout: {exc}", line)
+            return None
+    if "approvers" in given:
+        raw = given["approvers"]
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            ctx.report.error(f"phase {ctx.phase!r}: approvers={raw} must be a whole number from 1 to 100",
+                             line, "e.g. approvers=2 (the gate closes at 2 approvals)")
+            return None
+        params["approvers"] = int(raw)
+    choices = options or ("approve", "reject")
+    default = given.get("default", "reject" if not options else None)
+    if default is not None and default not in choices:
+        ctx.report.error(f"phase {ctx.phase!r}: default={default} is not a choice of this approval", line,
+                         f"choose one of {', '.join(choices)}")
+        return None
+    if default is None and params["timeout_s"] is not None:
+        ctx.report.error(f"phase {ctx.phase!r}: an approval with options and a timeout needs a default", line,
+                         f"add default=<one of {', '.join(choices)}>: it is applied when the deadline passes")
+        return None
+    params["default"] = default
+    return Step(kind=StepKind.APPROVAL, text=question, parameters=frozen_mapping(params), **base)

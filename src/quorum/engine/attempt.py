@@ -28,6 +28,7 @@ from typing import Any, assert_never
 from quorum.agents.protocol import AgentDirectory, AgentResponse
 from quorum.definition.model import Phase, Step, StepKind
 from quorum.engine import templating
+from quorum.engine.approvals import REJECT, Approvals
 from quorum.engine.calls import AgentCaller, AttemptAnswers
 from quorum.engine.context import ExecutionContext
 from quorum.engine.ports import Emitter, Gate
@@ -87,8 +88,8 @@ def phase_outputs(
 
 class AttemptRunner:
     __slots__ = (
-        "_agents", "_caller", "_ctx", "_directory", "_emitter", "_gate", "_registry", "_views", "attempt",
-        "collected", "name", "phase", "results"
+        "_agents", "_approvals", "_caller", "_ctx", "_directory", "_emitter", "_gate", "_registry", "_views",
+        "attempt", "collected", "name", "phase", "results"
     )
 
     def __init__(
@@ -101,8 +102,10 @@ class AttemptRunner:
         emitter: Emitter,
         registry: StepRegistry,
         directory: AgentDirectory,
+        approvals: Approvals | None = None,
     ) -> None:
         self._ctx = ctx
+        self._approvals = approvals
         self._caller = caller
         self._gate = gate
         self._emitter = emitter
@@ -186,6 +189,8 @@ class AttemptRunner:
             result = await self._aggregate(step)
         elif kind is StepKind.CUSTOM:
             result = await self._custom(step)
+        elif kind is StepKind.APPROVAL:
+            result = await self._approval(step)
         else:
             assert_never(kind)
         self.results.append(result)
@@ -313,6 +318,21 @@ class AttemptRunner:
         if inspect.isawaitable(outcome):
             outcome = await outcome
         return _as_result(outcome)
+
+    async def _approval(self, step: Step) -> Mapping[str, Any]:
+        """Wait for people's decision at this step (see :mod:`quorum.engine.approvals`)."""
+        if self._approvals is None:
+            raise AttemptFailedError("approval steps need an executor that keeps approvals")
+        p = step.parameters
+        timeout = p.get("timeout_s")
+        gate = self._approvals.open(
+            f"{self.name}/{step.index}", question=templating.render(step.text, self.context()),
+            options=tuple(p.get("options") or ()), approvers=int(p.get("approvers") or 1),
+            default=str(p.get("default") or REJECT),
+            timeout_s=float(timeout) if timeout is not None else None,
+        )
+        await self._approvals.wait(gate)
+        return gate.summary()
 
     async def _custom(self, step: Step) -> Mapping[str, Any]:
         name = step.type or ""

@@ -120,12 +120,31 @@ class ExecutionContext:
         self._end()
 
     def pause(self, reason: str = "") -> None:
+        waiting = self.status is _S.WAITING
         self._go(_S.PAUSED)
         self.status_reason = reason
+        if not waiting:  # a wait for approval has stopped the clock already
+            self.clock.pause()
+
+    def resume(self, *, waiting: bool = False) -> float:
+        """Back to running (or to ``waiting``, when an approval still waits: its clock stays stopped);
+        returns how long the pause lasted (seconds)."""
+        if waiting:
+            self._go(_S.WAITING)
+            self.status_reason = "waiting for approval"
+            return 0.0
+        self._go(_S.RUNNING)
+        self.status_reason = None
+        return self.clock.resume()
+
+    def wait_for_approval(self) -> None:
+        """An approval step waits for people: the clock stops as for a pause."""
+        self._go(_S.WAITING)
+        self.status_reason = "waiting for approval"
         self.clock.pause()
 
-    def resume(self) -> float:
-        """Back to running; returns how long the pause lasted (seconds)."""
+    def approval_given(self) -> float:
+        """The wait for approval is over; returns how long it lasted (seconds)."""
         self._go(_S.RUNNING)
         self.status_reason = None
         return self.clock.resume()

@@ -30,10 +30,10 @@ __all__ = ("INTERRUPTIBLE", "ExecutionControl")
 _S = ExecutionStatus
 
 INTERRUPTIBLE: Final[Mapping[Interrupt, frozenset[ExecutionStatus]]] = {
-    Interrupt.ABORT: frozenset({_S.PENDING, _S.RUNNING, _S.PAUSED}),
-    Interrupt.STORE: frozenset({_S.PENDING, _S.RUNNING, _S.PAUSED}),
+    Interrupt.ABORT: frozenset({_S.PENDING, _S.RUNNING, _S.PAUSED, _S.WAITING}),
+    Interrupt.STORE: frozenset({_S.PENDING, _S.RUNNING, _S.PAUSED, _S.WAITING}),
     Interrupt.TIMEOUT: frozenset({_S.RUNNING}),
-    Interrupt.DETACH: frozenset({_S.PAUSED}),
+    Interrupt.DETACH: frozenset({_S.PAUSED, _S.WAITING}),
 }
 """The statuses each interrupt may stop an execution from."""
 
@@ -41,7 +41,7 @@ INTERRUPTIBLE: Final[Mapping[Interrupt, frozenset[ExecutionStatus]]] = {
 class ExecutionControl:
     __slots__ = (
         "_backlog", "_cancel_drive", "_clocks", "_ctx", "_deadline", "_deferred_pause", "_emitter", "_log",
-        "_remaining_s", "_resumed", "finished", "interrupted", "store_error", "time_limit_s"
+        "_remaining_s", "_resumed", "_waiting_for", "finished", "interrupted", "store_error", "time_limit_s"
     )
 
     def __init__(
@@ -71,6 +71,8 @@ class ExecutionControl:
         self._deadline: asyncio.TimerHandle | None = None
         self._clocks: dict[asyncio.Timeout, float | None] = {}
         """Each running phase clock -> the time it had left when the execution paused (None: running)."""
+        self._waiting_for: set[str] | None = None
+        """The approval gates a step waits at (None: none, the usual case)."""
 
     # --- the gate -------------------------------------------------------------------------------------
     async def boundary(self) -> None:
@@ -106,7 +108,7 @@ class ExecutionControl:
             self._arm_deadline()
         self._cancel_drive = cancel_drive
 
-    def waiting(self, cancel_drive: Callable[[], object]) -> None:
+    def queued(self, cancel_drive: Callable[[], object]) -> None:
         """The execution waits for its turn to start (the executor's ``max_concurrent_executions``): an
         abort cancels the wait through ``cancel_drive``."""
         self._cancel_drive = cancel_drive
@@ -123,17 +125,13 @@ class ExecutionControl:
             self._deferred_pause = reason
             self._shut()
             return
-        if ctx.status is not _S.RUNNING or self.interrupted is not None:
+        if ctx.status not in (_S.RUNNING, _S.WAITING) or self.interrupted is not None:
             raise InvalidTransitionError(ctx.status.value, _S.PAUSED.value)
+        clocks_run = ctx.status is _S.RUNNING
         ctx.pause(reason)
         self._shut()
-        self._disarm_deadline()
-        now = asyncio.get_running_loop().time()
-        for clock in self._clocks:
-            when = clock.when()
-            if when is not None:
-                self._clocks[clock] = max(0.0, when - now)
-                clock.reschedule(None)
+        if clocks_run:
+            self._stop_clocks()
         self._emitter.emit(EventType.EXECUTION_PAUSED, data={"reason": reason})
         self._log.info("execution %s paused: %s", ctx.id, reason)
 
@@ -145,16 +143,51 @@ class ExecutionControl:
             return
         if ctx.status is not _S.PAUSED or self.interrupted is not None:
             raise InvalidTransitionError(ctx.status.value, _S.RUNNING.value)
-        paused_s = ctx.resume()
+        waiting = bool(self._waiting_for)
+        paused_s = ctx.resume(waiting=waiting)
+        if not waiting:  # still waiting for approval: the clocks stay stopped
+            self._restart_clocks()
+        self._reopen()
+        self._emitter.emit(EventType.EXECUTION_RESUMED,
+                           data={"paused_ms": paused_s * 1000.0, "status": ctx.status.value})
+        self._log.info("execution %s resumed", ctx.id)
+
+    # --- waiting for approval -------------------------------------------------------------------------
+    def wait_started(self, gate_id: str) -> None:
+        """A step waits for people at ``gate_id``: ``waiting``, with the clocks stopped as for a pause."""
+        if self._waiting_for is None:
+            self._waiting_for = set()
+        self._waiting_for.add(gate_id)
+        if self._ctx.status is _S.RUNNING:
+            self._ctx.wait_for_approval()
+            self._stop_clocks()
+
+    def wait_ended(self, gate_id: str) -> None:
+        if self._waiting_for is None:
+            return
+        self._waiting_for.discard(gate_id)
+        if not self._waiting_for:
+            self._waiting_for = None
+            if self._ctx.status is _S.WAITING and self.interrupted is None and not self.finished:
+                self._ctx.approval_given()
+                self._restart_clocks()
+
+    def _stop_clocks(self) -> None:
+        self._disarm_deadline()
+        now = asyncio.get_running_loop().time()
+        for clock in self._clocks:
+            when = clock.when()
+            if when is not None:
+                self._clocks[clock] = max(0.0, when - now)
+                clock.reschedule(None)
+
+    def _restart_clocks(self) -> None:
         now = asyncio.get_running_loop().time()
         for clock, remaining in self._clocks.items():
             if remaining is not None:
                 clock.reschedule(now + remaining)
                 self._clocks[clock] = None
         self._arm_deadline()
-        self._reopen()
-        self._emitter.emit(EventType.EXECUTION_RESUMED, data={"paused_ms": paused_s * 1000.0})
-        self._log.info("execution %s resumed", ctx.id)
 
     @contextlib.asynccontextmanager
     async def phase_clock(self, timeout_s: float | None) -> AsyncIterator[asyncio.Timeout]:
@@ -184,7 +217,7 @@ class ExecutionControl:
         if self.finished:
             return  # it has just ended: nothing left to leave
         status = self._ctx.status
-        if status is not _S.PAUSED or self.interrupted is not None:
+        if status not in (_S.PAUSED, _S.WAITING) or self.interrupted is not None:
             raise InvalidTransitionError(status.value if self.interrupted is None else "ending", "detached")
         self.interrupt(Interrupt.DETACH, "detached: left paused for another process")
 

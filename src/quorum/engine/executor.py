@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from quorum.agents.choices import AgentChoices
 from quorum.agents.protocol import AgentDirectory
 from quorum.definition.model import Task
+from quorum.engine.approvals import APPROVE, Decision, Gate, open_gates
 from quorum.engine.bus import EventBus, Handler
 from quorum.engine.context import ExecutionContext, new_execution_id
 from quorum.engine.handle import ActiveExecution, ExecutionHandle
@@ -39,9 +40,9 @@ from quorum.engine.recovery import RecoveryPlan, Refusal, plan_resume, recover, 
 from quorum.engine.results import ExecutionResult
 from quorum.engine.retry import Sleep
 from quorum.engine.scope import Admission, ExecutorScope
-from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
+from quorum.errors import ExecutionNotFoundError, InvalidDecisionError, ResumeRefusedError
 from quorum.events import Event, EventType
-from quorum.history.base import ExecutionRecord, HistoryStore, Lease
+from quorum.history.base import TERMINAL_STATUSES, ExecutionRecord, HistoryStore, Lease
 from quorum.ids import ExecutionId
 from quorum.steps.protocol import Aggregator, StepStrategy
 from quorum.steps.registry import StepRegistry
@@ -299,6 +300,52 @@ class TaskExecutor:
                                  lease_ttl_s=self.options.lease_ttl_s, load_task=self.load_task)
         return await self._launch_plan(plan)
 
+    async def decide(
+        self,
+        execution_id: str,
+        decision: str = APPROVE,
+        *,
+        by: str,
+        comment: str = "",
+        gate: str | None = None,
+    ) -> ExecutionHandle | None:
+        """Record a person's decision at an approval gate (``approve``/``reject``, or one of its options).
+
+        ``gate`` (``<phase>/<step>``) may be left out when one gate waits. An execution this executor
+        drives counts it at once; one another live process drives gets it through the history store
+        within a control poll; one that nobody drives (detached while waiting, or its process died) is
+        taken over here and goes on (its handle is returned). InvalidDecisionError when the decision
+        cannot be counted (no such waiting gate, not a choice, already decided, the same person twice)."""
+        live = self._live.get(ExecutionId(execution_id))
+        if live is not None:
+            chosen = _one_gate(execution_id, live.approvals.open_gates, gate)
+            live.decide(Decision(gate=chosen.id, decision=decision, by=by, comment=comment, at=time.time()))
+            return None
+        store = self.history_store
+        if store is None:
+            raise ExecutionNotFoundError(execution_id)
+        record = await store.get_execution(execution_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        if record.status in TERMINAL_STATUSES:
+            raise InvalidDecisionError(f"execution {execution_id} has ended ({record.status})")
+        chosen = _one_gate(execution_id, open_gates(await store.read_journal(execution_id)), gate)
+        made = Decision(gate=chosen.id, decision=decision, by=by, comment=comment, at=time.time())
+        chosen.check(made)
+        await store.request_control(execution_id, "decide", made.to_request())
+        if record.owner is not None and not await _owner_gone(store, execution_id):
+            return None  # its driver picks the decision up
+        return await self.resume_execution(execution_id)
+
+    async def pending_approvals(self, execution_id: str) -> list[Gate]:
+        """The approval gates of an execution that wait for a decision (live here, or in the store)."""
+        live = self._live.get(ExecutionId(execution_id))
+        if live is not None:
+            return live.approvals.open_gates
+        if self.history_store is None:
+            raise ExecutionNotFoundError(execution_id)
+        return open_gates(await self.history_store.read_journal(execution_id))
+
     async def _launch_plan(self, plan: RecoveryPlan) -> ExecutionHandle:
         await self._record_new_choices(plan)
         return await self._launch(plan.ctx, lease=plan.lease, take_over=plan.take_over)
@@ -487,3 +534,24 @@ def _default_manager(
             dirs.insert(0, os.path.normpath(beside))
     manager: AgentDirectory = default_agent_manager(agents_dirs=dirs, model_overrides=model_overrides)
     return manager
+
+
+def _one_gate(execution_id: str, gates: list[Gate], wanted: str | None) -> Gate:
+    if wanted is not None:
+        for gate in gates:
+            if gate.id == wanted:
+                return gate
+        waiting = ", ".join(g.id for g in gates) or "none"
+        raise InvalidDecisionError(f"execution {execution_id} has no approval waiting at {wanted!r} "
+                                   f"(waiting: {waiting})")
+    if not gates:
+        raise InvalidDecisionError(f"execution {execution_id} is not waiting for an approval")
+    if len(gates) > 1:
+        raise InvalidDecisionError(f"execution {execution_id} waits at {len(gates)} approvals: "
+                                   f"name one ({', '.join(g.id for g in gates)})")
+    return gates[0]
+
+
+async def _owner_gone(store: HistoryStore, execution_id: str) -> bool:
+    """Whether nobody drives the execution now (no lease, an expired one, or a dead owner)."""
+    return any(r.id == execution_id for r in await store.list_orphans())

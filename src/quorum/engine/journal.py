@@ -30,20 +30,24 @@ _CLOSES = frozenset({
     _E.EXECUTION_PAUSED, _E.EXECUTION_COMPLETE, _E.EXECUTION_ERROR, _E.EXECUTION_TIMEOUT,
     _E.EXECUTION_ABORTED,
 })
+_APPROVALS = frozenset({_E.APPROVAL_REQUESTED, _E.APPROVAL_DECIDED})
 
 
 def running_time_s(events: Iterable[Event]) -> float:
     """Seconds the execution spent running, from its journal (events in sequence order).
 
     A running stretch opens at ``execution:start`` or ``execution:resumed`` and closes at
-    ``execution:paused`` or the final outcome. A stretch left open by a process that died (or the
-    journal's end) closes at the last event that process recorded: the time until a recovery's
+    ``execution:paused`` or the final outcome; an approval's wait (``approval:requested`` with status
+    ``waiting``) closes one and the decision that ends it opens one. A stretch left open by a process that
+    died (or the journal's end) closes at the last event that process recorded: the time until a recovery's
     ``execution:resumed`` (data ``recovered``) is time no process drove it, and is not counted."""
     total = 0.0
     since: float | None = None
     last: float | None = None
     for event in events:
         kind = event.type
+        if kind in _APPROVALS:  # a wait for a person closes a stretch; its end opens one
+            kind = _E.EXECUTION_RESUMED if event.data.get("status") == "running" else _E.EXECUTION_PAUSED
         if kind in _OPENS:
             if since is not None and event.data.get("recovered") and last is not None:
                 total += max(0.0, last - since)  # its previous driver died while running

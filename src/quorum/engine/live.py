@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quorum.agents.protocol import AgentDirectory
+from quorum.engine.approvals import Approvals, Decision
 from quorum.engine.attempt import AttemptRunner
 from quorum.engine.bus import EventBus, Subscription
 from quorum.engine.calls import AgentCaller
@@ -46,7 +47,12 @@ from quorum.engine.services import ControlPoller, LeaseKeeper
 from quorum.engine.snapshot import Snapshots
 from quorum.engine.status import ExecutionStatus
 from quorum.engine.verdict import compute_verdict
-from quorum.errors import ExecutionInterrupt, InvalidTransitionError, StepValidationError
+from quorum.errors import (
+    ExecutionInterrupt,
+    InvalidDecisionError,
+    InvalidTransitionError,
+    StepValidationError,
+)
 from quorum.events import EventType
 from quorum.history.base import HistoryStore, Lease
 from quorum.ids import PhaseName
@@ -86,6 +92,8 @@ class TakeOver:
     """Its earlier driver is gone (crash, or detach): announce ``execution:resumed``."""
     pending_control: Sequence[tuple[str, str]] = ()
     """Control requests made while no process drove it: honoured as it starts."""
+    approvals: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    """Its journal's approval events (gates requested, decisions made), as ``(type, data)``."""
 
 
 _NEW = TakeOver()
@@ -94,8 +102,8 @@ _NEW = TakeOver()
 
 class LiveExecution:
     __slots__ = (
-        "_env", "_handlers", "_log", "_on_finished", "_root", "_start_data", "_take_over", "control", "ctx",
-        "done", "emitter", "lease", "options", "phases", "recorder"
+        "_env", "_handlers", "_log", "_on_finished", "_root", "_start_data", "_take_over", "approvals",
+        "control", "ctx", "done", "emitter", "lease", "options", "phases", "recorder"
     )
 
     def __init__(
@@ -139,9 +147,12 @@ class LiveExecution:
         if self.recorder is not None and lease is not None:
             self.recorder.epoch = lease.epoch
         caller = AgentCaller(ctx, self.emitter, env.directory, options, self._take_over.completed_calls)
+        self.approvals = Approvals(self.emitter, status=lambda: ctx.status.value,
+                                   on_wait=self.control.wait_started, on_waited=self.control.wait_ended,
+                                   recorded=self._take_over.approvals)
         new_attempt: AttemptFactory = functools.partial(
             AttemptRunner, ctx, caller=caller, gate=self.control, emitter=self.emitter, registry=env.registry,
-            directory=env.directory,
+            directory=env.directory, approvals=self.approvals,
         )
         self.phases = PhaseRunner(
             ctx, emitter=self.emitter, control=self.control, options=options, new_attempt=new_attempt,
@@ -170,6 +181,22 @@ class LiveExecution:
 
     def abort(self, reason: str) -> bool:
         return self.control.interrupt(Interrupt.ABORT, reason)
+
+    def decide(self, decision: Decision) -> None:
+        """Count a person's decision at an approval gate (InvalidDecisionError when it cannot be)."""
+        if self.control.finished or self.ctx.status.terminal:
+            raise InvalidDecisionError(f"execution {self.ctx.id} has ended ({self.ctx.status.value})")
+        self.approvals.decide(decision)
+
+    def apply_control(self, action: str, reason: str) -> None:
+        """A control request from another process: pause/resume/abort, or a decision (``decide``)."""
+        if action != "decide":
+            self.control.apply(action, reason)
+            return
+        try:
+            self.decide(Decision.from_request(reason))
+        except InvalidDecisionError as exc:
+            self._log.warning("execution %s: ignored a decision: %s", self.ctx.id, exc)
 
     def detach(self) -> None:
         """Stop driving this paused execution here (see ``TaskExecutor.detach``)."""
@@ -219,7 +246,7 @@ class LiveExecution:
             return None
         scope.create_task(recorder.run(), name=f"journal {self.ctx.id}")
         poller = ControlPoller(store, self.ctx.id, interval_s=self.options.control_poll_s,
-                               apply=self.control.apply, lease=lease, log=self._log)
+                               apply=self.apply_control, lease=lease, log=self._log)
         poller.start(scope)
         return poller
 
@@ -247,7 +274,7 @@ class LiveExecution:
         try:
             if admission is not None:
                 # Waits ``pending`` for a slot; an abort meanwhile cancels the wait (and ends it here).
-                self.control.waiting(cancel_drive)
+                self.control.queued(cancel_drive)
                 await admission.acquire()
                 admitted = True
             await self._start()
@@ -295,7 +322,7 @@ class LiveExecution:
                                     "reused_calls": len(take_over.completed_calls)})
             self._log.info("execution %s resumed from the history store", ctx.id)
         for action, reason in take_over.pending_control:
-            self.control.apply(action, reason)
+            self.apply_control(action, reason)
 
     def _settle(self, exc: BaseException) -> bool:
         """The outcome of a drive that raised. True when it was cancelled from outside."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quorum.definition.model import Task
+from quorum.engine.approvals import gates_of, open_gates
 from quorum.engine.context import Checkpoint, ExecutionContext
 from quorum.engine.handle import ExecutionHandle
 from quorum.engine.journal import running_time_s, settle_from_journal
@@ -270,7 +271,7 @@ async def plan_resume(
         raise
     return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(
         completed_calls=dict(calls), start_attempts=attempts, used_s=used_s, recovered=True,
-        pending_control=control,
+        pending_control=control, approvals=gates_of(journal),
     ), agent_choices=record.agent_choices)
 
 
@@ -290,7 +291,9 @@ async def recover(
     """Resume every execution a dead process left *running* (see ``list_orphans``).
 
     Paused executions are parked, not lost: they wait for an explicit ``resume_execution(id)`` and are
-    left alone. Pause and abort requests made before the crash are picked up. With ``wait`` it returns
+    left alone; so are executions waiting for approval, until a gate's deadline has passed (then its
+    default is applied and the execution goes on). One that reaches a new wait is detached again.
+    Pause and abort requests made before the crash are picked up. With ``wait`` it returns
     when every recovered execution has ended or has paused; one that pauses (a pending pause request)
     is detached, so it stays paused for a later ``resume`` instead of holding this call forever.
 
@@ -303,6 +306,9 @@ async def recover(
             continue
         if record.status == ExecutionStatus.PAUSED:
             log.info("execution %s is paused; `quorum resume %s` continues it", record.id, record.id)
+            continue
+        if record.status == ExecutionStatus.WAITING and not await _deadline_passed(store, record.id):
+            log.info("execution %s waits for approval; `quorum approve %s` decides", record.id, record.id)
             continue
         if record.recovery_attempts >= max_attempts:
             await _give_up(store, record, owner=owner, lease_ttl_s=lease_ttl_s, log=log)
@@ -326,9 +332,15 @@ async def recover(
     return handles
 
 
+async def _deadline_passed(store: HistoryStore, execution_id: str) -> bool:
+    """Whether a gate the execution waits at has passed its deadline (its default is then due)."""
+    now = time.time()
+    return any(gate.expired(now) for gate in open_gates(await store.read_journal(execution_id)))
+
+
 async def _until_ended_or_paused(handle: ExecutionHandle) -> None:
     while not handle.done:
-        if handle.status == ExecutionStatus.PAUSED:
+        if handle.status in (ExecutionStatus.PAUSED, ExecutionStatus.WAITING):
             await handle.detach()
             return
         await asyncio.sleep(_RECOVER_POLL_S)

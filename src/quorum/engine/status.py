@@ -3,16 +3,19 @@
 ::
 
     pending ──► running ──► completed
-       │          │ ▲
-       │          ▼ │
-       │        paused
-       │          │
-       └──────────┴──► failed | aborted | timeout
+       │        │ ▲  ▲ │
+       │        ▼ │  │ ▼
+       │      paused ◄─► waiting
+       │          │        │
+       └──────────┴────────┴──► failed | aborted | timeout
 
 - ``pending``: created, not started.
 - ``running``: the scheduler is driving phases.
 - ``paused``: no new step starts until resumed; calls in flight finish. Paused time does not count
   against the execution's time limit, so a paused execution cannot time out (it can be aborted).
+- ``waiting``: an ``approval:`` step waits for a person's decision. Like paused time, the wait does not
+  count against the time limit; the execution needs no live process meanwhile (it can be detached and
+  is resumed from its journal by the process that brings the decision).
 - ``completed`` / ``failed`` / ``aborted`` / ``timeout``: terminal.
 
 A terminal (or pending/paused) execution may be rolled back with
@@ -43,6 +46,7 @@ class ExecutionStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     PAUSED = "paused"
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
     ABORTED = "aborted"
@@ -76,9 +80,10 @@ PHASE_TERMINAL: Final[frozenset[PhaseStatus]] = frozenset(
 _S = ExecutionStatus
 TRANSITIONS: Final[dict[ExecutionStatus, frozenset[ExecutionStatus]]] = {
     _S.PENDING: frozenset({_S.RUNNING, _S.FAILED, _S.ABORTED}),
-    _S.RUNNING: frozenset({_S.PAUSED, _S.COMPLETED, _S.FAILED, _S.ABORTED, _S.TIMEOUT}),
+    _S.RUNNING: frozenset({_S.PAUSED, _S.WAITING, _S.COMPLETED, _S.FAILED, _S.ABORTED, _S.TIMEOUT}),
     # A paused execution fails only when something already in flight fails it (a validation step).
-    _S.PAUSED: frozenset({_S.RUNNING, _S.ABORTED, _S.FAILED}),
+    _S.PAUSED: frozenset({_S.RUNNING, _S.WAITING, _S.ABORTED, _S.FAILED}),
+    _S.WAITING: frozenset({_S.RUNNING, _S.PAUSED, _S.ABORTED, _S.FAILED}),
     _S.COMPLETED: frozenset(),
     _S.FAILED: frozenset(),
     _S.ABORTED: frozenset(),

@@ -5,6 +5,8 @@
 - The execution row follows the ``execution:*`` events (:data:`STATUS_OF_EVENT`); once a final outcome
   (completed, failed, aborted, timeout) is recorded the journal is closed: no further event is
   accepted, so the outcome is recorded exactly once and a late (zombie) driver cannot add to it.
+- ``approval:requested`` / ``approval:decided`` carry the status after them in their data (``waiting``,
+  or ``running`` / ``paused`` when the gate closed).
 - ``agent:response`` events whose data holds ``call_key`` and ``response`` are completed calls;
   ``checkpoint:created`` events are checkpoints; an ``execution:resumed`` event whose data holds
   ``agent_choices`` replaces the row's (a resume that chose other models).
@@ -47,6 +49,10 @@ STATUS_OF_EVENT: Final[Mapping[str, str]] = {
     EventType.EXECUTION_TIMEOUT: "timeout",
     EventType.EXECUTION_ABORTED: "aborted",
 }
+
+_STATUS_IN_DATA: Final[frozenset[str]] = frozenset({EventType.APPROVAL_REQUESTED, EventType.APPROVAL_DECIDED})
+"""Events whose data carries the status after them (waiting for a person, or running on)."""
+_NOT_FINAL: Final[frozenset[str]] = frozenset({"running", "paused", "waiting"})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -94,6 +100,8 @@ def apply_event(state: RowState, event: Event) -> None:
             f"once and its journal is closed, so {event.type!r} (sequence {event.sequence}) is refused"
         )
     status = STATUS_OF_EVENT.get(event.type)
+    if event.type in _STATUS_IN_DATA and event.data.get("status") in _NOT_FINAL:
+        status = str(event.data["status"])
     if status is not None:
         state.status = status
         if status == "running" and state.started_at is None:

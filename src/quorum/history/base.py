@@ -31,14 +31,15 @@ __all__ = (
     "Lease",
 )
 
-ControlAction = Literal["pause", "resume", "abort"]
+ControlAction = Literal["pause", "resume", "abort", "decide"]
+"""``decide`` carries an approval decision (``Decision.to_request()``, JSON) in the request's ``reason``."""
 
 EXECUTION_STATUSES: frozenset[str] = frozenset(
-    {"pending", "running", "paused", "completed", "failed", "aborted", "timeout"}
+    {"pending", "running", "paused", "waiting", "completed", "failed", "aborted", "timeout"}
 )
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "aborted", "timeout"})
 """Final outcomes: recorded once; an execution in one of these is never driven again."""
-ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "paused"})
+ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "paused", "waiting"})
 """Statuses that need an owner; such an execution whose owner is gone is an orphan."""
 
 _EMPTY: Mapping[str, Any] = frozen_mapping()
