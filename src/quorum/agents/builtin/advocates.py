@@ -179,11 +179,13 @@ def red_team(request: AgentRequest) -> dict[str, Any]:
 
 
 def execution_strategist(request: AgentRequest) -> dict[str, Any]:
-    """Requested amount = amount * min(1, 0.5 + net conviction) when the analysts lean bullish, else 0."""
+    """Requested amount = amount * min(1, policy.request_base_fraction + net conviction) when the analysts
+    lean bullish, else 0."""
     snap = snapshot_for(request)
     views = [op for op in analyst_views(request) if not op.abstained]
     _, net = majority_view(views)
-    fraction = min(1.0, 0.5 + net) if net > 0 else 0.0
+    base = float((snap.get("policy") or {}).get("request_base_fraction", 0.5))
+    fraction = min(1.0, base + net) if net > 0 else 0.0
     proposed = snap["amount"] * fraction
     tranches = tranche_schedule(proposed, snap["limits"]["tranches"], snap["horizon"]["calendar_days"])
     basis = [{"agent": op.agent, "stance": op.stance, "confidence": op.confidence} for op in views]

@@ -115,6 +115,9 @@ class CommitteePolicy:
     min_expected_return_score: float = 0.2
     """Net score of the return analysts' evidence (technical, fundamental, sentiment, macro) that APPROVE
     needs: risk analysis alone never makes a case to buy."""
+    request_base_fraction: float = 0.5
+    """The execution strategist requests amount x min(1, this + net conviction) when the analysts lean
+    bullish (conviction requests; the risk officer's caps dispose)."""
     # -- ratings (on the return analysts' net score)
     buy_score: float = 0.5
     overweight_score: float = 0.2
@@ -162,8 +165,8 @@ DEFAULT_POLICY = CommitteePolicy()
 _UNIT = frozenset(
     {
         "ewma_lambda", "var_level", "min_stop_fraction", "stale_share", "flat_share", "stance_threshold",
-        "min_expected_return_score",
-        "underweight_reduce_fraction", "drift_shrinkage", "scenario_tilt", "max_adv_fraction",
+        "min_expected_return_score", "underweight_reduce_fraction", "request_base_fraction",
+        "drift_shrinkage", "scenario_tilt", "max_adv_fraction",
         "max_loss_fraction", "max_stop_fraction", "default_stop_fraction", "unmeasured_fraction",
         "max_position_fraction", "risk_per_trade",
     }
