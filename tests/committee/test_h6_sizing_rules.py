@@ -111,3 +111,15 @@ def test_ratings_map_to_trades_and_a_holding_can_be_reduced_or_sold() -> None:
     assert _trade("Sell", 0.0, 8_000.0, POLICY)["amount"] == 8_000.0
     assert _trade("Sell", 0.0, 0.0, POLICY)["side"] == "none"  # nothing held, nothing to sell
     assert _trade("Hold", 0.0, 8_000.0, POLICY)["side"] == "none"
+
+
+def test_compliance_counts_the_holding_in_the_concentration_check() -> None:
+    from quorum.agents.builtin.governance import compliance_review
+
+    base = {**snap(portfolio=100_000.0), "ticker": "XYZ", "asset_class": "equity", "prices": None}
+    # 10,000 of 100,000 is within 10% alone, and over it with the 5,000 already held
+    alone = compliance_review(base, {}, agent="compliance-officer")["conditions"]
+    assert all("position limited" not in c for c in alone)
+    held = {**base, "position": {"value": 5_000.0, "source": "input.position"}}
+    conditions = compliance_review(held, {}, agent="compliance-officer")["conditions"]
+    assert any("position limited to 10%" in c for c in conditions)

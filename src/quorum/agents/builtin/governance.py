@@ -121,11 +121,15 @@ def compliance_review(snap: Mapping[str, Any], inputs: Mapping[str, Any], *, age
     if not within:
         conditions.append(f"orders above {money(limits['single_order_limit'])} need senior sign-off")
     pv = snap.get("portfolio_value")
+    held = float((snap.get("position") or {}).get("value") or 0.0)
     if pv:
-        share = amount / pv
+        share = (amount + held) / pv  # the position after the trade, the current holding included
         ok = share <= limits["max_position_fraction"]
         check(
-            "concentration", ok, f"{pct(share)} of the portfolio vs {pct(limits['max_position_fraction'], 0)}"
+            "concentration",
+            ok,
+            f"{pct(share)} of the portfolio after the trade ({money(held)} held) vs "
+            f"{pct(limits['max_position_fraction'], 0)}",
         )
         if not ok:
             conditions.append(
