@@ -51,6 +51,15 @@ def test_yfinance_falls_back_to_the_symbol_as_given_and_uses_adj_close(wire: Wir
     assert any("AAPL-USD" in r for r in asked)  # the crypto pair was tried first, and had no bars
 
 
+def test_yfinance_says_when_the_last_daily_bar_is_today(wire: Wire, tmp_path: Path) -> None:
+    provider = YahooProvider(session=wire.yahoo_session(), cache_dir=tmp_path / "yf")
+    series = provider.fetch("BTC", interval="1d", days=730, now=datetime(2024, 2, 29, 15, tzinfo=UTC))
+    assert series.points[-1].date == "2024-02-29"
+    assert any("is today's" in n for n in series.notes)
+    later = provider.fetch("BTC", interval="1d", days=730, now=NOW)
+    assert not any("is today's" in n for n in later.notes)
+
+
 def test_yfinance_unknown_symbol_is_no_data(wire: Wire, tmp_path: Path) -> None:
     provider = YahooProvider(session=wire.yahoo_session(), cache_dir=tmp_path / "yf")
     with pytest.raises(MarketDataError) as info:

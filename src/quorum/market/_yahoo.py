@@ -115,6 +115,10 @@ class YahooProvider:
         if skipped:
             notes.append(f"{skipped} bar(s) without a close skipped")
         last = frame.index[-1]
+        if interval == "1d" and points and last.tzinfo is not None and last.date() == \
+                now.astimezone(last.tzinfo).date():
+            notes.append(f"the last bar ({points[-1].date}) is today's: its close is the latest price, the "
+                         "day may still be trading")
         return PriceSeries(
             points=tuple(points), provider=self.name, symbol=symbol, ticker=ticker.upper(), interval=interval,
             as_of=last.tz_convert("UTC").to_pydatetime() if last.tzinfo else last.to_pydatetime().replace(
