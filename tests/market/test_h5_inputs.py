@@ -40,6 +40,16 @@ def test_the_ticker_gets_prices_and_market_data(tmp_path: Path) -> None:
     assert set(no_meta.fields) == {"prices"}  # marketData only where the task declares it
 
 
+def test_rows_given_in_the_input_get_their_provenance(tmp_path: Path) -> None:
+    rows = [{"date": "2024-01-02", "close": 2}, {"date": "2024-01-01", "close": 1}]
+    added = market_input({"ticker": "ETH", "prices": rows}, declared={"ticker", "prices", "marketData"},
+                         defaults={}, choice=parse_choice("cache", {}), cache=_cache(tmp_path, "ETH"))
+    assert set(added.fields) == {"marketData"}  # the rows themselves stay as given
+    meta = added.fields["marketData"]
+    assert (meta["provider"], meta["observations"], meta["last_date"]) == ("input", 2, "2024-01-02")
+    assert meta["notes"] == ["input.prices: the rows were given newest first; read oldest first"]
+
+
 def test_given_prices_win_and_none_adds_nothing(tmp_path: Path) -> None:
     cache = _cache(tmp_path, "ETH")
     given = market_input({"ticker": "ETH", "prices": [1, 2]}, declared={"ticker", "prices"}, defaults={},

@@ -15,7 +15,7 @@ from typing import Any
 from quorum.market._cache import PriceCache
 from quorum.market._choice import DataChoice
 from quorum.market._errors import MarketDataError
-from quorum.market._formats import read_price_file
+from quorum.market._formats import parse_price_rows, read_price_file
 from quorum.market._resolve import Resolution, resolve_series
 
 __all__ = ("MarketInput", "market_input", "provenance_of_file")
@@ -60,6 +60,11 @@ def market_input(
 
     resolver = resolve or default_resolve
     wants_meta = "marketData" in declared
+    given = raw.get("prices")
+    if wants_meta and "marketData" not in raw and isinstance(given, list | tuple):
+        # rows given in the input (--input): their provenance still records what reading them changed
+        series = parse_price_rows(given, source="input.prices")
+        return MarketInput(fields={"marketData": series.provenance()})
     if "prices" in declared and "prices" not in raw:
         ticker = raw.get("ticker", defaults.get("ticker"))
         if isinstance(ticker, str) and ticker.strip():
