@@ -10,15 +10,27 @@ from fastapi import FastAPI
 
 from quorum.server import routes_events, routes_executions, routes_health, routes_tasks
 
-__all__ = ("API_PREFIX", "include_routes")
+__all__ = ("API_PREFIX", "ROOT_ROUTES", "include_routes", "route_table")
 
 API_PREFIX = "/api/v1"
 
 ROUTERS = (routes_tasks.router, routes_executions.router, routes_events.router, routes_health.router)
+ROOT_ROUTES = (("GET", "/healthz"),)
+"""Served outside /api/v1 and outside the OpenAPI document."""
+
+
+def route_table() -> list[tuple[str, str]]:
+    """Every (method, path) the API serves, path parameters as ``{name}``: what the security test walks."""
+    from fastapi.routing import APIRoute
+
+    table = [(method, API_PREFIX + route.path) for router in ROUTERS for route in router.routes
+             if isinstance(route, APIRoute) for method in sorted(route.methods or ())]
+    return [*table, ("GET", f"{API_PREFIX}/openapi.json"), *ROOT_ROUTES]
 
 
 def include_routes(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     # the probe also at the root, where load balancers look by default
-    app.add_api_route("/healthz", routes_health.health, methods=["GET"], include_in_schema=False)
+    for method, path in ROOT_ROUTES:
+        app.add_api_route(path, routes_health.health, methods=[method], include_in_schema=False)

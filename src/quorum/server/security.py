@@ -27,10 +27,6 @@ OPEN_PATHS = frozenset({"/healthz", "/api/v1/healthz"})
 """Answered without a token (liveness probes); still behind the Host and Origin checks."""
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class SecurityMiddleware:
     def __init__(self, app: ASGIApp, settings: ServeSettings) -> None:
         self.app = app
@@ -47,20 +43,32 @@ class SecurityMiddleware:
             status, detail, headers = refusal
             await problem(status, detail, instance=request.url.path, headers=headers)(scope, receive, send)
             return
-        started = False
+        if "content-length" not in request.headers and request.method not in ("GET", "HEAD"):
+            # a streamed (chunked) body: read it here, up to the limit, so that an endless one is
+            # refused before a route sees it (FastAPI would turn a failure while it reads into a 400)
+            body = await self._read_limited(receive)
+            if body is None:
+                detail = f"the request body is larger than {self.settings.max_body_bytes} bytes"
+                await problem(413, detail, instance=request.url.path)(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
 
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, self._limited(receive), tracked)
-        except _BodyTooLarge:
-            if started:
-                raise
-            detail = f"the request body is larger than {self.settings.max_body_bytes} bytes"
-            await problem(413, detail, instance=request.url.path)(scope, receive, send)
+    async def _read_limited(self, receive: Receive) -> bytes | None:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.settings.max_body_bytes:
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(parts)
 
     def _refusal(self, request: Request) -> tuple[int, str, dict[str, str] | None] | None:
         host = _host_name(request.headers.get("host", ""))
@@ -83,20 +91,18 @@ class SecurityMiddleware:
                 {"WWW-Authenticate": 'Bearer realm="quorum"'}
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
-        limit = self.settings.max_body_bytes
-        seen = 0
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _BodyTooLarge()
-            return message
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
 
-        return counted
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _host_name(netloc: str) -> str:
