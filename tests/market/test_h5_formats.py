@@ -120,3 +120,13 @@ def test_a_non_utf8_price_file_names_its_line(tmp_path: Path) -> None:
     path.write_bytes(b"date,close\n2024-01-01,1\n2024-01-02,2 \xe9\n")
     with pytest.raises(InputValidationError, match=rf"{path}:3: not UTF-8"):
         read_prices_csv(path)
+
+
+def test_a_pandas_export_of_daily_bars_keeps_its_local_dates() -> None:
+    text = ("Date,Open,High,Low,Close,Adj Close,Volume\n"
+            "2024-01-02 00:00:00-05:00,1,1,1,10,9.5,100\n"
+            "2024-01-03 00:00:00-05:00,1,1,1,11,10.5,100\n")
+    points = parse_price_series(text, source="aapl.csv").points
+    assert [p.date for p in points] == ["2024-01-02", "2024-01-03"]
+    intraday = parse_price_history("date,close\n2024-01-02T14:30:00-05:00,1\n2024-01-02T15:30:00-05:00,2\n")
+    assert [p.date for p in intraday] == ["2024-01-02T19:30:00Z", "2024-01-02T20:30:00Z"]

@@ -41,6 +41,9 @@ def parse_stamp(text: str) -> datetime | None:
         stamp = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
         return None
+    if stamp.hour == stamp.minute == stamp.second == stamp.microsecond == 0:
+        # local midnight (pandas writes a daily bar as 2024-01-02 00:00:00-05:00): that day, not 05:00 UTC
+        return datetime(stamp.year, stamp.month, stamp.day, tzinfo=UTC)
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
