@@ -27,7 +27,7 @@ NOWHERE = "http://127.0.0.1:9"  # the discard port: a provider that tried the ne
 def cli(tmp_path: Path) -> Cli:
     cli = Cli.in_folder(tmp_path)
     cli.env.update({"QUORUM_DATA_DIR": str(tmp_path / "data"), "HTTPS_PROXY": NOWHERE, "HTTP_PROXY": NOWHERE,
-                    "https_proxy": NOWHERE, "http_proxy": NOWHERE})
+                    "https_proxy": NOWHERE, "http_proxy": NOWHERE, "QUORUM_DATA": "none"})
     return cli
 
 
@@ -63,14 +63,22 @@ def test_data_cache_puts_prices_and_their_provenance_into_the_stored_input(cli: 
 
 def test_the_default_serves_a_fresh_cache_without_the_network(cli: Cli, wire: Wire) -> None:
     _fill_cache(cli, wire, fetched_at=datetime.now(UTC))
+    cli.env.pop("QUORUM_DATA", None)  # the default source, whatever the CLI tests' environment sets
     r = cli(*COMMITTEE, "--json")
     assert r.code == 0, r
     assert r.json()["input"]["marketData"]["served_from"] == "cache"
     assert "fresh enough" in r.err
 
 
+def test_quorum_data_none_runs_without_market_data(cli: Cli) -> None:
+    r = cli(*COMMITTEE, "--json")
+    assert r.code == 0, r
+    assert "prices" not in r.json()["input"]
+    assert "market data: none" in r.err
+
+
 def test_no_data_anywhere_says_what_is_missing_and_what_to_run(cli: Cli) -> None:
-    r = cli(*COMMITTEE, "--data", "cache")
+    r = cli(*COMMITTEE, "--data", "cache")  # the network is out of reach here: only --data cache can be tried
     assert r.code == 2, r
     assert "no cached 1d prices for BTC" in r.err
     assert "--data yfinance" in r.err
