@@ -123,6 +123,28 @@ def test_nothing_cached_and_nothing_answering_says_what_to_do(wire: Wire, tmp_pa
     assert "--prices FILE.csv" in error.hint
 
 
+def test_an_explicit_provider_offline_serves_only_its_own_cached_series(wire: Wire, tmp_path: Path) -> None:
+    cache = PriceCache(tmp_path / "c.sqlite3")
+    make = _providers(wire, tmp_path)
+    resolve_series("BTC", parse_choice("ccxt:binance", {}), cache=cache, providers=make, now=NOW)
+    wire.refuse = True
+    later = NOW + timedelta(days=1)
+    # binance's bars are not Yahoo's
+    with pytest.raises(MarketDataError, match="nothing from yfinance in the cache"):
+        resolve_series("BTC", parse_choice("yfinance", {}), cache=cache, providers=make, now=later)
+    served = resolve_series("BTC", parse_choice("ccxt:binance", {}), cache=cache, providers=make, now=later)
+    assert served.used == "cache"
+    assert served.series is not None
+    assert served.series.provider == "ccxt:binance"
+
+
+def test_a_ticker_no_provider_knows_asks_to_check_it(wire: Wire, tmp_path: Path) -> None:
+    with pytest.raises(MarketDataError) as info:
+        resolve_series("ZZZZ", parse_choice(None, {}), cache=PriceCache(tmp_path / "c.sqlite3"),
+                       providers=_providers(wire, tmp_path), now=NOW)
+    assert info.value.hint.startswith("check the ticker")
+
+
 def test_a_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "yfinance", None)  # import yfinance -> ImportError
     monkeypatch.setitem(sys.modules, "ccxt", None)

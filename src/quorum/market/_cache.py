@@ -80,8 +80,14 @@ class PriceCache:
             (provider, symbol, interval),
         )
 
-    def latest(self, ticker: str, interval: str) -> PriceSeries | None:
-        """The most recently fetched series of ``ticker`` (as asked, any provider)."""
+    def latest(self, ticker: str, interval: str, *, provider: str | None = None) -> PriceSeries | None:
+        """The most recently fetched series of ``ticker`` (as asked), from ``provider`` or any."""
+        if provider is not None:
+            return self._one(
+                f"SELECT {_COLUMNS} FROM price_series WHERE ticker = ? AND interval = ? AND provider = ? "
+                "ORDER BY fetched_at DESC LIMIT 1",
+                (ticker.strip().upper(), interval, provider),
+            )
         return self._one(
             f"SELECT {_COLUMNS} FROM price_series WHERE ticker = ? AND interval = ? "
             "ORDER BY fetched_at DESC LIMIT 1",

@@ -128,16 +128,20 @@ def resolve_series(
         skipped = f" ({'; '.join(said)})" if said else ""
         return Resolution(series=series, used=name,
                           message=f"market data: {_describe(series)} from {name}{skipped}")
-    cached = cache.latest(symbol, interval)
-    if cached is not None and (choice.kind == "auto" or cached.provider == choice.provider):
+    cached = cache.latest(symbol, interval, provider=choice.provider if choice.kind == "provider" else None)
+    if cached is not None and any(f.reason != "no-data" for f in failures):
         return _from_cache(cached, now, "offline or refused: " + "; ".join(said))
+    from_provider = f" from {choice.provider}" if choice.kind == "provider" else ""
     if all(f.reason == "missing" for f in failures):
         hint = EXTRA_COMMAND
+    elif all(f.reason == "no-data" for f in failures):
+        hint = ("check the ticker (Yahoo writes AAPL, BTC-USD, EURUSD=X, ^GSPC; exchanges BTC/USDT), or give "
+                "a price file: --prices FILE.csv")
     else:
         hint = ("run it again online (the prices are then cached for offline runs), or give a price file: "
                 "--prices FILE.csv")
     raise MarketDataError(
-        f"no price history for {symbol}: nothing in the cache ({cache.path}), and "
+        f"no price history for {symbol}: nothing{from_provider} in the cache ({cache.path}), and "
         + "; ".join(said),
         reason="missing", hint=hint,
     )
