@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from quorum.cli import (
+    approve_cmd,
     config_cmd,
     control,
     definitions,
@@ -118,6 +119,9 @@ _register("resume", run_cmd.resume, "quorum resume 3f2a9c")
 _register("abort", control.abort, "quorum abort 3f2a9c --reason 'wrong inputs'")
 _register("fork", fork_cmd.fork, "quorum fork 3f2a9c", "quorum fork 3f2a9c --checkpoint Analysis",
           "quorum fork 3f2a9c --task tasks/my-task.md --rerun Verdict")
+_register("approve", approve_cmd.approve, "quorum approve 3f2a9c --comment 'within mandate'",
+          "quorum approve 3f2a9c --reject --by alice", "quorum approve 3f2a9c --option half")
+_register("approvals", approve_cmd.approvals, "quorum approvals", "quorum approvals --json")
 _register("recover", recover_cmd.recover, "quorum recover", "quorum recover --json")
 _register("serve", serve_cmd.serve, "quorum serve",
           "QUORUM_API_TOKEN=$(cat token) quorum serve --host 0.0.0.0 --port 8300")

@@ -51,6 +51,8 @@ class ExitCode(enum.IntEnum):
     """The execution was aborted (second Ctrl-C, or `quorum abort`)."""
     PAUSED = 5
     """The execution is paused (first Ctrl-C); `quorum resume <id>` continues it."""
+    WAITING = 6
+    """The execution waits for an approval; `quorum approve <id>` decides and continues it."""
     INTERRUPTED = 130
     """Ctrl-C outside of an execution."""
 

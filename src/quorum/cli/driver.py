@@ -7,6 +7,9 @@
   at once.
 - A pause asked for by another process (``quorum pause <id>``) keeps this process waiting, paused,
   until ``quorum resume <id>`` or ``quorum abort <id>``.
+- An execution that reaches an ``approval:`` step is left waiting in the history (detached: no process
+  needed while people decide); the command ends with exit status 6, printing how to decide
+  (``quorum approve <id>``). Without a history (``--no-history``) it waits here for its deadline.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +43,15 @@ then run again on resume, as after a crash)."""
 class Outcome:
     execution_id: str
     result: ExecutionResult | None
-    """None when the command leaves the execution paused (detached, for ``quorum resume``)."""
+    """None when the command leaves the execution paused or waiting for approval (detached)."""
+    left: str = "paused"
+    """What a detached execution was left as: ``paused`` or ``waiting``."""
+    gates: tuple[Mapping[str, Any], ...] = ()
+    """The approvals it waits for, when ``waiting`` (``approval:requested`` data)."""
 
     @property
     def status(self) -> str:
-        return "paused" if self.result is None else self.result.status.value
+        return self.left if self.result is None else self.result.status.value
 
 
 class RunSession:
@@ -56,6 +63,8 @@ class RunSession:
         self._interrupts = 0
         self._paused_by_us = False
         self._paused = asyncio.Event()
+        self._waiting = asyncio.Event()
+        self._gates: dict[str, Mapping[str, Any]] = {}
         self._in_flight = 0
         self._settled = asyncio.Event()
         self._settled.set()
@@ -101,6 +110,12 @@ class RunSession:
             else:
                 self._note(f"paused from elsewhere: `quorum resume {event.execution_id}` continues it, "
                            f"`quorum abort {event.execution_id}` ends it")
+        elif kind == EventType.APPROVAL_REQUESTED:
+            self._gates[str(event.data.get("gate"))] = event.data
+            if self._store is not None:
+                self._waiting.set()  # leave it to the history while people decide
+        elif kind == EventType.APPROVAL_DECIDED and event.data.get("outcome") is not None:
+            self._gates.pop(str(event.data.get("gate")), None)
         elif kind == EventType.EXECUTION_RESUMED and not event.data.get("recovered"):
             # resumed from elsewhere (`quorum resume`); a recovery's "resumed" only marks its start
             self._paused_by_us = False
@@ -128,11 +143,28 @@ class RunSession:
             self._on_sigint()
         result_task = asyncio.ensure_future(handle.result())
         paused_task = asyncio.ensure_future(self._paused.wait())
+        waiting_task = asyncio.ensure_future(self._waiting.wait())
+        try:
+            return await self._follow(handle, result_task, paused_task, waiting_task)
+        finally:
+            waiting_task.cancel()
+
+    async def _follow(self, handle: ExecutionHandle, result_task: asyncio.Future[ExecutionResult],
+                      paused_task: asyncio.Future[Any], waiting_task: asyncio.Future[Any]) -> Outcome:
         while True:
-            done, _ = await asyncio.wait({result_task, paused_task}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({result_task, paused_task, waiting_task},
+                                         return_when=asyncio.FIRST_COMPLETED)
             if result_task in done:
                 paused_task.cancel()
                 return Outcome(execution_id=handle.id, result=result_task.result())
+            if waiting_task in done:
+                self._waiting.clear()
+                outcome = await self._leave_waiting(handle)
+                if outcome is not None:
+                    paused_task.cancel()
+                    return outcome
+                waiting_task = asyncio.ensure_future(self._waiting.wait())
+                continue
             if await self._leave_paused(result_task):
                 outcome = await self._detach(handle)
                 if outcome is not None:
@@ -150,6 +182,23 @@ class RunSession:
         await asyncio.wait(waiting, timeout=_SETTLE_S, return_when=asyncio.FIRST_COMPLETED)
         settle.cancel()
         return not result_task.done() and self._paused_by_us
+
+    async def _leave_waiting(self, handle: ExecutionHandle) -> Outcome | None:
+        """Leave an execution that waits for approval to the history. None when it is not waiting any
+        more (decided meanwhile, or ending): follow it on."""
+        from quorum.errors import InvalidTransitionError
+
+        assert self._executor is not None
+        await asyncio.sleep(0)  # let the gate settle: a decision already recorded closes it at once
+        if handle.status.value != "waiting":
+            return None
+        try:
+            result = await self._executor.detach(handle.id)
+        except InvalidTransitionError:
+            return None
+        if result.status.terminal:
+            return Outcome(execution_id=handle.id, result=result)
+        return Outcome(execution_id=handle.id, result=None, left="waiting", gates=tuple(self._gates.values()))
 
     async def _detach(self, handle: ExecutionHandle) -> Outcome | None:
         """Leave the paused execution to the history (journal flushed, lease released) for

@@ -343,18 +343,48 @@ def view_for(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | No
 
 def _finish(outcome: Outcome, *, as_json: bool, store: HistoryStore | None) -> int:
     if outcome.result is None:
-        # paused by Ctrl-C and detached: the history holds it, for `quorum resume`
+        # paused by Ctrl-C, or waiting for approval, and detached: the history holds it
         if as_json:
-            sys.stdout.write(json.dumps({"id": outcome.execution_id, "status": "paused"}) + "\n")
+            sys.stdout.write(json.dumps({"id": outcome.execution_id, "status": outcome.left,
+                                         "approvals": [dict(g) for g in outcome.gates]}, default=str) + "\n")
+        elif outcome.left == "waiting":
+            _waiting_message(outcome)
         else:
             _paused_message(outcome.execution_id)
-        return ExitCode.PAUSED
+        return ExitCode.WAITING if outcome.left == "waiting" else ExitCode.PAUSED
     result = outcome.result
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     else:
         print_result(result, recorded=store is not None)
     return exit_code_for_status(result.status.value)
+
+
+def _waiting_message(outcome: Outcome) -> None:
+    from rich.markup import escape
+
+    console = out_console()
+    execution_id = outcome.execution_id
+    console.print()
+    console.print(f"[bold yellow]waiting for approval[/] execution {execution_id}")
+    for gate in outcome.gates:
+        choices = [str(c) for c in gate.get("choices") or ()]
+        line = f"  {escape(str(gate.get('gate')))}: {escape(str(gate.get('question')))}"
+        console.print(line, soft_wrap=True)
+        if gate.get("deadline"):
+            console.print(f"    deadline: {_when(float(gate['deadline']))} (then: {gate.get('default')})")
+        if choices and choices != ["approve", "reject"]:
+            console.print(f"    choices: {', '.join(choices)}")
+    console.print(f"  approve it: [bold]quorum approve {execution_id}[/] "
+                  "(--reject, --option X, --comment TEXT)")
+    console.print("  list them:  quorum approvals")
+    console.print(f"  look at it: quorum show {execution_id}")
+
+
+def _when(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _paused_message(execution_id: str) -> None:
