@@ -103,4 +103,6 @@ def test_data_csv_and_prices_read_a_yahoo_export_and_record_its_notes(cli: Cli) 
     data = given.json()["input"]
     assert data["prices"] == result["input"]["prices"]  # --prices wins over --data
     assert any("Adj Close" in n for n in data["marketData"]["notes"])
+    assert (data["marketData"]["provider"], data["marketData"]["symbol"]) == ("file", "yahoo_export_aapl.csv")
+    assert data["marketData"]["ticker"] == "AAPL"
     assert "wins over --data cache" in given.err

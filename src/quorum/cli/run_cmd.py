@@ -165,7 +165,9 @@ def _market_data(task: Task, raw: dict[str, Any], *, data: str | None, prices: P
             if data is not None:
                 err_console().print(f"[yellow]note:[/] --prices {escape(str(prices))} wins over "
                                     f"--data {escape(data)}", soft_wrap=True)
-            return {"marketData": provenance_of_file(prices)} if "marketData" in declared else {}
+            if "marketData" not in declared:
+                return {}
+            return {"marketData": provenance_of_file(prices, ticker=str(raw.get("ticker") or ""))}
         added = market_input(raw, declared=declared, defaults={r.name: r.default for r in task.requirements},
                              choice=parse_choice(data), cache=PriceCache(cache_path()))
     except InputValidationError as exc:

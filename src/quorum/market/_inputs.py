@@ -8,7 +8,7 @@ Only a task that declares ``prices`` gets them, and only from its ``ticker`` (or
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,10 @@ class MarketInput:
     """What was used, one line each, for the user."""
 
 
-def provenance_of_file(path: Path) -> dict[str, Any]:
+def provenance_of_file(path: Path, *, ticker: str = "") -> dict[str, Any]:
     """The ``marketData`` of a ``--prices`` file: its format's notes (Adj Close, sorted, duplicates...)."""
     series = read_price_file(path)
-    return series.provenance()
+    return replace(series, ticker=ticker.strip().upper(), symbol=path.name).provenance()
 
 
 def _tickers(value: Any) -> list[str]:
