@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 import quorum.engine.executor as executor_module
+from quorum.agents.builtin.prices import read_prices_csv
 from quorum.cli.memo import memo_markdown
+from quorum.market._inputs import provenance_of_file  # what --prices stores as marketData
 
 from ..cli.helpers import Cli
 
@@ -100,3 +102,25 @@ async def test_bad_new_inputs_end_the_meeting_at_activation_with_the_reason(
     assert result.status.value == "failed"
     assert "The request is invalid" in str(result.error)
     assert message in str(result.error)
+
+
+async def test_the_data_layers_provenance_reaches_the_verdict(tmp_path: Path) -> None:
+    prices = _prices_csv(tmp_path / "xyz.csv")
+    rows = [{"date": p.date, "close": p.close, "volume": p.volume} for p in read_prices_csv(prices)]
+    meta = provenance_of_file(prices, ticker="XYZ")
+    for market_data in (meta, {"byTicker": {"XYZ": meta}}):
+        inputs = {
+            "ticker": "XYZ",
+            "amount": 10_000,
+            "riskTolerance": "medium",
+            "prices": rows,
+            "marketData": market_data,
+        }
+        result = await executor_module.TaskExecutor(tasks_dir=tmp_path).execute(
+            "investment-committee-meeting", inputs
+        )
+        assert result.status.value == "completed", result.error
+        data = result.to_dict()["verdict"]["data"]
+        assert data["provenance"]["symbol"] == "xyz.csv"
+        assert data["source"] == meta["provider"] or data["source"] == meta["source"]
+        assert data["as_of"] == (meta["as_of"] or rows[-1]["date"])

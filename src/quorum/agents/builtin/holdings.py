@@ -5,7 +5,8 @@
 - ``holdings``: the portfolio's holdings by ticker, each in one of the forms of ``position``; the
   ticker's own entry is its position when ``position`` is not given.
 - ``marketData``: the provenance of ``prices`` (provider, symbol, interval, as-of time, quality notes),
-  as the data layer (``--data``) writes it; copied into the snapshot and the memo as given.
+  as the data layer (``--data``, ``--prices``) writes it, or ``{byTicker: {TICKER: ...}}``; copied into
+  the snapshot and the memo as given.
 """
 
 from __future__ import annotations
@@ -58,10 +59,15 @@ def current_position(inputs: Mapping[str, Any], ticker: str, last_close: float |
     return 0.0, "input.holdings (no entry for the ticker)"
 
 
-def provenance(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+def provenance(inputs: Mapping[str, Any], ticker: str = "") -> dict[str, Any] | None:
+    """The ticker's ``marketData``: the object itself, or its entry under ``byTicker`` (several tickers)."""
     raw = inputs.get("marketData")
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
         raise InputValidationError([f"marketData: expected a mapping (provider, as_of, ...), got {raw!r}"])
+    by_ticker = raw.get("byTicker")
+    if isinstance(by_ticker, Mapping):
+        entry = next((v for k, v in by_ticker.items() if str(k).strip().upper() == ticker), None)
+        return {str(k): thaw(v) for k, v in entry.items()} if isinstance(entry, Mapping) else None
     return {str(k): thaw(v) for k, v in raw.items()}

@@ -45,7 +45,7 @@ def intake_validator(request: AgentRequest) -> dict[str, Any]:
         ("prices", lambda: len(price_history_for(inputs, ticker))),
         ("policy", lambda: policy_from(inputs.get("policy"))[1] or "defaults"),
         ("position", lambda: current_position(inputs, ticker, _last_close(inputs, ticker))[0]),
-        ("marketData", lambda: sorted(provenance(inputs) or {}) or "none"),
+        ("marketData", lambda: sorted(provenance(inputs, ticker) or {}) or "none"),
     ):
         try:
             value = fn()

@@ -138,7 +138,7 @@ def build_snapshot(inputs: Mapping[str, Any], *, now: dt.datetime | None = None)
         if not inputs.get(key):
             gaps.append(f"no {what} supplied (input.{key})")
     held, held_from = current_position(inputs, ticker, metrics["last_close"])
-    source = provenance(inputs)
+    source = provenance(inputs, ticker)
     if source:
         notes = source.get("quality") or source.get("notes") or ()
         quality += [str(n) for n in (notes if isinstance(notes, list | tuple) else [notes])]
