@@ -238,3 +238,11 @@ async def test_only_the_tickers_asked_about_are_answered(tmp_path: Path) -> None
     data = await ask(tmp_path, "How volatile is ETH?", pricesByTicker=by_ticker)
     assert data["verdict"]["figures"]["ranking"] == ["ETH"]
     assert "BTC" not in data["verdict"]["answer"]
+
+
+async def test_without_prices_the_answer_says_how_to_get_them(tmp_path: Path) -> None:
+    data = await ask(tmp_path, "Which is riskier, BTC or ETH?")
+    answer = data["verdict"]
+    assert answer["confidence"] == 0.0
+    assert "tickers=BTC,ETH" in answer["answer"]
+    assert "--prices" in answer["answer"]

@@ -197,13 +197,14 @@ def answer_synthesizer(request: AgentRequest) -> dict[str, Any]:
     if not answered:
         answer = (
             f"The data supplied cannot answer this {c['question_type']} question about {subject}: every "
-            "selected analyst abstained. Supply prices, news or macro data and ask again."
+            f"selected analyst abstained. It needs {_MISSING.get(dimension, 'prices, news or macro data')}"
+            f"{_price_hint(dimension, tickers)}."
         )
         stance = "neutral"
     elif not lead_answered:
         answer = (
             f"This {dimension} question about {subject} cannot be answered from the data supplied: "
-            f"there is no {_MISSING.get(dimension, 'data for it')}. "
+            f"it needs {_MISSING.get(dimension, 'data for it')}{_price_hint(dimension, tickers)}. "
             "No view is inferred from prices or volatility."
         )
         stance, confidence = "neutral", 0.0
@@ -244,6 +245,17 @@ def answer_synthesizer(request: AgentRequest) -> dict[str, Any]:
             "net_score": round(score, 4),
             "voting": False,
         },
+    )
+
+
+def _price_hint(dimension: str, tickers: Sequence[str]) -> str:
+    """How to supply prices from the command line, for the dimensions that rest on them."""
+    if dimension in ("macro", "sentiment"):
+        return ""
+    named = ",".join(tickers) or "BTC"
+    return (
+        f"; `quorum run daily-market-analysis question=... tickers={named}` fetches them (--data, "
+        "or the cache offline), or give --prices FILE or pricesByTicker in --input"
     )
 
 
