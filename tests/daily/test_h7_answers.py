@@ -246,3 +246,13 @@ async def test_without_prices_the_answer_says_how_to_get_them(tmp_path: Path) ->
     assert answer["confidence"] == 0.0
     assert "tickers=BTC,ETH" in answer["answer"]
     assert "--prices" in answer["answer"]
+
+
+async def test_the_answer_carries_the_data_quality_notes(tmp_path: Path) -> None:
+    closes = walk(120, seed=4, drift=0.0, vol=0.01)
+    closes[60] = closes[60] * 3  # a bad tick, undone on the next bar
+    data = await ask(tmp_path, "How volatile is BTC?", prices=series(closes, first="2020-01-01"))
+    answer = data["verdict"]["answer"]
+    assert "stale" in answer  # 2020's bars, answered today
+    assert "outlier" in answer
+    assert "2020-03-01" in answer  # the outlier's date, named (bar 60 of a daily series from 2020-01-01)

@@ -15,6 +15,7 @@ is missing, when its data is absent. Conventions of every figure: :mod:`.daily_m
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ from quorum.agents.builtin.evidence import evidence, macro_evidence, net_score, 
 from quorum.agents.builtin.indicators import trend
 from quorum.agents.builtin.prices import PricePoint, parse_price_history
 from quorum.agents.protocol import AgentRequest
+from quorum.market import quality_flags
 
 __all__ = (
     "answer_synthesizer",
@@ -68,6 +70,33 @@ def histories_of(request: AgentRequest) -> dict[str, tuple[tuple[PricePoint, ...
             source, value = by_ticker[ticker]
             out[ticker] = (parse_price_history(value, source=source.removeprefix("input.")), source)
     return {t: h for t, h in out.items() if h[0]}
+
+
+def _started_at(request: AgentRequest) -> dt.datetime | None:
+    """The execution's start (epoch seconds from the engine, ISO text from a driver), for data age."""
+    execution = request.context.get("execution")
+    value = execution.get("started_at") if isinstance(execution, Mapping) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    if isinstance(value, str):
+        try:
+            stamp = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    return None
+
+
+def quality_notes(request: AgentRequest, history: tuple[PricePoint, ...], horizon_days: int) -> list[str]:
+    """The data layer's quality flags of a history (stale, flat, outlier ticks), one line each; the age is
+    judged against the execution's start and the question's horizon, and only when that start is known."""
+    now = _started_at(request)
+    flags = quality_flags(history, windows=(), horizon_days=float(horizon_days), now=now)
+    return [
+        f"{f.kind}: {f.message}"
+        for f in flags
+        if f.kind != "too-few-observations" and (now or f.kind != "stale")
+    ]
 
 
 def _abstain(request: AgentRequest, topic: str, missing: str, why: str = "") -> dict[str, Any]:
@@ -133,6 +162,7 @@ def market_technician(request: AgentRequest) -> dict[str, Any]:
             "last_close": cs[-1],
             "observations": len(cs),
             "source": source,
+            "quality": quality_notes(request, history, 1),
         }
         direction = "bullish" if t.score > 0.2 else "bearish" if t.score < -0.2 else "neutral"
         items.append(
@@ -212,6 +242,7 @@ def risk_monitor(request: AgentRequest) -> dict[str, Any]:
             "bars_per_year": freq.bars_per_year,
             "observations": len(cs),
             "source": source,
+            "quality": quality_notes(request, history, days if isinstance(days, int) else 1),
         }
         if isinstance(amount, int | float):
             entry |= {

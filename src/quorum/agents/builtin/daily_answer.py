@@ -220,6 +220,9 @@ def answer_synthesizer(request: AgentRequest) -> dict[str, Any]:
         answer, figures = _momentum_answer(tech)
     else:
         answer, figures = _direction_answer(c, tech, stance, score, subject)
+    notes = _notes(figures)
+    if notes:
+        answer += f" Data notes: {'; '.join(notes)}."
     if answered:
         answer += f" (confidence {confidence:.2f}, {len(answered)} of {len(views)} analysts with data.)"
     key_points = _key_points(views, answered)
@@ -246,6 +249,16 @@ def answer_synthesizer(request: AgentRequest) -> dict[str, Any]:
             "voting": False,
         },
     )
+
+
+def _notes(figures: Mapping[str, Any]) -> list[str]:
+    """The quality notes of the series the answer used (stale, flat, outlier ticks), by ticker."""
+    return [
+        f"{ticker} {note}"
+        for ticker, row in figures.items()
+        if isinstance(row, Mapping)
+        for note in row.get("quality", ())
+    ]
 
 
 def _price_hint(dimension: str, tickers: Sequence[str]) -> str:
