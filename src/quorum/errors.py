@@ -71,6 +71,9 @@ class Problem:
     line: int | None = None
     hint: str | None = None
     severity: Severity = "error"
+    pointer: str | None = None
+    """A JSON Pointer (RFC 6901) into the task's metadata block, e.g. ``/retry/maxAttempts``, when the
+    problem is there: the same place in terms of the published schema (``quorum validate --schema``)."""
 
     @property
     def location(self) -> str:

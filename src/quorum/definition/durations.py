@@ -39,8 +39,9 @@ for _names, _ms in (
 _ALLOWED = (
     "a number of milliseconds (500) or amounts with units: 500ms, 30s, 5 minutes, 1h30m, 1.5 hours, 2 days"
 )
-_NUMBER = re.compile(r"\d{1,15}(?:\.\d{1,15})?|\.\d{1,15}")
-_PART = re.compile(r"\s*(\d{1,15}(?:\.\d{1,15})?|\.\d{1,15})\s*([a-zA-Z]+)\s*(?:,|and\b)?")
+# ASCII digits only (Python's \d also matches other scripts' digits; JSON Schema's does not)
+_NUMBER = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?|\.[0-9]{1,15}")
+_PART = re.compile(r"\s*([0-9]{1,15}(?:\.[0-9]{1,15})?|\.[0-9]{1,15})\s*([a-zA-Z]+)\s*(?:,|and\b)?")
 
 
 class DurationError(ValueError):

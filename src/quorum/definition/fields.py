@@ -29,6 +29,7 @@ __all__ = (
     "check_number",
     "check_text",
     "check_words",
+    "json_pointer",
     "type_name",
 )
 
@@ -37,6 +38,12 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 NAME_RULE = (
     "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit (at most 100 characters)"
 )
+
+
+def json_pointer(*path: str | int) -> str:
+    """The RFC 6901 pointer of a key path: ``("budget", "maxCost")`` -> ``/budget/maxCost``; ``""`` is
+    the whole document."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
 def type_name(value: Any) -> str:
@@ -57,7 +64,14 @@ def type_name(value: Any) -> str:
 
 
 def check_int(
-    report: Report, value: Any, what: str, line: int | None, *, minimum: int, maximum: int | None = None
+    report: Report,
+    value: Any,
+    what: str,
+    line: int | None,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    pointer: str | None = None,
 ) -> int | None:
     """A whole number (``3.0`` counts); ``maximum`` is a sanity limit, so going over it is "absurd"."""
     if isinstance(value, bool):
@@ -65,6 +79,7 @@ def check_int(
             f"{what} must be a whole number, not {type_name(value)}",
             line,
             "YAML reads yes/no/on/off/true/false as booleans; write a number",
+            pointer=pointer,
         )
         return None
     if isinstance(value, float) and value.is_integer() and math.isfinite(value):
@@ -73,13 +88,13 @@ def check_int(
         hint = None
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             hint = f"write it without quotes: {value.strip()}"
-        report.error(f"{what} must be a whole number, not {type_name(value)}", line, hint)
+        report.error(f"{what} must be a whole number, not {type_name(value)}", line, hint, pointer=pointer)
         return None
     if value < minimum:
-        report.error(f"{what} must be at least {minimum}, got {value}", line)
+        report.error(f"{what} must be at least {minimum}, got {value}", line, pointer=pointer)
         return None
     if maximum is not None and value > maximum:
-        report.error(f"{what} = {value} is absurdly large (at most {maximum})", line)
+        report.error(f"{what} = {value} is absurdly large (at most {maximum})", line, pointer=pointer)
         return None
     return value
 
@@ -93,14 +108,15 @@ def check_number(
     minimum: float,
     maximum: float | None = None,
     exclusive_minimum: bool = False,
+    pointer: str | None = None,
 ) -> float | int | None:
     """A finite number within its range; the message names the bound that was crossed, and the whole
     range when it has two ends (``temperature`` between 0 and 2)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        report.error(f"{what} must be a number, not {type_name(value)}", line)
+        report.error(f"{what} must be a number, not {type_name(value)}", line, pointer=pointer)
         return None
     if not math.isfinite(value):
-        report.error(f"{what} must be a finite number, not {value!r}", line)
+        report.error(f"{what} must be a finite number, not {value!r}", line, pointer=pointer)
         return None
     too_low = value < minimum or (exclusive_minimum and value == minimum)
     too_high = maximum is not None and value > maximum
@@ -115,13 +131,15 @@ def check_number(
         if maximum is not None and not exclusive_minimum
         else ""
     )
-    report.error(f"{what} must be {bound}, got {value:g}{whole}", line)
+    report.error(f"{what} must be {bound}, got {value:g}{whole}", line, pointer=pointer)
     return None
 
 
-def check_bool(report: Report, value: Any, what: str, line: int | None) -> bool | None:
+def check_bool(
+    report: Report, value: Any, what: str, line: int | None, *, pointer: str | None = None
+) -> bool | None:
     if not isinstance(value, bool):
-        report.error(f"{what} must be true or false, not {type_name(value)}", line)
+        report.error(f"{what} must be true or false, not {type_name(value)}", line, pointer=pointer)
         return None
     return value
 
@@ -134,19 +152,21 @@ def check_text(
     *,
     max_length: int = 10_000,
     allow_empty: bool = True,
+    pointer: str | None = None,
 ) -> str | None:
     if not isinstance(value, str):
         report.error(
             f"{what} must be text, not {type_name(value)}",
             line,
             "quote it if YAML reads it as something else",
+            pointer=pointer,
         )
         return None
     if not allow_empty and not value.strip():
-        report.error(f"{what} must not be empty", line)
+        report.error(f"{what} must not be empty", line, pointer=pointer)
         return None
     if len(value) > max_length:
-        report.error(f"{what} is longer than {max_length} characters", line)
+        report.error(f"{what} is longer than {max_length} characters", line, pointer=pointer)
         return None
     return value
 
@@ -159,37 +179,50 @@ def check_duration(
     *,
     positive: bool = True,
     maximum: float = MAX_SECONDS,
+    pointer: str | None = None,
 ) -> float | None:
     """A time string or a number of milliseconds; returns seconds."""
     try:
         seconds = parse_time_string(value)
     except DurationError as exc:
-        report.error(f"{what}: {exc}", line)
+        report.error(f"{what}: {exc}", line, pointer=pointer)
         return None
     if positive and seconds <= 0:
-        report.error(f"{what} must be longer than zero, got {value!r}", line, "for example: 30s, 5 minutes")
+        report.error(
+            f"{what} must be longer than zero, got {value!r}",
+            line,
+            "for example: 30s, 5 minutes",
+            pointer=pointer,
+        )
         return None
     if seconds > maximum:
-        report.error(f"{what} = {value!r} is absurdly long (at most {maximum:g} seconds)", line)
+        report.error(
+            f"{what} = {value!r} is absurdly long (at most {maximum:g} seconds)", line, pointer=pointer
+        )
         return None
     return seconds
 
 
 def check_words(
-    report: Report, value: Any, what: str, line: int | None, example: str
+    report: Report, value: Any, what: str, line: int | None, example: str, *, pointer: str | None = None
 ) -> tuple[str, ...] | None:
     """A list of text (tags, labels)."""
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        report.error(f"{what} must be a list of words, e.g. {example}", line)
+        report.error(f"{what} must be a list of words, e.g. {example}", line, pointer=pointer)
         return None
     return tuple(value)
 
 
 def check_mapping(
-    report: Report, value: Any, what: str, line: int | None, example: str
+    report: Report, value: Any, what: str, line: int | None, example: str, *, pointer: str | None = None
 ) -> dict[str, Any] | None:
     if not isinstance(value, dict):
-        report.error(f"{what} must be a mapping, not {type_name(value)}", line, f"for example: {example}")
+        report.error(
+            f"{what} must be a mapping, not {type_name(value)}",
+            line,
+            f"for example: {example}",
+            pointer=pointer,
+        )
         return None
     return value
 
@@ -203,6 +236,7 @@ def check_keys(
     *,
     noun: str = "key",
     suggestion_as_hint: bool = False,
+    pointer_of: Callable[[str], str | None] = lambda key: None,
 ) -> None:
     """Unknown keys are errors, with the closest known key suggested. ``line_of(key)`` gives a key's line.
 
@@ -218,6 +252,16 @@ def check_keys(
         message = f"unknown {noun} {key!r} in {what}"
         close = suggest(key, known)
         if suggestion_as_hint:
-            report.error(message, line_of(key), f"did you mean {close!r}?" if close else listing)
+            report.error(
+                message,
+                line_of(key),
+                f"did you mean {close!r}?" if close else listing,
+                pointer=pointer_of(key),
+            )
         else:
-            report.error(message + (f" (did you mean {close!r}?)" if close else ""), line_of(key), listing)
+            report.error(
+                message + (f" (did you mean {close!r}?)" if close else ""),
+                line_of(key),
+                listing,
+                pointer=pointer_of(key),
+            )

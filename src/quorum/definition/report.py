@@ -22,7 +22,13 @@ class Report:
         self._errors = 0  # counted even when dropped: a dropped error still fails the file
 
     def add(
-        self, message: str, line: int | None = None, hint: str | None = None, *, severity: Severity = "error"
+        self,
+        message: str,
+        line: int | None = None,
+        hint: str | None = None,
+        *,
+        severity: Severity = "error",
+        pointer: str | None = None,
     ) -> None:
         if severity == "error":
             self._errors += 1
@@ -31,7 +37,9 @@ class Report:
             if severity == "warning" or not self._drop_a_warning():
                 return
         self._items.append(
-            Problem(message=message, source=self.source, line=line, hint=hint, severity=severity)
+            Problem(
+                message=message, source=self.source, line=line, hint=hint, severity=severity, pointer=pointer
+            )
         )
 
     def _drop_a_warning(self) -> bool:
@@ -42,11 +50,15 @@ class Report:
                 return True
         return False
 
-    def error(self, message: str, line: int | None = None, hint: str | None = None) -> None:
-        self.add(message, line, hint)
+    def error(
+        self, message: str, line: int | None = None, hint: str | None = None, *, pointer: str | None = None
+    ) -> None:
+        self.add(message, line, hint, pointer=pointer)
 
-    def warning(self, message: str, line: int | None = None, hint: str | None = None) -> None:
-        self.add(message, line, hint, severity="warning")
+    def warning(
+        self, message: str, line: int | None = None, hint: str | None = None, *, pointer: str | None = None
+    ) -> None:
+        self.add(message, line, hint, severity="warning", pointer=pointer)
 
     @property
     def has_errors(self) -> bool:

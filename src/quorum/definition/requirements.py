@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from quorum.definition.fields import type_name
+from quorum.definition.fields import json_pointer, type_name
 from quorum.definition.model import Requirement, RequirementType, _freeze, thaw
 from quorum.definition.report import Report
 from quorum.definition.suggest import did_you_mean
@@ -25,6 +25,8 @@ __all__ = (
     "MAX_INPUT_FIELDS",
     "REQUIREMENT_TYPES",
     "coerce_value",
+    "enum_type",
+    "fits",
     "read_requirements",
     "validate_input",
 )
@@ -44,7 +46,7 @@ _TRUE = frozenset({"true", "yes", "on", "1", "y"})
 _FALSE = frozenset({"false", "no", "off", "0", "n"})
 
 
-def _enum_type(values: list[Any]) -> RequirementType | None:
+def enum_type(values: list[Any]) -> RequirementType | None:
     if all(isinstance(v, bool) for v in values):
         return "boolean"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -79,6 +81,7 @@ def read_requirements(
             f"requirements must be a mapping of field: type, not {type_name(value)}",
             line_of("requirements"),
             "e.g. requirements: {ticker: string, amount: number}",
+            pointer=json_pointer("requirements"),
         )
         return ()
     out: list[Requirement] = []
@@ -89,31 +92,50 @@ def read_requirements(
                 f"requirement name {name!r} is not an identifier",
                 line,
                 "use letters, digits and '_' (templates read it as input.<name>)",
+                pointer=json_pointer("requirements", name),
             )
             continue
-        req = _read_one(report, name, spec, line, lambda *p, n=name: line_of("requirements", n, *p))
+        req = _read_one(
+            report,
+            name,
+            spec,
+            line,
+            lambda *p, n=name: line_of("requirements", n, *p),
+            lambda *p, n=name: json_pointer("requirements", n, *p),
+        )
         if req is not None:
             out.append(req)
     return tuple(out)
 
 
 def _read_one(
-    report: Report, name: str, spec: Any, line: int | None, line_of: Callable[..., int | None]
+    report: Report,
+    name: str,
+    spec: Any,
+    line: int | None,
+    line_of: Callable[..., int | None],
+    at: Callable[..., str],
 ) -> Requirement | None:
+    """One field's spec; ``line_of(key)`` and ``at(key)`` place a key of its mapping form (line, JSON
+    Pointer), ``at()`` the field itself."""
     if isinstance(spec, str):
         if spec not in REQUIREMENT_TYPES:
             message, hint = _type_problem(name, spec)
-            report.error(message, line, hint)
+            report.error(message, line, hint, pointer=at())
             return None
         return Requirement(name=name, type=spec, line=line)
     if isinstance(spec, list):
+        # the list form is the enum itself: its problems are at the field's line and pointer
         spec = {"enum": spec}
+        field_at = at()
+        line_of, at = (lambda *p: line), (lambda *p: field_at)
     if not isinstance(spec, dict):
         report.error(
             f"requirement {name!r} must be a type, a list of allowed values or a mapping, not "
             f"{type_name(spec)}",
             line,
             "e.g. ticker: string, or risk: [low, medium, high]",
+            pointer=at(),
         )
         return None
     ok = True
@@ -123,6 +145,7 @@ def _read_one(
                 f"requirement {name!r}: unknown key {key!r}{did_you_mean(key, SPEC_KEYS)}",
                 line_of(key),
                 "known keys: " + ", ".join(SPEC_KEYS),
+                pointer=at(key),
             )
             ok = False
     enum: tuple[Any, ...] | None = None
@@ -131,18 +154,22 @@ def _read_one(
         values = spec["enum"]
         if not isinstance(values, list) or not values:
             report.error(
-                f"requirement {name!r}: the allowed values must be a non-empty list", line_of("enum")
+                f"requirement {name!r}: the allowed values must be a non-empty list",
+                line_of("enum"),
+                pointer=at("enum"),
             )
             return None
         if any(isinstance(v, dict | list) or v is None for v in values) or len(set(map(repr, values))) != len(
             values
         ):
             report.error(
-                f"requirement {name!r}: the allowed values must be distinct plain values", line_of("enum")
+                f"requirement {name!r}: the allowed values must be distinct plain values",
+                line_of("enum"),
+                pointer=at("enum"),
             )
             return None
         enum = tuple(values)
-        inferred = _enum_type(values)
+        inferred = enum_type(values)
         if kind is None:
             kind = inferred
             if kind is None:
@@ -150,23 +177,29 @@ def _read_one(
                     f"requirement {name!r}: the allowed values mix types",
                     line_of("enum"),
                     "quote them all to make them text",
+                    pointer=at("enum"),
                 )
                 return None
     kind = "string" if kind is None else kind
     if kind not in REQUIREMENT_TYPES:
         message, hint = _type_problem(name, kind)
-        report.error(message, line_of("type"), hint)
+        report.error(message, line_of("type"), hint, pointer=at("type"))
         return None
     required = spec.get("required", "default" not in spec)
     if not isinstance(required, bool):
         report.error(
             f"requirement {name!r}: required must be true or false, not {type_name(required)}",
             line_of("required"),
+            pointer=at("required"),
         )
         ok = False
     description = spec.get("description")
     if description is not None and not isinstance(description, str):
-        report.error(f"requirement {name!r}: description must be text", line_of("description"))
+        report.error(
+            f"requirement {name!r}: description must be text",
+            line_of("description"),
+            pointer=at("description"),
+        )
         ok = False
     bounds: dict[str, float | None] = {"min": None, "max": None}
     for key in bounds:
@@ -174,7 +207,9 @@ def _read_one(
             bound = spec[key]
             if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
                 report.error(
-                    f"requirement {name!r}: {key} must be a number, not {type_name(bound)}", line_of(key)
+                    f"requirement {name!r}: {key} must be a number, not {type_name(bound)}",
+                    line_of(key),
+                    pointer=at(key),
                 )
                 ok = False
             elif kind in ("boolean", "object"):
@@ -182,6 +217,7 @@ def _read_one(
                     f"requirement {name!r}: {key} does not apply to type {kind}",
                     line_of(key),
                     "min/max bound numbers, and the length of text and lists",
+                    pointer=at(key),
                 )
                 ok = False
             else:
@@ -190,6 +226,7 @@ def _read_one(
         report.error(
             f"requirement {name!r}: min ({bounds['min']:g}) is greater than max ({bounds['max']:g})",
             line_of("min"),
+            pointer=at("min"),
         )
         ok = False
     pattern = spec.get("pattern")
@@ -198,13 +235,18 @@ def _read_one(
             report.error(
                 f"requirement {name!r}: pattern must be text and applies only to type string",
                 line_of("pattern"),
+                pointer=at("pattern"),
             )
             ok = False
         else:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                report.error(f"requirement {name!r}: pattern does not compile: {exc}", line_of("pattern"))
+                report.error(
+                    f"requirement {name!r}: pattern does not compile: {exc}",
+                    line_of("pattern"),
+                    pointer=at("pattern"),
+                )
                 ok = False
     if not ok:
         return None
@@ -221,19 +263,24 @@ def _read_one(
         line=line,
     )
     if enum is not None:
-        wrong = [v for v in enum if not _fits(kind, v)]
+        wrong = [v for v in enum if not fits(kind, v)]
         if wrong:
             report.error(
                 f"requirement {name!r}: the allowed values must all be of type {kind}, not "
                 f"{type_name(wrong[0])}",
                 line_of("enum"),
+                pointer=at("enum"),
             )
             return None
     if "default" in spec:
         problems: list[str] = []
         default = coerce_value(req, spec["default"], problems)
         if problems:
-            report.error(f"requirement {name!r}: the default does not fit: {problems[0]}", line_of("default"))
+            report.error(
+                f"requirement {name!r}: the default does not fit: {problems[0]}",
+                line_of("default"),
+                pointer=at("default"),
+            )
             return None
         req = replace(req, default=_freeze(default))
     return req
@@ -270,7 +317,7 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 
 
-def _fits(kind: str, value: Any) -> bool:
+def fits(kind: str, value: Any) -> bool:
     """``value`` is of requirement type ``kind`` as it stands (no coercion from text)."""
     if isinstance(value, bool):
         return kind == "boolean"

@@ -18,6 +18,7 @@ from quorum.definition.fields import (
     check_number,
     check_text,
     check_words,
+    json_pointer,
     type_name,
 )
 from quorum.definition.model import OutputSelector, RetryPolicy
@@ -38,7 +39,7 @@ __all__ = (
 )
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
-SEMVER = re.compile(r"\d{1,9}\.\d{1,9}\.\d{1,9}(?:-[0-9A-Za-z.-]{1,64})?(?:\+[0-9A-Za-z.-]{1,64})?")
+SEMVER = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}(?:-[0-9A-Za-z.-]{1,64})?(?:\+[0-9A-Za-z.-]{1,64})?")
 
 TASK_KEYS = (
     "name", "description", "version", "maxExecutionTime", "retry", "concurrency", "budget",
@@ -58,6 +59,12 @@ MAX_ROUNDS = 100
 MAX_AGENTS = 1000
 
 LineOf = Callable[..., int | None]
+PointerOf = Callable[..., str | None]
+"""The JSON Pointer of a key path in the metadata block; phase headers are not in it (no pointer)."""
+
+
+def _no_pointer(*path: str | int) -> None:
+    return None
 
 
 def _line_of(doc: YamlDoc, base_line: int) -> LineOf:
@@ -86,14 +93,29 @@ class TaskMeta:
 
 
 def read_retry(
-    report: Report, value: Any, base: RetryPolicy, what: str, line_of: LineOf, *path: str
+    report: Report,
+    value: Any,
+    base: RetryPolicy,
+    what: str,
+    line_of: LineOf,
+    *path: str,
+    pointer_of: PointerOf = _no_pointer,
 ) -> RetryPolicy:
     """``{maxAttempts, backoffMs, maxBackoffMs, jitter}``; keys not given keep ``base``'s values."""
     line = line_of(*path)
-    mapping = check_mapping(report, value, what, line, "{maxAttempts: 3, backoffMs: 500}")
+    mapping = check_mapping(
+        report, value, what, line, "{maxAttempts: 3, backoffMs: 500}", pointer=pointer_of(*path)
+    )
     if mapping is None:
         return base
-    check_keys(report, mapping, RETRY_KEYS, what, lambda k: line_of(*path, k))
+    check_keys(
+        report,
+        mapping,
+        RETRY_KEYS,
+        what,
+        lambda k: line_of(*path, k),
+        pointer_of=lambda k: pointer_of(*path, k),
+    )
     changes: dict[str, Any] = {}
     if "maxAttempts" in mapping:
         attempts = check_int(
@@ -103,6 +125,7 @@ def read_retry(
             line_of(*path, "maxAttempts"),
             minimum=1,
             maximum=MAX_ATTEMPTS,
+            pointer=pointer_of(*path, "maxAttempts"),
         )
         if attempts is not None:
             changes["max_attempts"] = attempts
@@ -115,12 +138,19 @@ def read_retry(
                 line_of(*path, key),
                 positive=False,
                 maximum=MAX_BACKOFF_S,
+                pointer=pointer_of(*path, key),
             )
             if seconds is not None:
                 changes[attr] = seconds * 1000.0
     if "jitter" in mapping:
         jitter = check_number(
-            report, mapping["jitter"], f"{what}.jitter", line_of(*path, "jitter"), minimum=0.0, maximum=1.0
+            report,
+            mapping["jitter"],
+            f"{what}.jitter",
+            line_of(*path, "jitter"),
+            minimum=0.0,
+            maximum=1.0,
+            pointer=pointer_of(*path, "jitter"),
         )
         if jitter is not None:
             changes["jitter"] = float(jitter)
@@ -131,6 +161,7 @@ def read_retry(
             f"({policy.backoff_ms:g})",
             line,
             "raise maxBackoffMs or lower backoffMs",
+            pointer=pointer_of(*path, "maxBackoffMs"),
         )
     return policy
 
@@ -144,15 +175,19 @@ def read_metadata(report: Report, doc: YamlDoc, base_line: int, engine: Template
             f"the metadata block must be a YAML mapping, not {type_name(data)}",
             base_line,
             "start it with 'name: my-task'",
+            pointer=json_pointer(),
         )
         return meta
-    check_keys(report, data, TASK_KEYS, "the task metadata", line_of)
+    check_keys(report, data, TASK_KEYS, "the task metadata", line_of, pointer_of=json_pointer)
     name = data.get("name")
     if name is None:
         report.error(
-            "the task has no name", line_of() or base_line, "add 'name: my-task' to the metadata block"
+            "the task has no name",
+            line_of() or base_line,
+            "add 'name: my-task' to the metadata block",
+            pointer=json_pointer("name") if "name" in data else json_pointer(),
         )
-    elif check_text(report, name, "name", line_of("name")) is not None:
+    elif check_text(report, name, "name", line_of("name"), pointer=json_pointer("name")) is not None:
         if NAME_PATTERN.fullmatch(name):
             meta.name = name
         else:
@@ -160,10 +195,18 @@ def read_metadata(report: Report, doc: YamlDoc, base_line: int, engine: Template
                 f"task name {name!r} is not allowed",
                 line_of("name"),
                 f"use {NAME_RULE}, e.g. investment-committee",
+                pointer=json_pointer("name"),
             )
     if "description" in data:
         meta.description = (
-            check_text(report, data["description"], "description", line_of("description")) or ""
+            check_text(
+                report,
+                data["description"],
+                "description",
+                line_of("description"),
+                pointer=json_pointer("description"),
+            )
+            or ""
         )
     if "version" in data:
         version = data["version"]
@@ -174,13 +217,20 @@ def read_metadata(report: Report, doc: YamlDoc, base_line: int, engine: Template
                 f"version must be a semantic version like 1.0.0, not {type_name(version)}",
                 line_of("version"),
                 "write version: 1.0.0 (three numbers)",
+                pointer=json_pointer("version"),
             )
     if "maxExecutionTime" in data:
         meta.max_execution_time_s = check_duration(
-            report, data["maxExecutionTime"], "maxExecutionTime", line_of("maxExecutionTime")
+            report,
+            data["maxExecutionTime"],
+            "maxExecutionTime",
+            line_of("maxExecutionTime"),
+            pointer=json_pointer("maxExecutionTime"),
         )
     if "retry" in data:
-        meta.retry = read_retry(report, data["retry"], RetryPolicy(), "retry", line_of, "retry")
+        meta.retry = read_retry(
+            report, data["retry"], RetryPolicy(), "retry", line_of, "retry", pointer_of=json_pointer
+        )
     if "concurrency" in data:
         _read_concurrency(report, data["concurrency"], meta, line_of)
     if "budget" in data:
@@ -195,17 +245,45 @@ def read_metadata(report: Report, doc: YamlDoc, base_line: int, engine: Template
         if key in data:
             meta.metadata[key] = data[key]
     if "tags" in data:
-        check_words(report, data["tags"], "tags", line_of("tags"), "[committee, equities]")
+        check_words(
+            report,
+            data["tags"],
+            "tags",
+            line_of("tags"),
+            "[committee, equities]",
+            pointer=json_pointer("tags"),
+        )
     if "metadata" in data:
-        check_mapping(report, data["metadata"], "metadata", line_of("metadata"), "{owner: research}")
+        check_mapping(
+            report,
+            data["metadata"],
+            "metadata",
+            line_of("metadata"),
+            "{owner: research}",
+            pointer=json_pointer("metadata"),
+        )
     return meta
 
 
 def _read_concurrency(report: Report, value: Any, meta: TaskMeta, line_of: LineOf) -> None:
-    mapping = check_mapping(report, value, "concurrency", line_of("concurrency"), "{maxConcurrentPhases: 4}")
+    mapping = check_mapping(
+        report,
+        value,
+        "concurrency",
+        line_of("concurrency"),
+        "{maxConcurrentPhases: 4}",
+        pointer=json_pointer("concurrency"),
+    )
     if mapping is None:
         return
-    check_keys(report, mapping, CONCURRENCY_KEYS, "concurrency", lambda k: line_of("concurrency", k))
+    check_keys(
+        report,
+        mapping,
+        CONCURRENCY_KEYS,
+        "concurrency",
+        lambda k: line_of("concurrency", k),
+        pointer_of=lambda k: json_pointer("concurrency", k),
+    )
     if "maxConcurrentPhases" in mapping:
         meta.max_concurrent_phases = check_int(
             report,
@@ -214,6 +292,7 @@ def _read_concurrency(report: Report, value: Any, meta: TaskMeta, line_of: LineO
             line_of("concurrency", "maxConcurrentPhases"),
             minimum=1,
             maximum=1000,
+            pointer=json_pointer("concurrency", "maxConcurrentPhases"),
         )
     if "maxConcurrentAgents" in mapping:
         meta.max_concurrent_agents = check_int(
@@ -223,19 +302,40 @@ def _read_concurrency(report: Report, value: Any, meta: TaskMeta, line_of: LineO
             line_of("concurrency", "maxConcurrentAgents"),
             minimum=1,
             maximum=10_000,
+            pointer=json_pointer("concurrency", "maxConcurrentAgents"),
         )
 
 
 def _read_budget(report: Report, value: Any, meta: TaskMeta, line_of: LineOf) -> None:
-    mapping = check_mapping(report, value, "budget", line_of("budget"), "{maxTokens: 200000, maxCost: 2.5}")
+    mapping = check_mapping(
+        report,
+        value,
+        "budget",
+        line_of("budget"),
+        "{maxTokens: 200000, maxCost: 2.5}",
+        pointer=json_pointer("budget"),
+    )
     if mapping is None:
         return
-    check_keys(report, mapping, BUDGET_KEYS, "budget", lambda k: line_of("budget", k))
+    check_keys(
+        report,
+        mapping,
+        BUDGET_KEYS,
+        "budget",
+        lambda k: line_of("budget", k),
+        pointer_of=lambda k: json_pointer("budget", k),
+    )
     limits = {"maxTokens": 10**12, "maxCalls": 10**7}
     for key, maximum in limits.items():
         if key in mapping:
             count = check_int(
-                report, mapping[key], f"budget.{key}", line_of("budget", key), minimum=1, maximum=maximum
+                report,
+                mapping[key],
+                f"budget.{key}",
+                line_of("budget", key),
+                minimum=1,
+                maximum=maximum,
+                pointer=json_pointer("budget", key),
             )
             if count is not None:
                 meta.budget[key] = count
@@ -248,6 +348,7 @@ def _read_budget(report: Report, value: Any, meta: TaskMeta, line_of: LineOf) ->
             minimum=0.0,
             maximum=1e9,
             exclusive_minimum=True,
+            pointer=json_pointer("budget", "maxCost"),
         )
         if cost is not None:
             meta.budget["maxCost"] = cost
@@ -262,7 +363,10 @@ def _read_output(report: Report, value: Any, line_of: LineOf, engine: TemplateEn
             line = line_of("output", key)
             if not IDENTIFIER.fullmatch(key):
                 report.error(
-                    f"output field {key!r} is not an identifier", line, "use letters, digits and '_'"
+                    f"output field {key!r} is not an identifier",
+                    line,
+                    "use letters, digits and '_'",
+                    pointer=json_pointer("output", key),
                 )
                 continue
             if not isinstance(expression, str):
@@ -270,11 +374,16 @@ def _read_output(report: Report, value: Any, line_of: LineOf, engine: TemplateEn
                     f"output.{key} must be an expression (text), not {type_name(expression)}",
                     line,
                     "e.g. decision: phases.Verdict.outputs.decision",
+                    pointer=json_pointer("output", key),
                 )
                 continue
             problem = engine.check_expression(expression)
             if problem:
-                report.error(f"output.{key}: the expression does not compile: {problem}", line)
+                report.error(
+                    f"output.{key}: the expression does not compile: {problem}",
+                    line,
+                    pointer=json_pointer("output", key),
+                )
                 continue
             fields[key] = expression
         return OutputSelector(fields=fields)
@@ -282,6 +391,7 @@ def _read_output(report: Report, value: Any, line_of: LineOf, engine: TemplateEn
         f"output must be a phase name or a mapping of name: expression, not {type_name(value)}",
         line_of("output"),
         "e.g. output: Verdict, or output: {decision: phases.Verdict.outputs.decision}",
+        pointer=json_pointer("output"),
     )
     return OutputSelector()
 
