@@ -41,34 +41,60 @@ class Checked:
         return sum(p.severity == "warning" for p in self.problems)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "path": str(self.path),
             "kind": self.kind,
             "valid": self.errors == 0,
             "summary": self.summary,
             "problems": [
                 {"source": p.source, "line": p.line, "severity": p.severity, "message": p.message,
-                 "hint": p.hint}
+                 "hint": p.hint, "pointer": p.pointer}
                 for p in self.problems
             ],
         }
+        if self.kind == "task":
+            from quorum.definition.metadata_schema import SCHEMA_ID
+
+            # the schema the problems' pointers point into (quorum validate --schema prints it)
+            out["metadataSchema"] = SCHEMA_ID
+        return out
 
 
 def validate(
     targets: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(help="Task or agent files, directories of them, or task names.", show_default=False),
-    ],
+    ] = None,
     tasks_dir: TasksDirOpt = None,
     agents_dir: AgentsDirOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
     as_json: JsonOpt = False,
+    schema: Annotated[
+        bool,
+        typer.Option(
+            "--schema",
+            help="Print the JSON Schema of a task's metadata block (for editors) and exit; needs no target.",
+        ),
+    ] = False,
 ) -> None:
     """Check task and agent files: every problem with file:line, what is wrong and how to fix it.
 
     Exit status: 0 all valid, 1 some file is invalid, 2 a target was not found.
     A file starting with '---' (YAML front matter) is an agent file; any other .md file is a task.
+    With --json, a problem in a task's metadata block also carries its JSON Pointer into the block
+    ("pointer": "/retry/maxAttempts"), in terms of the schema that --schema prints.
     """
+    if schema:
+        from quorum.definition.metadata_schema import shipped_schema_text
+
+        sys.stdout.write(shipped_schema_text())
+        return
+    if not targets:
+        fail(
+            "Missing argument 'TARGETS...': give task or agent files, directories or task names",
+            code=ExitCode.USAGE,
+            details=("e.g. quorum validate tasks/my-task.md, or quorum validate --schema for the schema",),
+        )
     from quorum.config import load_config
 
     cfg = load_config(tasks_dirs=tasks_dir, agents_dirs=agents_dir)
