@@ -256,3 +256,21 @@ async def test_the_answer_carries_the_data_quality_notes(tmp_path: Path) -> None
     assert "stale" in answer  # 2020's bars, answered today
     assert "outlier" in answer
     assert "2020-03-01" in answer  # the outlier's date, named (bar 60 of a daily series from 2020-01-01)
+
+
+async def test_bad_price_rows_stop_the_run_at_the_first_phase_naming_each_place(tmp_path: Path) -> None:
+    executor = executor_module.TaskExecutor(tasks_dir=tmp_path)
+    result = await executor.execute(
+        "daily-market-analysis",
+        {
+            "question": "Which is riskier, BTC or ETH?",
+            "pricesByTicker": {"BTC": [{"date": "2024-01-01", "close": "abc"}], "ETH": 5},
+        },
+    )
+    assert result.status.value == "failed"
+    error = str(result.error)
+    assert "pricesByTicker.BTC[0]: close 'abc'" in error
+    assert "pricesByTicker.ETH: expected a list" in error
+    assert "Rapid Analysis" not in {
+        str(name) for name in result.phases if result.phases[name].status.value == "completed"
+    }

@@ -9,12 +9,14 @@ job the dimension is first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quorum.agents.builtin.context import find_artifact, input_of, money, respond
 from quorum.agents.builtin.daily_question import AGENTS_BY_TYPE, classify_question
+from quorum.agents.builtin.prices import parse_price_history
 from quorum.agents.protocol import AgentRequest
+from quorum.errors import InputValidationError
 
 __all__ = (
     "AGENTS_BY_TYPE",
@@ -22,6 +24,7 @@ __all__ = (
     "agent_selector",
     "classification_of",
     "classify_question",
+    "price_input_problems",
     "question_classifier",
 )
 
@@ -62,6 +65,32 @@ def classification_of(request: AgentRequest) -> dict[str, Any]:
     )
 
 
+def price_input_problems(inputs: Mapping[str, Any]) -> list[str]:
+    """Every problem of ``prices`` and ``pricesByTicker``, each naming its place (``pricesByTicker.BTC[3]``),
+    so a bad row stops the run at the first phase with what to fix, not as an analyst's failure."""
+    problems: list[str] = []
+    entries: list[tuple[str, Any]] = []
+    for field in ("prices", "pricesByTicker"):
+        raw = inputs.get(field)
+        if raw is None:
+            continue
+        if isinstance(raw, Mapping):
+            entries += [(f"{field}.{key}", value) for key, value in raw.items()]
+        elif field == "pricesByTicker":
+            problems.append(
+                f"pricesByTicker: expected a mapping of ticker to rows ({{BTC: [...], ETH: [...]}}), "
+                f"got {type(raw).__name__}"
+            )
+        else:
+            entries.append((field, raw))
+    for source, value in entries:
+        try:
+            parse_price_history(value, source=source)
+        except InputValidationError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
 def question_classifier(request: AgentRequest) -> dict[str, Any]:
     inputs = input_of(request)
     question = str(inputs.get("question") or request.prompt or "").strip()
@@ -87,6 +116,7 @@ def question_classifier(request: AgentRequest) -> dict[str, Any]:
             "dimension": result["dimension"],
             "tickers": result["tickers"],
             "horizon": result["horizon"],
+            "input_problems": price_input_problems(inputs),
             "voting": False,
         },
     )
