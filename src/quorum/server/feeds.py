@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
+import json
 from typing import TYPE_CHECKING
 
 from quorum.events import Event, EventType
@@ -19,13 +21,21 @@ from quorum.events import Event, EventType
 if TYPE_CHECKING:
     from quorum.history.base import HistoryStore
 
-__all__ = ("ENDING_EVENTS", "Feed", "FeedHub")
+__all__ = ("ENDING_EVENTS", "Encoded", "Feed", "FeedHub", "encode_event")
+
+Encoded = tuple[Event, bytes]
+"""An event and its JSON, encoded once however many clients it goes to."""
+
+
+def encode_event(event: Event) -> bytes:
+    return json.dumps(event.to_dict(), default=str, separators=(",", ":")).encode()
 
 ENDING_EVENTS = frozenset({EventType.EXECUTION_COMPLETE, EventType.EXECUTION_ERROR,
                            EventType.EXECUTION_TIMEOUT, EventType.EXECUTION_ABORTED})
 """The last event of a journal: nothing is recorded after the final outcome."""
 _RECENT = 4096
 _READ_BATCH = 2000
+_SOON_S = 0.002
 
 
 class Feed:
@@ -33,12 +43,16 @@ class Feed:
         self.execution_id = execution_id
         self._store = store
         self._poll_s = poll_s
-        self._recent: collections.deque[Event] = collections.deque(maxlen=_RECENT)
+        self._recent: collections.deque[Encoded] = collections.deque(maxlen=_RECENT)
         self.last = 0
         self.ended = False
         self.users = 0
         self._changed = asyncio.Event()
         self._poked = asyncio.Event()
+        self._announced = 0
+        self._soon_left = 0
+        """The highest sequence an event of this process announced: the store may not have it yet (its
+        writer commits in groups), so the feed reads again shortly instead of at the next poll."""
         self._task: asyncio.Task[None] | None = None
         self.failure: BaseException | None = None
 
@@ -53,7 +67,10 @@ class Feed:
                 await self._task
             self._task = None
 
-    def poke(self) -> None:
+    def poke(self, sequence: int = 0) -> None:
+        if sequence > self._announced:
+            self._announced = sequence
+            self._soon_left = max(1, round(self._poll_s / _SOON_S))
         self._poked.set()
 
     def signal(self) -> asyncio.Event:
@@ -67,7 +84,7 @@ class Feed:
                 events = await self._store.read_journal(self.execution_id, after=self.last,
                                                         limit=_READ_BATCH)
                 if events:
-                    self._recent.extend(events)
+                    self._recent.extend((e, encode_event(e)) for e in events)
                     self.last = events[-1].sequence
                     self.ended = events[-1].type in ENDING_EVENTS
                     self._notify()
@@ -75,6 +92,14 @@ class Feed:
                         continue
                 if self.ended:
                     break
+                if self._announced > self.last:
+                    # some events are announced but never journaled (streamed chunks): try soon for a
+                    # poll interval, then wait as usual
+                    self._soon_left -= 1
+                    if self._soon_left > 0:
+                        await asyncio.sleep(_SOON_S)
+                        continue
+                    self._announced = self.last
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._poked.wait(), self._poll_s)
         except Exception as exc:  # a broken store: the streams end, each client sees why
@@ -91,15 +116,17 @@ class Feed:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def after(self, sequence: int) -> list[Event]:
+    async def after(self, sequence: int) -> list[Encoded]:
         """The events this feed has seen with a sequence above ``sequence``, in order."""
         if sequence >= self.last:
             return []
         recent = self._recent
-        if recent and recent[0].sequence <= sequence + 1:
-            return [e for e in recent if e.sequence > sequence]
-        return await self._store.read_journal(self.execution_id, after=sequence,
-                                              limit=self.last - sequence)
+        first = recent[0][0].sequence if recent else None
+        if first is not None and first <= sequence + 1:
+            # sequences are gap-free: the first newer event's index is known without a scan
+            return list(itertools.islice(recent, sequence + 1 - first, None))
+        older = await self._store.read_journal(self.execution_id, after=sequence, limit=self.last - sequence)
+        return [(e, encode_event(e)) for e in older]
 
 
 class FeedHub:
@@ -122,10 +149,10 @@ class FeedHub:
             del self._feeds[feed.execution_id]
             await feed.stop()
 
-    def poke(self, execution_id: str) -> None:
+    def poke(self, execution_id: str, sequence: int = 0) -> None:
         feed = self._feeds.get(execution_id)
         if feed is not None:
-            feed.poke()
+            feed.poke(sequence)
 
     async def close(self) -> None:
         feeds, self._feeds = list(self._feeds.values()), {}

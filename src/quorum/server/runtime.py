@@ -67,7 +67,7 @@ class Runtime:
 
         executor = build_executor(cfg, self.store, choices)
         # events of the executions driven here wake their feeds at once (others are polled)
-        executor.on("*", lambda event: self.hub.poke(event.execution_id))
+        executor.on("*", lambda event: self.hub.poke(event.execution_id, event.sequence))
         self._executors.append(executor)
         return executor
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from quorum.server.feeds import Feed, FeedHub
+from quorum.server.feeds import Feed, FeedHub, encode_event
 
 if TYPE_CHECKING:
     from quorum.events import Event
@@ -27,9 +26,20 @@ _DISCOVER_LIMIT = 200
 _ACTIVE = ("pending", "running", "paused", "waiting")
 
 
-def format_event(event: Event, *, event_id: str) -> bytes:
-    data = json.dumps(event.to_dict(), default=str, separators=(",", ":"))
-    return f"event: {event.type}\nid: {event_id}\ndata: {data}\n\n".encode()
+def format_event(event: Event, *, event_id: str, data: bytes | None = None) -> bytes:
+    """One SSE message; ``data`` is the event's JSON when the feed has it encoded already."""
+    body = encode_event(event) if data is None else data
+    return b"event: " + event.type.encode() + b"\nid: " + event_id.encode() + b"\ndata: " + body + b"\n\n"
+
+
+async def _wait_one(signal: asyncio.Event, limit_s: float) -> bool:
+    """Until ``signal`` is set (True) or ``limit_s`` passed (False); no task made (200 clients wait)."""
+    try:
+        async with asyncio.timeout(limit_s):
+            await signal.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _wait(signals: list[asyncio.Event], limit_s: float) -> bool:
@@ -51,12 +61,14 @@ async def execution_stream(hub: FeedHub, execution_id: str, *, after: int,
         yield b"retry: 1000\n\n"
         while True:
             changed = feed.signal()
-            for event in await feed.after(cursor):
-                yield format_event(event, event_id=str(event.sequence))
-                cursor = event.sequence
+            batch = await feed.after(cursor)
+            if batch:
+                # what arrived together goes out in one write: one send per client, not per event
+                yield b"".join(format_event(e, event_id=str(e.sequence), data=d) for e, d in batch)
+                cursor = batch[-1][0].sequence
             if feed.ended and cursor >= feed.last:
                 return
-            if not await _wait([changed], heartbeat_s):
+            if not await _wait_one(changed, heartbeat_s):
                 yield b": heartbeat\n\n"
     finally:
         await hub.release(feed)
@@ -94,8 +106,8 @@ async def all_executions_stream(store: HistoryStore, hub: FeedHub, *, resume: tu
                 next_look = loop.time() + _DISCOVER_S
             signals = [f.signal() for f in feeds.values()]
             for execution_id, feed in list(feeds.items()):
-                for event in await feed.after(cursors[execution_id]):
-                    yield format_event(event, event_id=f"{execution_id}:{event.sequence}")
+                for event, data in await feed.after(cursors[execution_id]):
+                    yield format_event(event, event_id=f"{execution_id}:{event.sequence}", data=data)
                     cursors[execution_id] = event.sequence
                     last_sent = loop.time()
                 if feed.ended and cursors[execution_id] >= feed.last:
