@@ -118,6 +118,44 @@ def test_the_schema_is_draft_2020_12_with_an_id_and_names_every_key_the_checker_
     assert '"le"' not in text
 
 
+DRAFT_07_KEYWORDS = {
+    "$schema", "$id", "$ref", "title", "description", "type", "enum", "properties", "patternProperties",
+    "additionalProperties", "required", "items", "anyOf", "minimum", "maximum", "exclusiveMinimum",
+    "minLength", "maxLength", "pattern", "minItems", "minProperties",
+}  # fmt: skip
+
+
+def _keywords(node: Any, out: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out.add(key)
+            if key in ("properties", "patternProperties", "$defs"):
+                for sub in value.values():
+                    _keywords(sub, out)
+            else:
+                _keywords(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _keywords(item, out)
+    return out
+
+
+def test_the_schema_keeps_to_keywords_that_draft_07_editors_know_besides_defs() -> None:
+    """VS Code's YAML extension implements draft-07 (docs/task-format.md says so)."""
+    schema = generate_schema()
+    assert _keywords(schema, set()) - {"$defs"} <= DRAFT_07_KEYWORDS
+    refs = {n["$ref"] for n in _walk(schema) if isinstance(n, dict) and "$ref" in n}
+    assert refs == {f"#/$defs/{name}" for name in schema["$defs"]}
+
+
+def _walk(node: Any) -> list[Any]:
+    found = [node]
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        found.extend(_walk(child))
+    return found
+
+
 # -- the duration pattern in the schema against the parser --------------------------------------------
 
 duration_texts = st.one_of(
@@ -343,6 +381,8 @@ def blocks(draw: st.DrawFn) -> str:
 @example("name: demo\nmaxExecutionTime: 1h1h\n")
 @example("name: demo\nretry: {maxAttempts: 3.0, jitter: 1}\nbudget: {maxCost: 1, maxTokens: 1.0e+12}\n")
 @example("- name: demo\n")
+@example('name: demo\nversion: "\u0661.0.0"\n')  # digits of other scripts: no version, no duration
+@example('name: demo\nmaxExecutionTime: "\u0661s"\n')
 @example("name:\n")
 def test_the_model_and_the_checker_accept_the_same_blocks(text: str) -> None:
     assert_agree(text)
