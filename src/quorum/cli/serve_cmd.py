@@ -18,18 +18,19 @@ __all__ = ("serve",)
 
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on. Anything but a loopback "
-                                      "address needs QUORUM_API_TOKEN (or [serve] token).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free one).")] = 8300,
+                                      "address needs QUORUM_API_TOKEN (or token under \\[serve] in "
+                                      "quorum.toml).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8300,
     db: DbOpt = None,
     tasks_dir: TasksDirOpt = None,
     agents_dir: AgentsDirOpt = None,
 ) -> None:
     """Serve the HTTP API: start, list, watch (Server-Sent Events) and steer executions.
 
-    Every route but /healthz needs 'Authorization: Bearer <token>': QUORUM_API_TOKEN, [serve] token in
-    quorum.toml, or a token made now and printed once. The OpenAPI document is at /api/v1/openapi.json
-    (docs/api.md is the guide). Ctrl-C stops the server: the executions it drives are paused and left
-    resumable (`quorum resume <id>`).
+    Every route but /healthz needs 'Authorization: Bearer <token>': QUORUM_API_TOKEN, token under
+    \\[serve] in quorum.toml, or a token made now and printed once. The OpenAPI document is at
+    /api/v1/openapi.json (docs/api.md is the guide). Ctrl-C stops the server: the executions it drives
+    are paused and left resumable (`quorum resume <id>`).
     """
     try:
         import uvicorn
