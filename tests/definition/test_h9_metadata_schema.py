@@ -542,3 +542,17 @@ def test_the_whole_block_and_a_missing_name_point_at_the_root_and_phase_headers_
 def test_the_schema_is_json_the_standard_library_reads() -> None:
     loaded = json.loads(shipped_schema_text())
     assert loaded["$id"] == SCHEMA_ID
+
+
+def test_the_outputs_references_point_at_their_output_field() -> None:
+    """Found after the phases are read (a phase the output names, an input it reads), still in the block."""
+    text = (
+        "# T\n\n```yaml\nname: t\nrequirements: {ticker: string}\n"
+        "output: {decision: phases.Nope.outputs.x, size: input.tikcer}\n```\n\n"
+        "## Phase: A\n\n### Agents\n- analyst\n\n### Steps\n- Look at {{ input.ticker }}\n"
+    )
+    found = {(p.severity, p.pointer) for p in TaskParser().lint_content(text) if p.line == 6}
+    assert found == {("error", "/output/decision"), ("warning", "/output/size")}
+    named = "# T\n\n```yaml\nname: t\noutput: Nope\n```\n\n## Phase: A\n\n### Steps\n- hi\n"
+    errors = [p for p in TaskParser().lint_content(named) if p.severity == "error"]
+    assert [(p.line, p.pointer) for p in errors] == [(5, "/output")]

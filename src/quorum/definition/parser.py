@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from quorum.definition import durations
+from quorum.definition.fields import json_pointer
 from quorum.definition.hashing import hash_document, hash_phases
 from quorum.definition.lookalike import suspicious_characters
 from quorum.definition.markdown import Item, Outline, PhaseBlock, outline
@@ -287,6 +288,7 @@ class TaskParser:
                 f"output names unknown phase {meta.output.phase!r}{did_you_mean(meta.output.phase, names)}",
                 meta.output_line,
                 "name a phase, e.g. output: Verdict",
+                pointer=json_pointer("output"),
             )
         return built
 

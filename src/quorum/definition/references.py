@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
+from quorum.definition.fields import json_pointer
 from quorum.definition.model import Phase, Requirement, StepKind
 from quorum.definition.report import Report
 from quorum.definition.suggest import did_you_mean
@@ -84,9 +85,12 @@ def check_references(
                 report.error(
                     f"output.{key} reads phases.{target}, which is not a phase{did_you_mean(target, names)}",
                     output_line,
+                    pointer=json_pointer("output", key),
                 )
         if declared:
-            _check_inputs(report, expression, declared, output_line, f"output.{key}")
+            _check_inputs(
+                report, expression, declared, output_line, f"output.{key}", json_pointer("output", key)
+            )
 
 
 def _ancestors(phases: Sequence[Phase]) -> tuple[dict[str, int] | None, dict[str, int]]:
@@ -107,7 +111,9 @@ def _ancestors(phases: Sequence[Phase]) -> tuple[dict[str, int] | None, dict[str
     return ancestors, position
 
 
-def _check_inputs(report: Report, text: str, declared: set[str], line: int | None, where: str) -> None:
+def _check_inputs(
+    report: Report, text: str, declared: set[str], line: int | None, where: str, pointer: str | None = None
+) -> None:
     for match in _INPUT_REF.finditer(text):
         field = match.group(1) or match.group(3)
         if field not in declared and field not in _EXPRESSION_BUILTINS:
@@ -115,4 +121,5 @@ def _check_inputs(report: Report, text: str, declared: set[str], line: int | Non
                 f"{where} reads input.{field}, which is not a requirement{did_you_mean(field, declared)}",
                 line,
                 "declare it under requirements, or fix the name",
+                pointer=pointer,
             )
