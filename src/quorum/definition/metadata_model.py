@@ -30,14 +30,18 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from quorum.definition.durations import MAX_SECONDS, UNITS, parse_time_string
+from quorum.definition.fields import NAME_PATTERN
 from quorum.definition.model import Requirement, RequirementType, RetryPolicy
+from quorum.definition.requirements import coerce_value, enum_type, fits
+from quorum.definition.schema import IDENTIFIER, MAX_ATTEMPTS, MAX_BACKOFF_S, SEMVER
+from quorum.templates import TemplateEngine, default_engine
 
 __all__ = ("DURATION_PATTERN", "RequirementSpec", "RetryModel", "TaskMetadata")
 
-NAME_REGEX = r"^[a-z0-9][a-z0-9._-]{0,99}$"
-IDENTIFIER_REGEX = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
-SEMVER_REGEX = r"^[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}(?:-[0-9A-Za-z.-]{1,64})?(?:\+[0-9A-Za-z.-]{1,64})?$"
-MAX_BACKOFF_S = 3600.0
+# the checker's patterns, anchored: pydantic and JSON Schema search, Python's fullmatch matches whole
+NAME_REGEX = f"^{NAME_PATTERN.pattern}$"
+IDENTIFIER_REGEX = f"^{IDENTIFIER.pattern}$"
+SEMVER_REGEX = f"^{SEMVER.pattern}$"
 
 _NUMBER = r"(?:[0-9]{1,15}(?:\.[0-9]{1,15})?|\.[0-9]{1,15})"
 # ECMA-262 regular expressions (JSON Schema's) have no case-insensitive flag: each unit is spelled
@@ -131,7 +135,7 @@ class _Block(BaseModel):
 class RetryModel(_Block):
     """The retry policy; keys left out keep the defaults (1 attempt, 1000 ms, 30000 ms, jitter 0.1)."""
 
-    max_attempts: Annotated[int, Field(ge=1, le=100), WHOLE] | SkipJsonSchema[None] = Field(
+    max_attempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS), WHOLE] | SkipJsonSchema[None] = Field(
         None, alias="maxAttempts", description='Attempts, not retries: 1 means "no retry".'
     )
     backoff_ms: BackoffDuration | SkipJsonSchema[None] = Field(
@@ -188,8 +192,6 @@ TypeName = Literal["string", "number", "integer", "boolean", "list", "object"]
 
 def _enum_problem(values: list[Any], kind: str | None) -> str | None:
     """Why these allowed values cannot be used (``kind`` None: inferred from them), or None."""
-    from quorum.definition.requirements import enum_type, fits
-
     if not values:
         return "the allowed values must be a non-empty list"
     if len(set(map(repr, values))) != len(values):
@@ -240,8 +242,6 @@ class RequirementSpec(_Block):
             problem = _enum_problem(self.enum, kind)
             if problem:
                 raise ValueError(problem)
-        from quorum.definition.requirements import enum_type
-
         resolved: RequirementType = kind or (enum_type(self.enum) if self.enum else None) or "string"
         bounds = (self.minimum, self.maximum)
         if resolved in ("boolean", "object") and any(b is not None for b in bounds):
@@ -260,8 +260,6 @@ class RequirementSpec(_Block):
         return self
 
     def _check_default(self, kind: RequirementType) -> None:
-        from quorum.definition.requirements import coerce_value
-
         problems: list[str] = []
         field = Requirement(
             name="default",
@@ -342,8 +340,6 @@ class TaskMetadata(_Block):
     def _expressions_compile(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, dict):
             return value
-        from quorum.templates import TemplateEngine, default_engine
-
         engine = (info.context or {}).get("engine")
         if not isinstance(engine, TemplateEngine):
             engine = default_engine()
