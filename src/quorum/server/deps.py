@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 __all__ = ("find_record", "get_runtime")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain function would be run in a worker thread on every request
     runtime: Runtime = request.app.state.runtime
     return runtime
 
