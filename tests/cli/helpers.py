@@ -59,6 +59,8 @@ class Cli:
         env.update(
             {
                 "QUORUM_DB": str(root / "history.db"),
+                # no run reaches a market data provider: a test that wants data gives --prices or --data
+                "QUORUM_DATA": "none",
                 "XDG_DATA_HOME": str(root / "xdg"),
                 "HOME": str(root / "home"),
                 "PYTHONPATH": os.pathsep.join([str(FIXTURES), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),

@@ -190,12 +190,14 @@ async def _follow(cfg: Config, execution_id: str, *, all_events: bool, quiet: bo
 
 
 def _print_view(view: ExecutionView, *, all_events: bool) -> None:
+    from rich.markdown import Markdown
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
     from quorum.cli import report
     from quorum.cli.history_view import TIMELINE_TYPES, input_for_display
+    from quorum.cli.memo import memo_markdown
     from quorum.cli.render import format_event
     from quorum.cli.report import render_value, render_verdict, status_text
 
@@ -247,7 +249,8 @@ def _print_view(view: ExecutionView, *, all_events: bool) -> None:
 
     console.print()
     console.print(Text("Verdict", style="bold underline"))
-    console.print(render_verdict(r.verdict))
+    memo = memo_markdown(r.verdict)  # the committee's verdict reads as a memo; any other, field by field
+    console.print(Markdown("\n".join(memo)) if memo is not None else render_verdict(r.verdict))
 
 
 def export(

@@ -168,13 +168,21 @@ def _market_data(task: Task, raw: dict[str, Any], *, data: str | None, prices: P
             if "marketData" not in declared:
                 return {}
             return {"marketData": provenance_of_file(prices, ticker=str(raw.get("ticker") or ""))}
+        choice = parse_choice(data)
         added = market_input(raw, declared=declared, defaults={r.name: r.default for r in task.requirements},
-                             choice=parse_choice(data), cache=PriceCache(cache_path()))
+                             choice=choice, cache=PriceCache(cache_path()))
     except InputValidationError as exc:
         fail(exc.problems[0] if exc.problems else str(exc), code=ExitCode.USAGE,
              details=tuple(exc.problems[1:]))
     except MarketDataError as exc:
         hint = (exc.hint,) if exc.hint else ()
+        if exc.reason == "missing" and not choice.explicit:
+            # No source was asked for and none answered (offline, no cache): the run goes on without
+            # market data, and its verdict says what is missing; an explicit --data is an error.
+            err_console().print(f"[yellow]note:[/] {escape(exc.message)}", soft_wrap=True)
+            for line in hint:
+                err_console().print(f"  {escape(line)}", soft_wrap=True)
+            return {}
         if exc.reason == "missing":
             hint = (*hint, "or run without market data: --data none")
         fail(exc.message, code=ExitCode.USAGE, details=hint)

@@ -42,11 +42,14 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "OPENAI_API_KEY": "API key for openai:<model> agents (secret)",
         "ANTHROPIC_BASE_URL": "base URL of the Anthropic API",
         "ANTHROPIC_API_KEY": "API key for anthropic:<model> agents (secret)",
+        "QUORUM_DATA": "default --data of `quorum run`: yfinance, ccxt:<exchange>, csv:<file>, cache or none",
+        "QUORUM_DATA_DIR": "where the market data cache lives (default $XDG_DATA_HOME/quorum)",
         "XDG_DATA_HOME": "where the default history database lives (quorum/history.db under it)",
     }
 )
 
-_TOP_KEYS = frozenset({"db", "tasks_dirs", "agents_dirs", "timeout", "models", "providers", "endpoints"})
+_TOP_KEYS = frozenset({"db", "tasks_dirs", "agents_dirs", "timeout", "models", "providers", "endpoints",
+                       "serve"})
 
 
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:

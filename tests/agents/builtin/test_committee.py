@@ -150,7 +150,7 @@ def test_risk_officer_clamps_the_plan_and_logs_each_clamp() -> None:
     assert answer["approved_cap"] == risk["clamps"][-1]["after"] < 10_000.0
     for clamp in risk["clamps"]:
         assert f"{clamp['rule']}: {clamp['before']:,.2f} -> {clamp['after']:,.2f}" in answer["text"]
-    assert answer["vote"] == "APPROVE"
+    assert (answer["gate"], answer["voting"]) == ("CAP", False)  # a gate: it caps, it does not vote
 
 
 def test_risk_officer_logs_each_clamp(caplog: pytest.LogCaptureFixture) -> None:
@@ -163,11 +163,12 @@ def test_risk_officer_logs_each_clamp(caplog: pytest.LogCaptureFixture) -> None:
     assert f"{clamps[0]['before']:,.2f} -> {clamps[0]['after']:,.2f}" in caplog.records[0].getMessage()
 
 
-def test_risk_officer_rejects_outside_the_mandate_and_abstains_unmeasured() -> None:
+def test_risk_officer_vetoes_outside_the_mandate_and_caps_unmeasured() -> None:
     low = {**BASE, "riskTolerance": "low", "prices": PRICES}  # ~57% volatility vs a 20% target
-    assert get_specialist("risk-officer")(request("risk-officer", inputs=low))["vote"] == "REJECT"
+    vetoed = get_specialist("risk-officer")(request("risk-officer", inputs=low))
+    assert (vetoed["gate"], vetoed["risk"]["veto"], vetoed["voting"]) == ("VETO", True, False)
     unmeasured = get_specialist("risk-officer")(request("risk-officer", inputs=BASE))
-    assert unmeasured["vote"] == "ABSTAIN"
+    assert (unmeasured["gate"], unmeasured["risk"]["veto"]) == ("CAP", False)
     assert unmeasured["approved_cap"] == 2_500.0  # no plan: the full amount asked, capped at 25% unmeasured
 
 
@@ -273,7 +274,8 @@ def test_verdict_invariants(inputs: dict[str, Any]) -> None:
     if outcome in ("tie", "no-quorum"):
         assert decision == "DEFER"
     assert 0 <= verdict["conviction"] <= 100
-    assert verdict["risk"]["max_loss"]["amount"] <= approved * verdict["risk"]["stop_loss"]["fraction"] + 0.01
+    stop = verdict["risk"]["stop_loss"]["fraction"]
+    assert verdict["risk"]["loss_at_stop"]["amount"] <= approved * stop + 0.01
     for risk in verdict["risk"]["key_risks"]:
         assert set(risk) == {"risk", "likelihood", "impact", "mitigant", "source"}
         assert risk["likelihood"] in ("low", "medium", "high")
@@ -319,7 +321,7 @@ def test_the_portfolio_manager_applies_the_rules_itself_when_run_alone() -> None
 
 def test_members_without_data_do_not_block_the_quorum() -> None:
     answers = [
-        analyst("a", "bearish", 0.6, [], vote="REJECT"),
+        analyst("a", "bearish", 0.6, [ev("falling", "bearish", 0.6, "a")], vote="REJECT"),
         analyst("b", "bearish", 0.4, [], vote="REJECT"),
     ]
     answers += [analyst(n, "neutral", 0.0, [], abstained=True) for n in ("c", "d", "e", "f")]
@@ -328,7 +330,8 @@ def test_members_without_data_do_not_block_the_quorum() -> None:
     )
     assert answer["votes"]["quorum"] == {"present": 2, "needed": 2, "cast": 2, "met": True}
     assert answer["outcome"] == "reject"
-    assert answer["votes"]["conviction"] == 100  # all the confidence cast, and everyone present took a side
+    # conviction = agreement 1 x evidence strength 1 (all of it bearish) x data sufficiency 0.5 (no prices)
+    assert answer["votes"]["conviction"] == 50
     alone = get_specialist("committee-chair")(
         request("committee-chair", inputs=BASE, phases=analysis_phase(*answers[:1], *answers[2:]))
     )

@@ -75,7 +75,8 @@ def test_rate_of_change_and_trend() -> None:
     # Decay shrinks both EMAs, so the (negative) MACD line rises above its signal: the histogram votes up.
     # -0.3 (price < SMA50) - 0.3 (SMA20 < SMA50) + 0.2 (histogram > 0) - 0.2 (momentum) = -0.6
     assert down.score == pytest.approx(-0.6)
-    flat = trend([10.0] * 30)
+    flat = trend([10.0] * 60)
     assert flat is not None
-    assert (flat.direction, flat.score, flat.long_window) == ("sideways", 0.0, 15)
-    assert trend([1.0, 2.0, 3.0]) is None
+    assert (flat.direction, flat.score, flat.long_window) == ("sideways", 0.0, 50)
+    assert trend([10.0] * 49) is None  # the windows are never shortened to fit a short history
+    assert trend([10.0] * 30, short_window=5, long_window=10) is not None

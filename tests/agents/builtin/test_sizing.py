@@ -37,12 +37,14 @@ def snapshot(
             "cvar95": {"horizon": cvar_h} if measured else None,
             "vol_target_fraction": min(1.0, limits.target_volatility / vol) if vol else None,
             "last_close": 100.0 if measured else None,
+            # an ATR of a third of the horizon VaR: the 3-ATR stop lands where these cases want it
+            "atr": {"fraction": var_h / 3, "window": 14, "value": var_h / 3 * 100} if measured else None,
         },
     }
 
 
 def test_volatility_target_clamps_and_is_logged_before_and_after() -> None:
-    # target 40% / realised 80% -> half the amount; stop = VaR 25% bounded to the 20% widest stop;
+    # target 40% / realised 80% -> half the amount; stop = 3 ATR (25%) bounded to the 20% widest stop;
     # loss budget 10% * 10,000 / 20% = 5,000: equal to the cap already, so no second clamp.
     caps = risk_caps(snapshot(), 10_000.0)
     assert caps["approved_cap"] == 5_000.0
@@ -51,7 +53,7 @@ def test_volatility_target_clamps_and_is_logged_before_and_after() -> None:
     ]
     assert caps["stop_loss"]["fraction"] == pytest.approx(0.20)
     assert caps["stop_loss"]["price"] == pytest.approx(80.0)
-    assert caps["max_loss"]["amount"] == pytest.approx(1_000.0)
+    assert caps["loss_at_stop"]["amount"] == pytest.approx(1_000.0)
     assert caps["var95"]["amount"] == pytest.approx(1_250.0)
     assert all(c["agent"] == "risk-officer" for c in caps["checks"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 import pytest
@@ -36,23 +37,32 @@ INPUTS = {
 def test_snapshot_numbers_by_hand() -> None:
     snap = build_snapshot(INPUTS)
     m = snap["metrics"]
+    # consecutive calendar days, weekends included: a 24/7 calendar, 365 bars a year, 30 bars of horizon
+    # (whatever the ticker is called)
     assert (snap["asset_class"], snap["periods_per_year"], snap["horizon"]["trading_days"]) == (
-        "equity",
-        252,
-        21,
+        "crypto",
+        365,
+        30,
     )
-    assert m["annual_volatility"] == pytest.approx(math.log(1.1) * math.sqrt(40 / 39) * math.sqrt(252))
+    # the EWMA of r^2 = ln(1.1)^2 exactly, below the full-sample n-1 variance: sizing on the full sample
+    full = math.log(1.1) * math.sqrt(40 / 39)
+    assert m["volatility"]["recent"] == pytest.approx(math.log(1.1) * math.sqrt(365))
+    assert m["annual_volatility"] == pytest.approx(full * math.sqrt(365))
+    assert m["volatility"]["basis"] == "full-sample"
     assert m["max_drawdown"]["fraction"] == pytest.approx(1 / 11)
     assert (m["max_drawdown"]["peak_date"], m["max_drawdown"]["trough_date"]) == ("2024-01-02", "2024-01-03")
-    # 40 returns -> a tail of ceil(2) = 2, both -1/11; scaled by sqrt(21) trading days
+    # one bar: 40 returns -> an empirical tail of ceil(2) = 2, both -1/11
     var = m["var95"]
-    assert (var["one_day"], var["tail_count"]) == (pytest.approx(1 / 11), 2)
-    assert var["horizon"] == pytest.approx(math.sqrt(21) / 11)
-    assert var["amount"] == pytest.approx(10_000 * math.sqrt(21) / 11)
+    assert var["one_day"] == pytest.approx(1 / 11)
     assert m["cvar95"]["one_day"] == pytest.approx(1 / 11)
+    # 30 bars: 40 / 30 < 8 independent horizons -> parametric, zero drift: 1 - exp(-z s sqrt(30))
+    z = statistics.NormalDist().inv_cdf(0.95)
+    assert var["method"] == "parametric"
+    assert var["horizon"] == pytest.approx(1 - math.exp(-z * full * math.sqrt(30)))
+    assert var["amount"] == pytest.approx(10_000 * var["horizon"])
     assert m["total_return"] == pytest.approx(0.0)
     assert m["vol_target_fraction"] == pytest.approx(min(1.0, 0.40 / m["annual_volatility"]))
-    assert "sqrt(252)" in snap["sources"]["annual_volatility"]
+    assert "sqrt(365" in snap["sources"]["annual_volatility"]
     assert snap["prices"]["observations"] == 41
 
 
@@ -67,8 +77,9 @@ def test_short_histories_do_not_report_risk() -> None:
     snap = build_snapshot({**INPUTS, "prices": ZIGZAG[:10]})
     assert snap["metrics"]["annual_volatility"] is None
     assert snap["metrics"]["var95"] is None
-    assert snap["metrics"]["trend"] is not None
+    assert snap["metrics"]["trend"] is None  # SMA20/50 need 50 closes: no shrunken windows
     assert any("only 10 closes" in g for g in snap["data_gaps"])
+    assert any(f["kind"] == "too-few-observations" for f in snap["quality_flags"])
 
 
 @pytest.mark.parametrize(
