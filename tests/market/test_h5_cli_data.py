@@ -106,3 +106,14 @@ def test_data_csv_and_prices_read_a_yahoo_export_and_record_its_notes(cli: Cli) 
     assert (data["marketData"]["provider"], data["marketData"]["symbol"]) == ("file", "yahoo_export_aapl.csv")
     assert data["marketData"]["ticker"] == "AAPL"
     assert "wins over --data cache" in given.err
+
+
+def test_offline_without_a_data_choice_the_run_goes_on_and_says_what_is_missing(cli: Cli) -> None:
+    """The README's first command on a machine without the network or a cache: it runs (exit 0), and the
+    note and the verdict say what is missing and what supplies it; only an explicit --data is refused."""
+    cli.env.pop("QUORUM_DATA")
+    r = cli(*COMMITTEE, "--json")
+    assert r.code == 0, r
+    assert "prices" not in r.json()["input"]
+    assert "no price history for BTC" in r.err
+    assert "--prices FILE.csv" in r.err or "pip install 'quorum[data]'" in r.err
