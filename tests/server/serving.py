@@ -48,14 +48,14 @@ class Server:
 
     @classmethod
     def start(cls, cli: Cli, *, delay: str = "0", token: str | None = TOKEN,
-              extra_env: dict[str, str] | None = None) -> Server:
+              extra_env: dict[str, str] | None = None, tasks: Path = TASKS) -> Server:
         port = free_port()
         env = {**cli.env, "QUORUM_TEST_DELAY": delay, **(extra_env or {})}
         if token is not None:
             env["QUORUM_API_TOKEN"] = token
         log = cli.cwd / f"serve-{port}.log"
         with log.open("w") as out:
-            argv = cli.argv("serve", "--port", str(port), "--tasks-dir", str(TASKS),
+            argv = cli.argv("serve", "--port", str(port), "--tasks-dir", str(tasks),
                             "--agents-dir", str(AGENTS))
             proc = subprocess.Popen(
                 argv,

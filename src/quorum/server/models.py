@@ -112,10 +112,37 @@ class ExecutionPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
 
 
+class ApprovalOut(BaseModel):
+    """An approval gate that waits for a decision."""
+
+    gate: str = Field(description="<phase>/<step index>")
+    question: str
+    choices: list[str]
+    approvers: int = Field(description="Approvals by different people that close the gate")
+    default: str = Field(description="Applied when the deadline passes")
+    deadline: float | None = Field(description="Epoch seconds; null: no deadline")
+    decided: list[dict[str, Any]] = Field(description="Decisions counted so far (by, decision, comment, at)")
+
+
+class DecisionBody(_Strict):
+    decision: str = Field(default="approve", min_length=1, max_length=200,
+                          description="approve, reject, or one of the gate's options")
+    by: str = Field(min_length=1, max_length=200, description="Who decides (recorded)")
+    comment: str = Field(default="", max_length=2000)
+
+
+class DecisionAnswer(BaseModel):
+    id: str
+    gate: str
+    status: str
+    detail: str
+
+
 class ExecutionDetail(ExecutionSummary):
     input: dict[str, Any]
     verdict: dict[str, Any] | None
     phases: list[dict[str, Any]]
+    pending_approvals: list[ApprovalOut] = Field(default_factory=list)
 
 
 class ControlAnswer(BaseModel):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from quorum.server import routes_events, routes_executions, routes_health, routes_tasks
+from quorum.server import routes_approvals, routes_events, routes_executions, routes_health, routes_tasks
 
 __all__ = ("API_PREFIX", "ROOT_ROUTES", "include_routes", "route_table")
 
 API_PREFIX = "/api/v1"
 
-ROUTERS = (routes_tasks.router, routes_executions.router, routes_events.router, routes_health.router)
+ROUTERS = (routes_tasks.router, routes_executions.router, routes_approvals.router, routes_events.router,
+           routes_health.router)
 ROOT_ROUTES = (("GET", "/healthz"),)
 """Served outside /api/v1 and outside the OpenAPI document."""
 

@@ -22,6 +22,7 @@ from quorum.server.models import (
 )
 from quorum.server.paging import Cursor, page_of
 from quorum.server.problems import ApiError
+from quorum.server.routes_approvals import approvals_of
 from quorum.server.runtime import Action, Runtime
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ async def _view(runtime: Runtime, record: ExecutionRecord) -> Any:
 
 
 @router.get("/executions/{execution_id}", response_model=ExecutionDetail, responses=_ERRORS,
-            summary="One execution: its record, phases with outputs, verdict")
+            summary="One execution: its record, phases with outputs, verdict, pending approvals")
 async def get_execution(execution_id: str, runtime: RuntimeDep) -> ExecutionDetail:
     from quorum.definition.model import thaw
 
@@ -116,6 +117,7 @@ async def get_execution(execution_id: str, runtime: RuntimeDep) -> ExecutionDeta
         input=_jsonable(thaw(record.input)),
         verdict=None if record.verdict is None else _jsonable(thaw(record.verdict)),
         phases=[_jsonable(row.to_dict()) for row in view.phases.values()],
+        pending_approvals=await approvals_of(runtime, record.id),
     )
 
 

@@ -168,6 +168,26 @@ class Runtime:
         return (f"{action} requested for execution {record.id}; its process is gone: the request is kept and "
                 "honoured when the execution is recovered")
 
+    async def decide(self, record: ExecutionRecord, gate: str, decision: str, by: str, comment: str) -> str:
+        """Count a decision at an approval gate: here when this server drives the execution, through the
+        store when another process does, else the execution is taken over here and goes on."""
+        from quorum.errors import InvalidDecisionError
+
+        if record.status in _TERMINAL:
+            raise ApiError(409, f"execution {record.id} is already {record.status}; "
+                           "there is nothing to decide")
+        executor = self.drives(record.id) or self.default_executor()
+        try:
+            handle = await executor.decide(record.id, decision, by=by, comment=comment, gate=gate)
+        except InvalidDecisionError as exc:
+            raise ApiError(409, str(exc)) from None
+        if handle is not None:
+            self._keep(handle)
+            return f"{decision} by {by} at {gate}: execution {record.id} is taken over here and goes on"
+        if self.drives(record.id) is not None:
+            return f"{decision} by {by} at {gate} counted"
+        return f"{decision} by {by} at {gate} sent to the process driving execution {record.id}"
+
     async def _control_here(self, executor: TaskExecutor, record: ExecutionRecord, action: Action,
                             reason: str) -> str:
         if action == "pause":
