@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ("abort", "owner_alive", "pause", "request", "wait_for_status")
 
-_ACTIVE = ("pending", "running", "paused")
+_ACTIVE = ("pending", "running", "paused", "waiting")
 _TERMINAL = ("completed", "failed", "aborted", "timeout")
 
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded in the history).")]
