@@ -51,8 +51,8 @@ async def _output(proc: asyncio.subprocess.Process) -> tuple[int, str]:
     return proc.returncode, out.decode() + err.decode()
 
 
-async def _until(predicate: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _until(predicate: Any, what: str, within_s: float = 60.0) -> None:
+    deadline = time.monotonic() + within_s
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
