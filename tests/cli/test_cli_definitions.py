@@ -105,7 +105,7 @@ def test_list_shows_builtin_and_directory_tasks(cli: Cli) -> None:
     rows = {row["name"]: row for row in cli("list", "--tasks-dir", str(DEMO_TASK.parent), "--json").json()}
     assert rows["cli-demo"]["version"] == "1.2.0"
     assert rows["cli-demo"]["phases"] == 4
-    assert rows["investment-committee-meeting"]["phases"] == 7
+    assert rows["investment-committee-meeting"]["phases"] == 8  # seven, and the optional sign-off
 
 
 def test_graph_prints_mermaid_with_the_critical_path(cli: Cli) -> None:

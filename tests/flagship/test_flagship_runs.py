@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import random
@@ -50,8 +51,11 @@ def _check_verdict(data: dict[str, Any], inputs: dict[str, Any]) -> dict[str, An
         "Validation",
         "Consensus",
         "Verdict",
+        "Sign-off",
     ]
-    assert all(p["status"] == "completed" for p in phases.values())
+    signed = "approvalThreshold" in inputs
+    assert all(p["status"] == "completed" for name, p in phases.items() if name != "Sign-off")
+    assert phases["Sign-off"]["status"] == ("completed" if signed else "skipped")
     cap = phases["Validation"]["outputs"]["approved_cap"]
     outcome = phases["Consensus"]["outputs"]["outcome"]
     assert verdict["decision"] in DECISIONS
@@ -194,3 +198,42 @@ async def test_the_workflow_guards_the_cap_whatever_agent_answers(tmp_path: Path
     result = await executor.execute("investment-committee-meeting", {**BASE, "prices": random_walk(200)})
     assert result.status.value == "failed"
     assert "The risk cap exceeds the requested amount" in str(result.error)
+
+
+async def test_an_approval_above_the_threshold_waits_for_a_sign_off(tmp_path: Path) -> None:
+    inputs = {
+        **BASE,
+        "prices": random_walk(200),
+        "news": ["Bitcoin ETF inflows hit a record", "Adoption grows as approval nears"],
+        "fundamentals": {"active_addresses_growth": 0.12, "hash_rate_growth": 0.08},
+        "portfolioValue": 200_000,
+        "approvalThreshold": 100,
+    }
+    executor = executor_module.TaskExecutor(tasks_dir=tmp_path)
+    handle = await executor.start("investment-committee-meeting", inputs)
+    for _ in range(3000):
+        if handle.status.value == "waiting" or handle.done:
+            break
+        await asyncio.sleep(0.01)
+    assert handle.status.value == "waiting"
+    [gate] = await executor.pending_approvals(handle.id)
+    assert gate.id == "Sign-off/0"
+    assert "threshold 100" in gate.question
+    await executor.decide(handle.id, "approve", by="cio", comment="above threshold, reviewed")
+    result = (await handle.result()).to_dict()
+    verdict = _check_verdict(result, inputs)
+    signed = verdict["approvals"]["Sign-off/0"]
+    assert signed["decision"] == "approve"
+    assert [(a["by"], a["comment"]) for a in signed["approvals"]] == [("cio", "above threshold, reviewed")]
+    from quorum.cli.memo import memo_markdown
+
+    memo = "\n".join(memo_markdown(verdict) or ())
+    assert "#### Sign-off: approve (Sign-off/0)" in memo
+    assert "approve by cio: above threshold, reviewed" in memo
+
+
+async def test_below_the_threshold_no_sign_off_is_asked(tmp_path: Path) -> None:
+    inputs = {**BASE, "approvalThreshold": 1_000_000}
+    data = await _run(tmp_path, "investment-committee-meeting", inputs)
+    assert data["phases"]["Sign-off"]["status"] == "skipped"
+    assert "approvals" not in data["verdict"]

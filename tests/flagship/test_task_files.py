@@ -37,7 +37,9 @@ def test_investment_committee_shape(parser: object) -> None:
         "Validation",
         "Consensus",
         "Verdict",
+        "Sign-off",
     )
+    assert task.phase("Sign-off").when  # optional: only above input.approvalThreshold
     assert task.output.phase == "Verdict"
     agents = {a for p in task.phases for a in p.agents} | {
         s.agent for p in task.phases for s in p.steps if s.agent
@@ -49,7 +51,7 @@ def test_investment_committee_shape(parser: object) -> None:
     assert task.phase("Debate").rounds >= 2
     assert {"red-team", "bull-advocate", "bear-advocate"} <= set(task.phase("Debate").agents)
     kinds = {s.kind.value for p in task.phases for s in p.steps}
-    assert {"prompt", "agent", "validation", "aggregate"} <= kinds
+    assert {"prompt", "agent", "validation", "aggregate", "approval"} <= kinds
     required = {r.name for r in task.requirements if r.required}
     assert required == {"ticker", "amount", "riskTolerance"}
     assert {r.name for r in task.requirements} >= {"timeHorizon", "prices"}

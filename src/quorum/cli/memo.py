@@ -199,6 +199,13 @@ def memo_markdown(verdict: Mapping[str, Any] | None) -> list[str] | None:
         "",
     ]
     lines += [*_bullets(review.get("triggers") or ()), ""]
+    for gate, signed in (v.get("approvals") or {}).items():
+        lines += [f"#### Sign-off: {_cell(signed.get('decision'))} ({_cell(gate)})", "",
+                  f"{_cell(signed.get('question'))}", ""]
+        lines += _bullets([f"{d.get('decision')} by {d.get('by')}"
+                           + (f": {d.get('comment')}" if d.get("comment") else "")
+                           for d in signed.get("approvals") or ()])
+        lines.append("")
     data = v.get("data") or {}
     lines += [
         "#### Data",

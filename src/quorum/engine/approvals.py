@@ -181,6 +181,10 @@ class Approvals:
     def open_gates(self) -> list[Gate]:
         return [g for g in self._gates.values() if g.outcome() is None]
 
+    def decided(self) -> dict[str, dict[str, Any]]:
+        """The closed gates' summaries by gate id, in the order they were opened (for the verdict)."""
+        return {g.id: g.summary() for g in self._gates.values() if g.outcome() is not None}
+
     def open(self, gate_id: str, *, question: str, options: Sequence[str], approvers: int, default: str,
              timeout_s: float | None) -> Gate:
         """The gate at ``gate_id``: the one recorded earlier (its deadline unchanged), else a new one,

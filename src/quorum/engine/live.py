@@ -284,7 +284,7 @@ class LiveExecution:
             scheduler = PhaseScheduler(ctx.task, ctx.phases, self.phases.run,
                                        max_concurrent=self.options.max_concurrent_phases)
             await scheduler.run()
-            verdict = compute_verdict(ctx.task, ctx)
+            verdict = compute_verdict(ctx.task, ctx, self.approvals.decided())
         except BaseException as exc:
             return self._settle(exc)
         finally:

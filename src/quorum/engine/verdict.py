@@ -4,6 +4,10 @@
 - a mapping ``name: expression`` -> each expression evaluated with the final template context.
 - absent -> the outputs of the sink phase (no phase depends on it); several sinks -> ``{phase: outputs}``
   of those that completed.
+
+People's decisions are part of it: when approval gates closed during the execution, the verdict carries
+them under ``approvals`` (gate id -> ``decision``, ``approvals``, ``question``), unless the task's own
+output already names ``approvals``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ def sinks(task: Task) -> tuple[PhaseName, ...]:
     return tuple(p.name for p in task.phases if p.name not in depended)
 
 
-def compute_verdict(task: Task, ctx: ExecutionContext) -> Mapping[str, Any]:
+def compute_verdict(
+    task: Task, ctx: ExecutionContext, approvals: Mapping[str, Any] | None = None
+) -> Mapping[str, Any]:
+    verdict = _selected(task, ctx)
+    if approvals and "approvals" not in verdict:
+        return {**verdict, "approvals": dict(approvals)}
+    return verdict
+
+
+def _selected(task: Task, ctx: ExecutionContext) -> Mapping[str, Any]:
     selector = task.output
     if selector.phase is not None:
         result = ctx.phases.get(selector.phase)
