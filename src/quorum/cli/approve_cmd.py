@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from quorum.cli.common import ExitCode, fail, out_console, run_async
+from quorum.cli.common import ExitCode, fail, local_time, out_console, run_async
 from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, TasksDirOpt
 from quorum.cli.run_cmd import PlainOpt
 
@@ -195,14 +195,11 @@ async def _approvals(cfg: Config, *, as_json: bool, limit: int) -> int:
         console.print(f"[bold]{row['execution']}[/] {escape(row['task'])}  {escape(row['gate'])}: "
                       f"{escape(row['question'])}", soft_wrap=True)
         need = f"{len(row['decided'])}/{row['approvers']} decided" if row["approvers"] > 1 else ""
-        deadline = f"deadline {_when(row['deadline'])} (then {row['default']})" if row["deadline"] else ""
+        deadline = (f"deadline {local_time(row['deadline'])} (then {row['default']})"
+                    if row["deadline"] else "")
         details = "  ".join(x for x in (f"choices: {', '.join(row['choices'])}", need, deadline) if x)
         console.print(f"    {details}")
         console.print(f"    quorum approve {row['execution']}")
     return ExitCode.OK
 
 
-def _when(epoch: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

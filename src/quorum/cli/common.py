@@ -26,6 +26,7 @@ __all__ = (
     "err_console",
     "exit_code_for_status",
     "fail",
+    "local_time",
     "out_console",
     "parse_duration",
     "print_error",
@@ -191,3 +192,10 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     import asyncio
 
     return asyncio.run(coro)
+
+
+def local_time(epoch: float) -> str:
+    """An epoch time as the local date and time with its zone (deadlines people read)."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

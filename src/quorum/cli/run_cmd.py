@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from quorum.cli.common import ExitCode, err_console, exit_code_for_status, fail, out_console, run_async
+from quorum.cli.common import (
+    ExitCode,
+    err_console,
+    exit_code_for_status,
+    fail,
+    local_time,
+    out_console,
+    run_async,
+)
 from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, ModelOpt, TaskArg, TasksDirOpt
 
 if TYPE_CHECKING:
@@ -382,7 +390,8 @@ def _waiting_message(outcome: Outcome) -> None:
         line = f"  {escape(str(gate.get('gate')))}: {escape(str(gate.get('question')))}"
         console.print(line, soft_wrap=True)
         if gate.get("deadline"):
-            console.print(f"    deadline: {_when(float(gate['deadline']))} (then: {gate.get('default')})")
+            when = local_time(float(gate["deadline"]))
+            console.print(f"    deadline: {when} (then: {gate.get('default')})")
         if choices and choices != ["approve", "reject"]:
             console.print(f"    choices: {', '.join(choices)}")
     console.print(f"  approve it: [bold]quorum approve {execution_id}[/] "
@@ -391,10 +400,6 @@ def _waiting_message(outcome: Outcome) -> None:
     console.print(f"  look at it: quorum show {execution_id}")
 
 
-def _when(epoch: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _paused_message(execution_id: str) -> None:

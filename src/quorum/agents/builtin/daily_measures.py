@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from quorum.agents.builtin.indicators import log_returns, rsi
+from quorum.agents.builtin.risk import max_drawdown as committee_drawdown
 from quorum.market import TRADING_DAYS_PER_YEAR, PricePoint, infer_frequency
 
 __all__ = (
@@ -87,11 +88,9 @@ def annualised_volatility(closes: Sequence[float], bars_per_year: float) -> floa
 
 
 def max_drawdown(closes: Sequence[float]) -> float:
-    peak, worst = -math.inf, 0.0
-    for c in closes:
-        peak = max(peak, c)
-        worst = max(worst, 1.0 - c / peak)
-    return worst
+    """The largest peak-to-trough fall, as a fraction (the committee's measure, without its indices)."""
+    drawdown = committee_drawdown(closes)
+    return 0.0 if drawdown is None else drawdown.fraction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
