@@ -5,6 +5,10 @@ written by any process arrive; events of executions driven here also *poke* it, 
 once instead of at the next poll. Clients keep their own cursor (the last sequence they got) and take
 what is newer from the feed's recent events, or from the store when they are further behind, so 200
 clients of one execution cost one journal read per change, and none of them misses or repeats one.
+
+Clients wait on their feed's signal alone, without a timer each: the hub wakes every feed's clients
+every ``beat_s`` (a shared *beat*), and a client that has sent nothing for its heartbeat interval
+sends one then. 200 clients waiting cost 200 waiters, not 200 timers rescheduled after every event.
 """
 
 from __future__ import annotations
@@ -107,6 +111,10 @@ class Feed:
             self.ended = True
             self._notify()
 
+    def beat(self) -> None:
+        """Wake this feed's clients with nothing new (each decides whether a heartbeat is due)."""
+        self._notify()
+
     def end(self) -> None:
         """No more events will come through this feed (the server is stopping)."""
         self.ended = True
@@ -130,16 +138,26 @@ class Feed:
 
 
 class FeedHub:
-    def __init__(self, store: HistoryStore, *, poll_s: float) -> None:
+    def __init__(self, store: HistoryStore, *, poll_s: float, beat_s: float = 5.0) -> None:
         self._store = store
         self._poll_s = poll_s
+        self._beat_s = beat_s
         self._feeds: dict[str, Feed] = {}
+        self._beating: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._beat_s)
+            for feed in list(self._feeds.values()):
+                feed.beat()
 
     def acquire(self, execution_id: str) -> Feed:
         feed = self._feeds.get(execution_id)
         if feed is None:
             feed = self._feeds[execution_id] = Feed(self._store, execution_id, poll_s=self._poll_s)
             feed.start()
+        if self._beating is None:
+            self._beating = asyncio.ensure_future(self._beat())
         feed.users += 1
         return feed
 
@@ -155,6 +173,11 @@ class FeedHub:
             feed.poke(sequence)
 
     async def close(self) -> None:
+        beating, self._beating = self._beating, None
+        if beating is not None:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             feed.end()

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from quorum.errors import QuorumError
 from quorum.server.feeds import FeedHub
 from quorum.server.problems import ApiError
 from quorum.server.settings import ServeSettings
@@ -59,7 +60,13 @@ class Runtime:
     _agent_ids: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        self.hub = FeedHub(self.store, poll_s=self.settings.poll_s)
+        # a beat at most half a heartbeat apart: each idle client's heartbeat comes within 1-1.5 intervals
+        self.hub = FeedHub(self.store, poll_s=self.settings.poll_s, beat_s=self.settings.heartbeat_s / 2)
+        # Built now rather than at the first POST /executions: its imports and agent manager take seconds
+        # of the loop, which every stream open at that moment would wait out. A configuration it cannot
+        # build from is answered at that first request instead, as a problem with the CLI's wording.
+        with contextlib.suppress(QuorumError):
+            self.default_executor()
 
     # --- executors ---------------------------------------------------------------------------------
     def _new_executor(self, cfg: Config, choices: AgentChoices | None = None) -> TaskExecutor:
@@ -204,7 +211,6 @@ class Runtime:
         """Leave every execution driven here paused and detached (resumable by ``quorum resume`` or
         the next server), then close the executors and the feeds. Nothing recorded is lost."""
         from quorum.cli.run_cmd import close_executor
-        from quorum.errors import QuorumError
 
         await self.hub.close()
         for executor in self._executors:
@@ -219,8 +225,6 @@ class Runtime:
             task.cancel()
 
     async def _detach(self, executor: TaskExecutor, execution_id: str) -> None:
-        from quorum.errors import QuorumError
-
         handle = self._handles.get(execution_id)
         deadline = asyncio.get_running_loop().time() + _SHUTDOWN_SETTLE_S
         while handle is not None and not handle.done and handle.status.value != "paused":

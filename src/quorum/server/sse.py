@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from quorum.server.feeds import Feed, FeedHub, encode_event
@@ -32,16 +32,6 @@ def format_event(event: Event, *, event_id: str, data: bytes | None = None) -> b
     return b"event: " + event.type.encode() + b"\nid: " + event_id.encode() + b"\ndata: " + body + b"\n\n"
 
 
-async def _wait_one(signal: asyncio.Event, limit_s: float) -> bool:
-    """Until ``signal`` is set (True) or ``limit_s`` passed (False); no task made (200 clients wait)."""
-    try:
-        async with asyncio.timeout(limit_s):
-            await signal.wait()
-    except TimeoutError:
-        return False
-    return True
-
-
 async def _wait(signals: list[asyncio.Event], limit_s: float) -> bool:
     """Until one of ``signals`` is set; False after ``limit_s``."""
     waiters = [asyncio.ensure_future(s.wait()) for s in signals]
@@ -54,11 +44,13 @@ async def _wait(signals: list[asyncio.Event], limit_s: float) -> bool:
 
 
 async def execution_stream(hub: FeedHub, execution_id: str, *, after: int,
-                           heartbeat_s: float) -> AsyncIterator[bytes]:
+                           heartbeat_s: float) -> AsyncGenerator[bytes, None]:
     feed = hub.acquire(execution_id)
+    loop = asyncio.get_running_loop()
     try:
         cursor = after
         yield b"retry: 1000\n\n"
+        last_sent = loop.time()
         while True:
             changed = feed.signal()
             batch = await feed.after(cursor)
@@ -66,10 +58,13 @@ async def execution_stream(hub: FeedHub, execution_id: str, *, after: int,
                 # what arrived together goes out in one write: one send per client, not per event
                 yield b"".join(format_event(e, event_id=str(e.sequence), data=d) for e, d in batch)
                 cursor = batch[-1][0].sequence
+                last_sent = loop.time()
+            elif loop.time() - last_sent >= heartbeat_s:
+                yield b": heartbeat\n\n"
+                last_sent = loop.time()
             if feed.ended and cursor >= feed.last:
                 return
-            if not await _wait_one(changed, heartbeat_s):
-                yield b": heartbeat\n\n"
+            await changed.wait()  # new events, or the hub's beat (see quorum.server.feeds)
     finally:
         await hub.release(feed)
 
@@ -83,7 +78,7 @@ def parse_global_id(value: str | None) -> tuple[str, int] | None:
 
 
 async def all_executions_stream(store: HistoryStore, hub: FeedHub, *, resume: tuple[str, int] | None,
-                                now: float, heartbeat_s: float) -> AsyncIterator[bytes]:
+                                now: float, heartbeat_s: float) -> AsyncGenerator[bytes, None]:
     """Events of every execution recorded after the stream began (or after the ``resume`` event)."""
     since = now
     cursors: dict[str, int] = {}
