@@ -1,0 +1,86 @@
+"""instrument(executor): turn on what the settings ask for, as event handlers of that executor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from quorum.events import Event
+from quorum.telemetry.settings import TelemetrySettings
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+    from quorum.engine.executor import TaskExecutor
+
+__all__ = ("Telemetry", "instrument")
+
+_log = logging.getLogger("quorum.telemetry")
+
+
+@dataclass(slots=True, kw_only=True)
+class Telemetry:
+    """What :func:`instrument` turned on for one executor; ``aclose()`` flushes and detaches it."""
+
+    executor: TaskExecutor
+    settings: TelemetrySettings
+    tracer_provider: TracerProvider | None = None
+    owns_tracer_provider: bool = False
+    notes: list[str] = field(default_factory=list)
+    """Why something asked for stayed off (e.g. the otel extra is not installed)."""
+    _handlers: list[Callable[[Event], Any]] = field(default_factory=list)
+
+    @property
+    def tracing(self) -> bool:
+        return self.tracer_provider is not None
+
+    def _attach(self, handler: Callable[[Event], Any]) -> None:
+        self.executor.on("*", handler)
+        self._handlers.append(handler)
+
+    async def aclose(self) -> None:
+        """Stop listening; export the spans still buffered (a provider quorum built is shut down)."""
+        for handler in self._handlers:
+            self.executor.off("*", handler)
+        self._handlers.clear()
+        provider = self.tracer_provider
+        if provider is not None:
+            flush = getattr(provider, "force_flush", None)
+            if flush is not None:
+                flush()
+            if self.owns_tracer_provider:
+                provider.shutdown()  # type: ignore[attr-defined]
+
+
+def instrument(
+    executor: TaskExecutor,
+    settings: TelemetrySettings | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+) -> Telemetry:
+    """Attach the handlers ``settings`` (default: from the environment) turn on to ``executor``.
+
+    ``tracer_provider`` traces to that provider whatever the settings say (tests pass one with an
+    in-memory exporter); otherwise quorum builds one when the settings ask for traces and the OpenTelemetry
+    SDK is installed (when it is not, tracing stays off and ``notes`` says why)."""
+    from quorum.telemetry.providers import otel_available, tracer_provider_for
+    from quorum.telemetry.settings import telemetry_settings
+
+    settings = telemetry_settings() if settings is None else settings
+    telemetry = Telemetry(executor=executor, settings=settings)
+    if tracer_provider is None and settings.traces:
+        if otel_available():
+            tracer_provider = tracer_provider_for(settings)
+            telemetry.owns_tracer_provider = True
+        else:
+            telemetry.notes.append("traces are configured but OpenTelemetry is not installed: "
+                                   "pip install 'quorum[otel]'")
+            _log.warning(telemetry.notes[-1])
+    if tracer_provider is not None:
+        from quorum.telemetry.tracing import SpanBuilder
+
+        telemetry.tracer_provider = tracer_provider
+        telemetry._attach(SpanBuilder(tracer_provider, capture_content=settings.capture_content))
+    return telemetry
