@@ -11,6 +11,7 @@ from quorum.events import Event
 from quorum.telemetry.settings import TelemetrySettings
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
     from quorum.engine.executor import TaskExecutor
@@ -28,6 +29,7 @@ class Telemetry:
     settings: TelemetrySettings
     tracer_provider: TracerProvider | None = None
     owns_tracer_provider: bool = False
+    metrics: bool = False
     notes: list[str] = field(default_factory=list)
     """Why something asked for stayed off (e.g. the otel extra is not installed)."""
     _handlers: list[Callable[[Event], Any]] = field(default_factory=list)
@@ -59,12 +61,17 @@ def instrument(
     settings: TelemetrySettings | None = None,
     *,
     tracer_provider: TracerProvider | None = None,
+    metrics: bool = False,
+    meter_provider: MeterProvider | None = None,
 ) -> Telemetry:
     """Attach the handlers ``settings`` (default: from the environment) turn on to ``executor``.
 
     ``tracer_provider`` traces to that provider whatever the settings say (tests pass one with an
     in-memory exporter); otherwise quorum builds one when the settings ask for traces and the OpenTelemetry
-    SDK is installed (when it is not, tracing stays off and ``notes`` says why)."""
+    SDK is installed (when it is not, tracing stays off and ``notes`` says why).
+
+    ``metrics=True`` (what ``quorum serve`` passes when ``settings.metrics``) feeds the process's
+    :class:`~quorum.telemetry.metrics.MetricsHub` (the ``/metrics`` endpoint), or ``meter_provider``."""
     from quorum.telemetry.providers import otel_available, tracer_provider_for
     from quorum.telemetry.settings import telemetry_settings
 
@@ -83,4 +90,17 @@ def instrument(
 
         telemetry.tracer_provider = tracer_provider
         telemetry._attach(SpanBuilder(tracer_provider, capture_content=settings.capture_content))
+    if metrics or meter_provider is not None:
+        if meter_provider is None and not otel_available():
+            telemetry.notes.append("metrics need OpenTelemetry: pip install 'quorum[otel]'")
+            _log.warning(telemetry.notes[-1])
+        else:
+            from quorum.telemetry.metrics import MetricsRecorder, default_hub
+
+            if meter_provider is None:
+                hub = default_hub()
+                hub.watch(executor)
+                meter_provider = hub.meter_provider
+            telemetry._attach(MetricsRecorder(meter_provider))
+            telemetry.metrics = True
     return telemetry

@@ -36,6 +36,7 @@ __all__ = (
     "AlertSettings",
     "Exporter",
     "TelemetrySettings",
+    "settings_of",
     "telemetry_settings",
 )
 
@@ -212,3 +213,12 @@ def _texts(value: Any, where: str, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigurationError(f"{where}: {key} must be a string or a list of strings, got {value!r}")
     return tuple(v.strip() for v in value)
+
+
+def settings_of(cfg: Any) -> TelemetrySettings:
+    """The settings of a loaded configuration: its ``telemetry`` (settings already parsed, or the raw
+    ``[telemetry]`` table), else the environment's alone."""
+    value = getattr(cfg, "telemetry", None)
+    if isinstance(value, TelemetrySettings):
+        return value
+    return telemetry_settings(value if isinstance(value, Mapping) else None, file=getattr(cfg, "file", None))
