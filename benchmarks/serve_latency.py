@@ -7,7 +7,8 @@
     python benchmarks/serve_latency.py --json     # the numbers as JSON
 
 Event latency: a real ``quorum serve`` (subprocess) drives executions of a small task whose agents take
-``--delay`` seconds per call; N clients (httpx, one asyncio loop in this process) follow each
+``--delay`` seconds per call; N clients (raw sockets, spread over ``--client-processes`` processes,
+as real clients are: one Python loop reading 200 streams measures its own queue) follow each
 execution's ``/executions/{id}/events``; latency = the time a client reads an event minus the event's
 own timestamp (same clock), over the events recorded after every client was connected.
 List latency: a SQLite history filled with ``--executions`` records; ``GET /executions`` (first page,
@@ -113,28 +114,56 @@ async def _follow(port: int, execution_id: str, connected: asyncio.Event, ready:
         writer.close()
 
 
-async def event_latency(serve: Serve, *, clients: int, runs: int) -> dict[str, Any]:
+async def _follow_all(port: int, execution_id: str, clients: int, ready: Any) -> list[tuple[float, float]]:
+    """``clients`` followers in this process's loop; ``ready`` is told once every one is connected."""
+    got: list[list[tuple[float, float]]] = [[] for _ in range(clients)]
+    connected = asyncio.Event()
+    count: list[int] = []
+    tasks = [asyncio.ensure_future(_follow(port, execution_id, connected, count, got[i]))
+             for i in range(clients)]
+    while len(count) < clients:
+        connected.clear()
+        await connected.wait()
+    ready.put(None)
+    await asyncio.gather(*tasks)
+    return [sample for per_client in got for sample in per_client]
+
+
+def _client_process(port: int, execution_id: str, clients: int, ready: Any, results: Any) -> None:
+    results.put(asyncio.run(_follow_all(port, execution_id, clients, ready)))
+
+
+async def event_latency(serve: Serve, *, clients: int, runs: int, processes: int) -> dict[str, Any]:
+    """Clients are spread over ``processes`` processes, as real clients are not all in one Python loop:
+    one loop reading 200 streams would measure its own queue more than the server."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
     samples: list[float] = []
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    procs = max(1, min(processes, clients))
+    shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     async with httpx.AsyncClient(base_url=serve.url, headers=headers, timeout=120) as client:
         for _ in range(runs):
+            ready, results = context.Queue(), context.Queue()
             answer = await client.post("/executions", json={"task": "cli-demo", "input": DEMO_INPUT})
             answer.raise_for_status()
             execution_id = answer.json()["id"]
-            ready: list[int] = []
-            got: list[list[tuple[float, float]]] = [[] for _ in range(clients)]
-            connected = asyncio.Event()
-            tasks = [asyncio.ensure_future(_follow(serve.port, execution_id, connected, ready, got[i]))
-                     for i in range(clients)]
-            while len(ready) < clients:
-                connected.clear()
-                await connected.wait()
+            workers = [context.Process(target=_client_process, args=(serve.port, execution_id, n, ready,
+                                                                     results)) for n in shares]
+            for worker in workers:
+                worker.start()
+            for _ in workers:
+                await asyncio.to_thread(ready.get, True, 120)
             all_in = time.time()
-            await asyncio.gather(*tasks)
-            for per_client in got:
-                samples.extend((r - t) * 1000 for t, r in per_client if t > all_in)
-    return {"clients": clients, "events": len(samples), "p50_ms": _percentile(samples, 50),
-            "p95_ms": _percentile(samples, 95), "max_ms": max(samples, default=float("nan"))}
+            for _ in workers:
+                got = await asyncio.to_thread(results.get, True, 300)
+                samples.extend((r - t) * 1000 for t, r in got if t > all_in)
+            for worker in workers:
+                worker.join(30)
+    return {"clients": clients, "processes": procs, "events": len(samples),
+            "p50_ms": _percentile(samples, 50), "p95_ms": _percentile(samples, 95),
+            "max_ms": max(samples, default=float("nan"))}
 
 
 async def _fill(db: Path, count: int) -> None:
@@ -164,7 +193,7 @@ def list_latency(serve: Serve, *, requests: int) -> dict[str, Any]:
         for _ in range(20):  # a cursor 20 pages (1,000 executions) deep
             page = client.get("/executions", params={"limit": 50, **({"cursor": cursor} if cursor else {})})
             cursor = page.json()["next_cursor"]
-        cases = {"first page (50)": {"limit": 50}, "page 21 by cursor": {"limit": 50, "cursor": cursor},
+        cases: dict[str, dict[str, Any]] = {"first page (50)": {"limit": 50}, "page 21 by cursor": {"limit": 50, "cursor": cursor},
                  "status=pending": {"status": "pending", "limit": 50}}
         for name, params in cases.items():
             times = []
@@ -184,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=2.0,
                         help="seconds per agent call (the run spans ~3 calls)")
     parser.add_argument("--executions", type=int, default=10_000)
+    parser.add_argument("--client-processes", type=int, default=4,
+                        help="processes the SSE clients are spread over (1: all in this one)")
     args = parser.parse_args(argv)
     client_counts = (1, 3) if args.short else (1, 50, 200)
     runs = 1 if args.short else 3
@@ -194,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         serve = Serve(Path(tmp) / "events.db", delay=delay)
         try:
             for n in client_counts:
-                result["events"].append(asyncio.run(event_latency(serve, clients=n, runs=runs)))
+                result["events"].append(asyncio.run(event_latency(
+                    serve, clients=n, runs=runs, processes=args.client_processes)))
         finally:
             serve.stop()
         db = Path(tmp) / "list.db"
@@ -209,10 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print("SSE event latency, event -> client (loopback)")
-    print(f"{'clients':>8} {'events':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    print(f"{'clients':>8} {'procs':>6} {'events':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for row in result["events"]:
-        print(f"{row['clients']:>8} {row['events']:>8} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
-              f"{row['max_ms']:>8.1f}")
+        print(f"{row['clients']:>8} {row['processes']:>6} {row['events']:>8} {row['p50_ms']:>8.1f} "
+              f"{row['p95_ms']:>8.1f} {row['max_ms']:>8.1f}")
     print(f"\nGET /executions with {executions:,} executions in the store")
     for name, row in result["list"].items():
         if isinstance(row, dict):
