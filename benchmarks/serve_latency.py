@@ -129,13 +129,16 @@ async def _follow_all(port: int, execution_id: str, clients: int, ready: Any) ->
     return [sample for per_client in got for sample in per_client]
 
 
-def _client_process(port: int, execution_id: str, clients: int, ready: Any, results: Any) -> None:
-    results.put(asyncio.run(_follow_all(port, execution_id, clients, ready)))
+def _client_process(port: int, clients: int, ids: Any, ready: Any, results: Any) -> None:
+    """Follows each execution id it is given with ``clients`` streams, until it is given None."""
+    while (execution_id := ids.get()) is not None:
+        results.put(asyncio.run(_follow_all(port, execution_id, clients, ready)))
 
 
 async def event_latency(serve: Serve, *, clients: int, runs: int, processes: int) -> dict[str, Any]:
     """Clients are spread over ``processes`` processes, as real clients are not all in one Python loop:
-    one loop reading 200 streams would measure its own queue more than the server."""
+    one loop reading 200 streams would measure its own queue more than the server. The processes start
+    before the executions do, so none misses the start of one."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
@@ -143,24 +146,30 @@ async def event_latency(serve: Serve, *, clients: int, runs: int, processes: int
     headers = {"Authorization": f"Bearer {TOKEN}"}
     procs = max(1, min(processes, clients))
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    async with httpx.AsyncClient(base_url=serve.url, headers=headers, timeout=120) as client:
-        for _ in range(runs):
-            ready, results = context.Queue(), context.Queue()
-            answer = await client.post("/executions", json={"task": "cli-demo", "input": DEMO_INPUT})
-            answer.raise_for_status()
-            execution_id = answer.json()["id"]
-            workers = [context.Process(target=_client_process, args=(serve.port, execution_id, n, ready,
-                                                                     results)) for n in shares]
-            for worker in workers:
-                worker.start()
-            for _ in workers:
-                await asyncio.to_thread(ready.get, True, 120)
-            all_in = time.time()
-            for _ in workers:
-                got = await asyncio.to_thread(results.get, True, 300)
-                samples.extend((r - t) * 1000 for t, r in got if t > all_in)
-            for worker in workers:
-                worker.join(30)
+    ready, results = context.Queue(), context.Queue()
+    queues = [context.Queue() for _ in shares]
+    workers = [context.Process(target=_client_process, args=(serve.port, n, ids, ready, results))
+               for n, ids in zip(shares, queues, strict=True)]
+    for worker in workers:
+        worker.start()
+    try:
+        async with httpx.AsyncClient(base_url=serve.url, headers=headers, timeout=120) as client:
+            for _ in range(runs):
+                answer = await client.post("/executions", json={"task": "cli-demo", "input": DEMO_INPUT})
+                answer.raise_for_status()
+                for ids in queues:
+                    ids.put(answer.json()["id"])
+                for _ in workers:
+                    await asyncio.to_thread(ready.get, True, 120)
+                all_in = time.time()
+                for _ in workers:
+                    got = await asyncio.to_thread(results.get, True, 300)
+                    samples.extend((r - t) * 1000 for t, r in got if t > all_in)
+    finally:
+        for ids in queues:
+            ids.put(None)
+        for worker in workers:
+            worker.join(30)
     return {"clients": clients, "processes": procs, "events": len(samples),
             "p50_ms": _percentile(samples, 50), "p95_ms": _percentile(samples, 95),
             "max_ms": max(samples, default=float("nan"))}
@@ -193,8 +202,10 @@ def list_latency(serve: Serve, *, requests: int) -> dict[str, Any]:
         for _ in range(20):  # a cursor 20 pages (1,000 executions) deep
             page = client.get("/executions", params={"limit": 50, **({"cursor": cursor} if cursor else {})})
             cursor = page.json()["next_cursor"]
-        cases: dict[str, dict[str, Any]] = {"first page (50)": {"limit": 50}, "page 21 by cursor": {"limit": 50, "cursor": cursor},
-                 "status=pending": {"status": "pending", "limit": 50}}
+        cases: dict[str, dict[str, Any]] = {
+            "first page (50)": {"limit": 50}, "page 21 by cursor": {"limit": 50, "cursor": cursor},
+            "status=pending": {"status": "pending", "limit": 50},
+        }
         for name, params in cases.items():
             times = []
             for _ in range(requests):
@@ -219,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     client_counts = (1, 3) if args.short else (1, 50, 200)
     runs = 1 if args.short else 3
     executions = 200 if args.short else args.executions
-    delay = 0.1 if args.short else args.delay
+    delay = 0.5 if args.short else args.delay  # long enough for the client processes to connect
     result: dict[str, Any] = {"events": [], "list": {}}
     with tempfile.TemporaryDirectory(prefix="quorum-serve-bench-") as tmp:
         serve = Serve(Path(tmp) / "events.db", delay=delay)
