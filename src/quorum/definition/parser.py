@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +108,14 @@ class TaskParser:
     parse_time_string = staticmethod(durations.parse_time_string)
 
     # -- public API --------------------------------------------------------------------------------
-    def parse_task_file(self, path: str | os.PathLike[str]) -> Task:
+    def parse_task_file(
+        self, path: str | os.PathLike[str], *, include_roots: Sequence[str | os.PathLike[str]] | None = None
+    ) -> Task:
+        """``include_roots``: the directories ``## Include:`` sections may read from (default: the
+        file's own directory)."""
         source = os.fspath(path)
-        task, report = self._analyse(read_task_text(source, max_bytes=self.max_bytes), source, from_file=True)
+        task, report = self._analyse(read_task_text(source, max_bytes=self.max_bytes), source, from_file=True,
+                                     include_roots=include_roots)
         report.raise_if_errors()
         assert task is not None
         return task
@@ -138,7 +143,8 @@ class TaskParser:
 
     # -- the work ----------------------------------------------------------------------------------
     def _analyse(
-        self, text: str, source: str | None, *, from_file: bool = False
+        self, text: str, source: str | None, *, from_file: bool = False,
+        include_roots: Sequence[str | os.PathLike[str]] | None = None,
     ) -> tuple[Task | None, Report]:
         report = Report(source)
         if len(text) > self.max_bytes or len(text.encode("utf-8", "surrogatepass")) > self.max_bytes:
@@ -188,7 +194,8 @@ class TaskParser:
                 report.warning(
                     f"the file is named {stem!r} but the task is named {task.name!r}",
                     doc.metadata_line,
-                    "tasks are found by file name; keep the two equal",
+                    f"name the file {task.name}.md (or {task.name}@{task.version}.md, one of several "
+                    "versions side by side) so that people find it where quorum does",
                 )
         return task, report
 
