@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -34,11 +35,15 @@ if TYPE_CHECKING:
     from quorum.engine.handle import ExecutionHandle
     from quorum.engine.results import ExecutionResult
     from quorum.errors import InputValidationError
+    from quorum.fanout import EventPublisher
     from quorum.history.base import HistoryStore
 
 __all__ = (
     "build_executor", "close_executor", "follow", "open_history", "print_result", "resume", "run", "view_for",
 )
+
+_PUBLISHERS: weakref.WeakKeyDictionary[TaskExecutor, EventPublisher] = weakref.WeakKeyDictionary()
+"""The live-events publisher :func:`build_executor` attached to an executor, closed with it."""
 
 PlainOpt = Annotated[
     bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
@@ -331,8 +336,14 @@ def build_executor(
         **({} if exchanges is None else exchanges.manager_options()),
     )
     tasks_dir = cfg.tasks_dirs[0] if cfg.tasks_dirs else None
-    return TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store,
-                        agent_choices=choices)
+    executor = TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store,
+                            agent_choices=choices)
+    if cfg.events is not None:
+        # every execution of this executor goes out live to the events server (QUORUM_EVENTS)
+        from quorum.fanout import attach
+
+        _PUBLISHERS[executor] = attach(executor, cfg.events)
+    return executor
 
 
 async def close_executor(executor: TaskExecutor) -> None:
@@ -342,6 +353,9 @@ async def close_executor(executor: TaskExecutor) -> None:
     close = getattr(executor.agent_manager, "aclose", None)
     if close is not None:
         await close()
+    publisher = _PUBLISHERS.pop(executor, None)
+    if publisher is not None:
+        await publisher.aclose()
 
 
 def view_for(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | None:

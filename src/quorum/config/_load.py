@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from quorum.config._settings import PROVIDERS, Config, Endpoint, ProviderSettings, Source
+from quorum.config._settings import PROVIDERS, Config, Endpoint, ProviderSettings, Source, mask_url
 from quorum.config._sources import (
     Layers,
     default_db_path,
@@ -67,6 +67,10 @@ def load_config(
         tasks = (cwd / "tasks",) if (cwd / "tasks").is_dir() else ()
     agents = layers.pick_dirs("agents_dirs", "QUORUM_AGENTS_DIRS", "--agents-dir", agents_dirs) or ()
     timeout_value = layers.pick("timeout", "QUORUM_TIMEOUT", "--timeout", timeout, lambda text, _: text, None)
+    cache = layers.pick("cache", "QUORUM_CACHE", "--cache", None, store_location, None)
+    events = layers.pick("events", "QUORUM_EVENTS", "--events", None, lambda text, _: text.strip(), None)
+    if events is not None:
+        _check_events_url(events, layers.sources["events"])
     data, sources = layers.data, layers.sources
     return Config(
         db=db_path or str(default_db_path(env)),
@@ -74,11 +78,23 @@ def load_config(
         agents_dirs=agents,
         models=MappingProxyType(_models(data.get("models"), file, env, models, sources)),
         timeout=timeout_value,
+        cache=cache,
+        events=events,
         providers=MappingProxyType(_providers(data.get("providers"), file, env, sources)),
         endpoints=MappingProxyType(_endpoints(data.get("endpoints"), file, sources)),
         file=file,
         sources=MappingProxyType(sources),
     )
+
+
+def _check_events_url(text: str, source: tuple[Source, str]) -> None:
+    """Live events go to a Redis server: anything else is a mistake to say now, not at the first event."""
+    scheme = text.partition("://")[0].lower()
+    if scheme not in ("redis", "rediss", "unix"):
+        where = f"{source[1]}: events" if source[0] == "file" else source[1]
+        raise ConfigurationError(
+            f"{where} = {mask_url(text)!r}: live events are published to Redis; use redis://HOST:6379/0"
+        )
 
 
 def _models(

@@ -51,6 +51,11 @@ class Config:
     """Model overrides: ``"*"`` for every agent, else an agent id -> model string."""
     timeout: str | None = None
     """Time limit of ``quorum run`` as given (a time string); None = the task's own."""
+    cache: str | None = None
+    """The agent-response cache: a SQLite path, ``sqlite:///FILE``, ``memory:`` or ``redis://...``;
+    None = none."""
+    events: str | None = None
+    """Where executions publish their live events (``redis://HOST:6379/0``); None = nowhere."""
     providers: Mapping[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
     endpoints: Mapping[str, Endpoint] = field(default_factory=lambda: MappingProxyType({}))
     file: Path | None = None
@@ -62,6 +67,14 @@ class Config:
     def db_shown(self) -> str:
         """``db`` as it may be printed: a password in a store URL replaced by ``***``."""
         return redact_url(self.db)
+
+    @property
+    def cache_shown(self) -> str | None:
+        return None if self.cache is None else redact_url(self.cache)
+
+    @property
+    def events_shown(self) -> str | None:
+        return None if self.events is None else redact_url(self.events)
 
     def __repr__(self) -> str:
         return f"Config(db={self.db_shown!s}, file={self.file!s}, models={dict(self.models)!r})"

@@ -49,7 +49,7 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
 )
 
 _TOP_KEYS = frozenset({"db", "tasks_dirs", "agents_dirs", "timeout", "models", "providers", "endpoints",
-                       "serve"})
+                       "serve", "cache", "events"})
 
 
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:

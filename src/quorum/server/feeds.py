@@ -9,6 +9,12 @@ clients of one execution cost one journal read per change, and none of them miss
 Clients wait on their feed's signal alone, without a timer each: the hub wakes every feed's clients
 every ``beat_s`` (a shared *beat*), and a client that has sent nothing for its heartbeat interval
 sends one then. 200 clients waiting cost 200 waiters, not 200 timers rescheduled after every event.
+
+With a *live source* (``FeedHub(store, live=RedisLiveSource(url))``, :mod:`quorum.fanout`), events that
+other processes publish reach their feeds without a journal read: an event whose sequence is the feed's
+``last + 1`` is appended as it is; one further ahead shows a gap (a message lost, a reconnection), and
+the feed reads the journal from its ``last``, so a follower that missed messages loses nothing. Polling
+stays, as the fallback for a source that is down or events nobody published.
 """
 
 from __future__ import annotations
@@ -17,22 +23,30 @@ import asyncio
 import collections
 import contextlib
 import itertools
-import json
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from quorum.events import Event, EventType
+from quorum.fanout._wire import encode_event
 
 if TYPE_CHECKING:
     from quorum.history.base import HistoryStore
 
-__all__ = ("ENDING_EVENTS", "Encoded", "Feed", "FeedHub", "encode_event")
+__all__ = ("ENDING_EVENTS", "Encoded", "Feed", "FeedHub", "LiveSource", "encode_event")
 
 Encoded = tuple[Event, bytes]
-"""An event and its JSON, encoded once however many clients it goes to."""
+"""An event and its JSON, encoded once however many clients it goes to (the text the live events
+carry between processes, too)."""
+_log = logging.getLogger("quorum.server")
 
 
-def encode_event(event: Event) -> bytes:
-    return json.dumps(event.to_dict(), default=str, separators=(",", ":")).encode()
+class LiveSource(Protocol):
+    """Events as other processes publish them: ``watch`` calls ``on_event`` for each, and ``on_connect``
+    after each (re)connection, until cancelled (:class:`quorum.fanout.RedisLiveSource`)."""
+
+    async def watch(self, on_event: Callable[[Event], Any], on_connect: Callable[[], Any]) -> None: ...
+
 
 ENDING_EVENTS = frozenset({EventType.EXECUTION_COMPLETE, EventType.EXECUTION_ERROR,
                            EventType.EXECUTION_TIMEOUT, EventType.EXECUTION_ABORTED})
@@ -87,13 +101,17 @@ class Feed:
                 self._poked.clear()
                 events = await self._store.read_journal(self.execution_id, after=self.last,
                                                         limit=_READ_BATCH)
+                full = len(events) == _READ_BATCH
+                if events and events[0].sequence <= self.last:
+                    # the live source delivered some of them while the store was read
+                    events = [e for e in events if e.sequence > self.last]
                 if events:
                     self._recent.extend((e, encode_event(e)) for e in events)
                     self.last = events[-1].sequence
                     self.ended = events[-1].type in ENDING_EVENTS
                     self._notify()
-                    if len(events) == _READ_BATCH:
-                        continue
+                if full:
+                    continue
                 if self.ended:
                     break
                 if self._announced > self.last:
@@ -110,6 +128,19 @@ class Feed:
             self.failure = exc
             self.ended = True
             self._notify()
+
+    def offer(self, event: Event) -> None:
+        """An event from the live source: the next one is kept at once; one past a gap makes the feed
+        read the journal (from ``last``) instead, and one it has already is ignored."""
+        if self.ended or event.sequence <= self.last:
+            return
+        if event.sequence == self.last + 1:
+            self._recent.append((event, encode_event(event)))
+            self.last = event.sequence
+            self.ended = event.type in ENDING_EVENTS
+            self._notify()
+            return
+        self.poke(event.sequence)
 
     def beat(self) -> None:
         """Wake this feed's clients with nothing new (each decides whether a heartbeat is due)."""
@@ -138,12 +169,18 @@ class Feed:
 
 
 class FeedHub:
-    def __init__(self, store: HistoryStore, *, poll_s: float, beat_s: float = 5.0) -> None:
+    """The feeds of the journals being watched, by execution id; ``live`` (optional) brings other
+    processes' events to them as they happen (see the module's docstring)."""
+
+    def __init__(self, store: HistoryStore, *, poll_s: float, beat_s: float = 5.0,
+                 live: LiveSource | None = None) -> None:
         self._store = store
         self._poll_s = poll_s
         self._beat_s = beat_s
         self._feeds: dict[str, Feed] = {}
         self._beating: asyncio.Task[None] | None = None
+        self._live = live
+        self._following: asyncio.Task[None] | None = None
 
     async def _beat(self) -> None:
         while True:
@@ -158,8 +195,26 @@ class FeedHub:
             feed.start()
         if self._beating is None:
             self._beating = asyncio.ensure_future(self._beat())
+        if self._live is not None and self._following is None:
+            self._following = asyncio.ensure_future(self._follow(self._live))
         feed.users += 1
         return feed
+
+    async def _follow(self, live: LiveSource) -> None:
+        try:
+            await live.watch(self._offer, self._reconnected)
+        except Exception as exc:  # the live source is broken: the feeds go on polling the journal
+            _log.warning("live events: %r stopped (%s); the event streams poll the journal", live, exc)
+
+    def _offer(self, event: Event) -> None:
+        feed = self._feeds.get(event.execution_id)
+        if feed is not None:
+            feed.offer(event)
+
+    def _reconnected(self) -> None:
+        # messages may have been lost while the source was away: every feed reads its journal again
+        for feed in self._feeds.values():
+            feed.poke()
 
     async def release(self, feed: Feed) -> None:
         feed.users -= 1
@@ -173,11 +228,12 @@ class FeedHub:
             feed.poke(sequence)
 
     async def close(self) -> None:
-        beating, self._beating = self._beating, None
-        if beating is not None:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
+        for task in (self._beating, self._following):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._beating = self._following = None
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             feed.end()
