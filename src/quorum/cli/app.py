@@ -107,7 +107,8 @@ _register(
 )
 _register("validate", definitions.validate, "quorum validate tasks/my-task.md agents/",
           "quorum validate investment-committee-meeting")
-_register("list", definitions.list_tasks, "quorum list", "quorum list --tasks-dir ./tasks --json")
+_register("list", definitions.list_tasks, "quorum list", "quorum list committee --versions",
+          "quorum list --tasks-dir ./tasks --json")
 _register("graph", definitions.graph, "quorum graph investment-committee-meeting > committee.mmd")
 _register("history", history_cmd.history, "quorum history", "quorum history --status failed --limit 50")
 _register("show", history_cmd.show, "quorum show 3f2a9c", "quorum show 3f2a9c --events --json")

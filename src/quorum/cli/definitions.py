@@ -211,39 +211,72 @@ def _loader(cfg: Config) -> TaskLoader:
     return TaskLoader(list(cfg.tasks_dirs))
 
 
-def list_tasks(tasks_dir: TasksDirOpt = None, as_json: JsonOpt = False) -> None:
-    """List the tasks found: the built-in ones and those in the task directories."""
+def list_tasks(
+    name: Annotated[
+        str | None, typer.Argument(help="Only this task (its name, without a version).", show_default=False)
+    ] = None,
+    versions: Annotated[
+        bool, typer.Option("--versions", help="Show the file of each version (every version is listed).")
+    ] = False,
+    tasks_dir: TasksDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the tasks found, every version of each: the built-in ones and those in the task directories.
+
+    The default version of a task (what its plain name runs: the newest release) is marked; run another
+    with `quorum run <name>@<version>` (`@1.2.0` exactly, `@1.2` the newest 1.2.x, `@^1` the newest 1.x).
+    """
     from rich.markup import escape
 
     from quorum.cli import report
     from quorum.config import load_config
+    from quorum.definition.versions import Version
 
     cfg = load_config(tasks_dirs=tasks_dir)
     entries = _loader(cfg).scan()
-    tasks = sorted((e.task for e in entries if e.task is not None), key=lambda t: t.name)
+    if name is not None:
+        entries = [e for e in entries if e.name == name]
+        if not entries:
+            fail(f"no task named {name!r}", code=ExitCode.USAGE,
+                 details=("see every task with `quorum list`",))
+    loaded = [e for e in entries if e.task is not None and e.version is not None]
+    loaded.sort(key=lambda e: Version.parse(e.version or "0.0.0").key, reverse=True)  # newest first,
+    loaded.sort(key=lambda e: e.name)  # within each name (the sort is stable)
     for broken in (e for e in entries if e.error is not None):
+        first = broken.error.errors[0].message if broken.error and broken.error.errors else ""
         err_console().print(f"[yellow]warning:[/] {escape(str(broken.path))} does not load "
-                            f"({len(broken.error.errors) if broken.error else 0} errors); "
+                            f"({len(broken.error.errors) if broken.error else 0} errors"
+                            f"{': ' + escape(first) if first else ''}); "
                             f"see `quorum validate {escape(str(broken.path))}`", soft_wrap=True)
     if as_json:
         rows = [
-            {"name": t.name, "version": t.version, "phases": len(t.phases), "title": t.title,
-             "description": t.description, "source": t.source}
-            for t in tasks
+            {"name": e.task.name, "version": e.task.version, "default": e.default,
+             "phases": len(e.task.phases), "title": e.task.title, "description": e.task.description,
+             "source": e.task.source}
+            for e in loaded if e.task is not None
         ]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     console = out_console()
-    if not tasks:
+    if not loaded:
         console.print("no tasks found (searched the built-in tasks and: "
                       f"{', '.join(map(str, cfg.tasks_dirs)) or 'no task directories'})")
         return
-    table = report.table("name", "version", "phases", "description")
+    table = report.table("name", "version", "phases", "file" if versions else "description")
     table.columns[0].no_wrap = True
     table.columns[2].justify = "right"
-    for t in tasks:
-        table.add_row(escape(t.name), escape(t.version), str(len(t.phases)),
-                      escape(t.description or t.title))
+    if versions:
+        table.columns[3].overflow = "fold"  # a path cut short is no use
+    counts: dict[str, int] = {}
+    for e in loaded:
+        counts[e.name] = counts.get(e.name, 0) + 1
+    for e in loaded:
+        assert e.task is not None
+        last = str(e.path) if versions else (e.task.description or e.task.title)
+        # the default is worth saying only where there is a choice
+        several = counts[e.name] > 1 or versions
+        shown = f"{e.task.version} (default)" if e.default and several else e.task.version
+        table.add_row(escape(e.task.name), escape(shown), str(len(e.task.phases)), escape(last))
     console.print(table)
 
 
