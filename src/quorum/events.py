@@ -20,6 +20,7 @@ phase:complete         duration_ms; data: attempt, outputs, warnings
 phase:failed           error; data: attempt, will_retry, optional | validation | budget
 phase:retry            data: attempt (the next one), delay_ms, error
 phase:skipped          data: reason ("dependencies skipped" or "condition false: <expr>")
+phase:slow             phase; data: running_s, p95_s, basis: it runs past its p95 (quorum.telemetry)
 step:start             step; data: kind, type (+ concurrent for grouped agent steps)
 step:complete          step, duration_ms; data: kind, type
 agent:start            step, agent; data: call_key, round, attempt
@@ -72,6 +73,7 @@ class EventType(StrEnum):
     PHASE_FAILED = "phase:failed"
     PHASE_RETRY = "phase:retry"
     PHASE_SKIPPED = "phase:skipped"
+    PHASE_SLOW = "phase:slow"
     STEP_START = "step:start"
     STEP_COMPLETE = "step:complete"
     AGENT_START = "agent:start"

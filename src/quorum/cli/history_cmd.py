@@ -113,8 +113,12 @@ async def _list(cfg: Config, limit: int, status: str | None, task: str | None) -
 
 
 async def load_view(cfg: Config, execution_id: str) -> ExecutionView:
+    import dataclasses
+
     from quorum.cli.history_view import build_view
     from quorum.cli.store import db_exists, find_execution, opened_store
+    from quorum.history.base import TERMINAL_STATUSES
+    from quorum.telemetry.eta import estimate
 
     if not db_exists(cfg):
         fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db_shown} (no history yet)",))
@@ -122,8 +126,14 @@ async def load_view(cfg: Config, execution_id: str) -> ExecutionView:
         record = await find_execution(store, execution_id, where=cfg.db_shown)
         events = await store.read_journal(record.id)
         checkpoint = await store.latest_checkpoint(record.id)
+        eta = None if record.status in TERMINAL_STATUSES else await estimate(store, record)
     order = [str(p) for p in record.phase_hashes]
-    return build_view(record, events, checkpoint=checkpoint, phase_order=order)
+    view = build_view(record, events, checkpoint=checkpoint, phase_order=order)
+    if record.status in TERMINAL_STATUSES:
+        return view
+    note = None if eta is not None else (
+        "no ETA: no completed run of this task version in the history yet (it learns from them)")
+    return dataclasses.replace(view, eta=eta, eta_note=note)
 
 
 def show(
@@ -214,6 +224,15 @@ def _print_view(view: ExecutionView, *, all_events: bool) -> None:
     head.add_row("started", _when(r.started_at))
     head.add_row("ended", _when(r.ended_at))
     head.add_row("duration", _duration(r.duration_ms))
+    if view.eta is not None:
+        eta = view.eta
+        past = f"from {eta.basis} past run{'s' if eta.basis != 1 else ''}"
+        where = f"after {eta.boundary}" if eta.boundary else "at the start"
+        head.add_row("eta", f"{eta.describe()}  [dim]{escape(where)}, {past}[/]")
+        if eta.slow_phases:
+            head.add_row("slow", Text(", ".join(eta.slow_phases) + " running past their p95", style="yellow"))
+    elif view.eta_note:
+        head.add_row("eta", Text(view.eta_note, style="dim"))
     if r.input:
         head.add_row("input", render_value(input_for_display(r.input), depth=1, raw_keys=True))
     console.print(head)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quorum.definition.model import thaw
 from quorum.events import Event, EventType
 from quorum.history.base import ExecutionRecord
+
+if TYPE_CHECKING:
+    from quorum.telemetry.eta import Eta
 
 __all__ = ("TIMELINE_TYPES", "ExecutionView", "PhaseRow", "build_view", "input_for_display", "series_summary")
 
@@ -62,6 +65,10 @@ class ExecutionView:
     record: ExecutionRecord
     phases: Mapping[str, PhaseRow]
     events: Sequence[Event]
+    eta: Eta | None = None
+    """When a running execution is expected to finish (``quorum show``; None when it has ended)."""
+    eta_note: str | None = None
+    """Why a running execution has no ETA (no history of its task version yet)."""
 
     def to_dict(self, *, all_events: bool = False) -> dict[str, Any]:
         r = self.record
@@ -81,6 +88,8 @@ class ExecutionView:
             "task_hash": r.task_hash,
             "phases": {name: row.to_dict() for name, row in self.phases.items()},
             "events": [e.to_dict() for e in self.events if all_events or e.type in TIMELINE_TYPES],
+            **({"eta": self.eta.to_dict()} if self.eta is not None else {}),
+            **({"eta_note": self.eta_note} if self.eta_note is not None else {}),
         }
 
 

@@ -11,19 +11,26 @@ engine itself is not instrumented, so a process that does not turn telemetry on 
     await telemetry.aclose()                                  # flush spans and pending alerts
 
 Modules: :mod:`~quorum.telemetry.settings` (configuration), :mod:`~quorum.telemetry.tracing` (spans),
-:mod:`~quorum.telemetry.metrics` (instruments, Prometheus text), :mod:`~quorum.telemetry.alerts`
-(webhooks and callables), :mod:`~quorum.telemetry.eta` (predictions from history).
+:mod:`~quorum.telemetry.metrics` (instruments) and :mod:`~quorum.telemetry.prometheus` (their text),
+:mod:`~quorum.telemetry.eta` (predictions from history) and :mod:`~quorum.telemetry.tracker` (live
+ETA, ``phase:slow``).
 """
 
 from __future__ import annotations
 
 from quorum.telemetry._instrument import Telemetry, instrument
+from quorum.telemetry.eta import Eta, EtaModel, estimate
 from quorum.telemetry.settings import AlertSettings, TelemetrySettings, telemetry_settings
+from quorum.telemetry.tracker import EtaTracker
 
 __all__ = (
     "AlertSettings",
+    "Eta",
+    "EtaModel",
+    "EtaTracker",
     "Telemetry",
     "TelemetrySettings",
+    "estimate",
     "instrument",
     "telemetry_settings",
 )

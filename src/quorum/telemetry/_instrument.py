@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from quorum.events import Event
 from quorum.telemetry.settings import TelemetrySettings
+from quorum.telemetry.tracker import EtaTracker
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -30,6 +31,8 @@ class Telemetry:
     tracer_provider: TracerProvider | None = None
     owns_tracer_provider: bool = False
     metrics: bool = False
+    eta: EtaTracker | None = None
+    """The live ETA and ``phase:slow`` (``instrument(..., eta=True)``); learn models with ``eta.learn``."""
     notes: list[str] = field(default_factory=list)
     """Why something asked for stayed off (e.g. the otel extra is not installed)."""
     _handlers: list[Callable[[Event], Any]] = field(default_factory=list)
@@ -47,6 +50,8 @@ class Telemetry:
         for handler in self._handlers:
             self.executor.off("*", handler)
         self._handlers.clear()
+        if self.eta is not None:
+            self.eta.close()
         provider = self.tracer_provider
         if provider is not None:
             flush = getattr(provider, "force_flush", None)
@@ -63,6 +68,7 @@ def instrument(
     tracer_provider: TracerProvider | None = None,
     metrics: bool = False,
     meter_provider: MeterProvider | None = None,
+    eta: bool | EtaTracker = False,
 ) -> Telemetry:
     """Attach the handlers ``settings`` (default: from the environment) turn on to ``executor``.
 
@@ -71,7 +77,9 @@ def instrument(
     SDK is installed (when it is not, tracing stays off and ``notes`` says why).
 
     ``metrics=True`` (what ``quorum serve`` passes when ``settings.metrics``) feeds the process's
-    :class:`~quorum.telemetry.metrics.MetricsHub` (the ``/metrics`` endpoint), or ``meter_provider``."""
+    :class:`~quorum.telemetry.metrics.MetricsHub` (the ``/metrics`` endpoint), or ``meter_provider``.
+    ``eta=True`` (or a tracker) attaches an :class:`~quorum.telemetry.tracker.EtaTracker`
+    (``telemetry.eta``)."""
     from quorum.telemetry.providers import otel_available, tracer_provider_for
     from quorum.telemetry.settings import telemetry_settings
 
@@ -103,4 +111,7 @@ def instrument(
                 meter_provider = hub.meter_provider
             telemetry._attach(MetricsRecorder(meter_provider))
             telemetry.metrics = True
+    if eta is not False:
+        telemetry.eta = EtaTracker() if eta is True else eta
+        telemetry._attach(telemetry.eta)
     return telemetry
