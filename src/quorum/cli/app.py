@@ -18,6 +18,7 @@ from quorum.cli import (
     config_cmd,
     control,
     definitions,
+    diff_cmd,
     fork_cmd,
     history_cmd,
     recover_cmd,
@@ -109,6 +110,8 @@ _register("validate", definitions.validate, "quorum validate tasks/my-task.md ag
           "quorum validate investment-committee-meeting")
 _register("list", definitions.list_tasks, "quorum list", "quorum list committee --versions",
           "quorum list --tasks-dir ./tasks --json")
+_register("diff", diff_cmd.diff, "quorum diff committee@1.1 committee@1.2",
+          "quorum diff tasks/old.md tasks/new.md --json")
 _register("graph", definitions.graph, "quorum graph investment-committee-meeting > committee.mmd")
 _register("history", history_cmd.history, "quorum history", "quorum history --status failed --limit 50")
 _register("show", history_cmd.show, "quorum show 3f2a9c", "quorum show 3f2a9c --events --json")

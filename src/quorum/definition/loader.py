@@ -185,8 +185,7 @@ class TaskLoader:
             if chosen is None:
                 raise TaskNotFoundError(
                     f"task {selector.name!r} has no version matching {selector.spec!r}; "
-                    f"versions: {describe_versions(versioned)}",
-                    source=str(versioned[0].path),
+                    f"versions: {describe_versions(versioned)}"
                 )
             return chosen[1]
         if selector.spec and declared:
