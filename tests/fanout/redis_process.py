@@ -56,6 +56,9 @@ class RedisProcess:
         """It stops answering (connections stay open): a timeout, not a refusal."""
         self._proc.send_signal(signal.SIGSTOP)
 
+    def thaw(self) -> None:
+        self._proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         if self._proc.poll() is None:
             self._proc.send_signal(signal.SIGCONT)

@@ -3,8 +3,10 @@
 ``await watch(url, on_event)`` calls ``on_event(event)`` for every event of every execution (or of one,
 with ``execution_id``) until it is cancelled. A lost connection is opened again (waits growing to
 ``max_wait_s``); ``on_connect`` is called after each subscription, the first and every later one, so a
-follower can read the journal for what it may have missed meanwhile. Pub/sub delivers nothing twice
-but may skip: the receiver compares sequences (see :class:`~quorum.server.feeds.Feed`).
+follower can read the journal for what it may have missed meanwhile. A quiet connection is pinged every
+``ping_s``: a server that stops answering (frozen, or the network gone) counts as lost too. Pub/sub
+delivers nothing twice but may skip: the receiver compares sequences (see
+:class:`~quorum.server.feeds.Feed`).
 
 :class:`RedisLiveSource` is the same, as the live source a server's :class:`~quorum.server.feeds.FeedHub`
 takes.
@@ -36,6 +38,7 @@ async def watch(
     on_connect: Callable[[], Any] | None = None,
     timeout_s: float = 2.0,
     max_wait_s: float = 5.0,
+    ping_s: float = 5.0,
 ) -> None:
     channel = ALL_CHANNEL if execution_id is None else channel_for(execution_id)
     errors = unavailable_errors()
@@ -51,13 +54,21 @@ async def watch(
             down, wait = False, 0.05
             if on_connect is not None:
                 on_connect()
+            loop = asyncio.get_running_loop()
+            heard = pinged = loop.time()
             while True:
-                message = await pubsub.get_message(timeout=_POLL_S)
-                if message is None or message.get("type") != "message":
+                message = await pubsub.get_message(timeout=min(_POLL_S, ping_s))
+                now = loop.time()
+                if message is not None:
+                    heard = now
+                    if message.get("type") == "message" and (event := decode_event(message["data"])):
+                        on_event(event)
                     continue
-                event = decode_event(message["data"])
-                if event is not None:
-                    on_event(event)
+                if pinged > heard and now - pinged > timeout_s:
+                    raise TimeoutError(f"no answer to a ping within {timeout_s} s")
+                if now - max(heard, pinged) >= ping_s:
+                    await pubsub.ping()
+                    pinged = now
         except errors as exc:
             if not down:
                 _log.warning("live events: lost %s at %s (%s); subscribing again", channel,
