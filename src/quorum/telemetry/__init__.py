@@ -13,17 +13,20 @@ engine itself is not instrumented, so a process that does not turn telemetry on 
 Modules: :mod:`~quorum.telemetry.settings` (configuration), :mod:`~quorum.telemetry.tracing` (spans),
 :mod:`~quorum.telemetry.metrics` (instruments) and :mod:`~quorum.telemetry.prometheus` (their text),
 :mod:`~quorum.telemetry.eta` (predictions from history) and :mod:`~quorum.telemetry.tracker` (live
-ETA, ``phase:slow``).
+ETA, ``phase:slow``), :mod:`~quorum.telemetry.alerts` (webhooks and callables).
 """
 
 from __future__ import annotations
 
 from quorum.telemetry._instrument import Telemetry, instrument
+from quorum.telemetry.alerts import Alert, AlertHooks
 from quorum.telemetry.eta import Eta, EtaModel, estimate
 from quorum.telemetry.settings import AlertSettings, TelemetrySettings, telemetry_settings
 from quorum.telemetry.tracker import EtaTracker
 
 __all__ = (
+    "Alert",
+    "AlertHooks",
     "AlertSettings",
     "Eta",
     "EtaModel",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from quorum.events import Event
+from quorum.telemetry.alerts import AlertHooks, AlertTarget
 from quorum.telemetry.settings import TelemetrySettings
 from quorum.telemetry.tracker import EtaTracker
 
@@ -32,6 +33,8 @@ class Telemetry:
     owns_tracer_provider: bool = False
     metrics: bool = False
     eta: EtaTracker | None = None
+    alerts: AlertHooks | None = None
+    """The alert hooks (webhooks and callables of ``settings.alerts``, or ``alert_targets``)."""
     """The live ETA and ``phase:slow`` (``instrument(..., eta=True)``); learn models with ``eta.learn``."""
     notes: list[str] = field(default_factory=list)
     """Why something asked for stayed off (e.g. the otel extra is not installed)."""
@@ -52,6 +55,8 @@ class Telemetry:
         self._handlers.clear()
         if self.eta is not None:
             self.eta.close()
+        if self.alerts is not None:
+            await self.alerts.aclose()
         provider = self.tracer_provider
         if provider is not None:
             flush = getattr(provider, "force_flush", None)
@@ -69,6 +74,7 @@ def instrument(
     metrics: bool = False,
     meter_provider: MeterProvider | None = None,
     eta: bool | EtaTracker = False,
+    alert_targets: tuple[AlertTarget, ...] = (),
 ) -> Telemetry:
     """Attach the handlers ``settings`` (default: from the environment) turn on to ``executor``.
 
@@ -79,7 +85,8 @@ def instrument(
     ``metrics=True`` (what ``quorum serve`` passes when ``settings.metrics``) feeds the process's
     :class:`~quorum.telemetry.metrics.MetricsHub` (the ``/metrics`` endpoint), or ``meter_provider``.
     ``eta=True`` (or a tracker) attaches an :class:`~quorum.telemetry.tracker.EtaTracker`
-    (``telemetry.eta``)."""
+    (``telemetry.eta``). Alert hooks are attached when ``settings.alerts`` names a webhook or a callable,
+    or ``alert_targets`` gives callables."""
     from quorum.telemetry.providers import otel_available, tracer_provider_for
     from quorum.telemetry.settings import telemetry_settings
 
@@ -111,6 +118,9 @@ def instrument(
                 meter_provider = hub.meter_provider
             telemetry._attach(MetricsRecorder(meter_provider))
             telemetry.metrics = True
+    if settings.alerts.enabled or alert_targets:
+        telemetry.alerts = AlertHooks(settings.alerts, callables=alert_targets)
+        telemetry._attach(telemetry.alerts)
     if eta is not False:
         telemetry.eta = EtaTracker() if eta is True else eta
         telemetry._attach(telemetry.eta)
