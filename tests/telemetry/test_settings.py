@@ -66,3 +66,11 @@ def test_a_bad_table_is_named_with_its_file_and_key(table: dict[str, object], me
         telemetry_settings(table, env={}, file=Path("/p/quorum.toml"))
     assert message in str(caught.value)
     assert "/p/quorum.toml" in str(caught.value)
+
+
+def test_the_telemetry_surface_is_sorted_and_resolves() -> None:
+    import quorum.telemetry as telemetry
+
+    names = list(telemetry.__all__)
+    assert names == sorted(names)
+    assert all(getattr(telemetry, name) is not None for name in names)
