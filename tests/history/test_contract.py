@@ -25,13 +25,23 @@ from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.ids import AgentId, PhaseName
 
 from .helpers import dead_pid, event, live_owner, record, this_host
+from .pg import fresh_schema
 
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
     backend: HistoryStore
+    if request.param == "postgresql":
+        from quorum.history.postgres import PostgresHistoryStore
+
+        async with fresh_schema() as url:
+            backend = PostgresHistoryStore(url)
+            await backend.open()
+            yield backend
+            await backend.close()
+        return
     if request.param == "memory":
         backend = MemoryHistoryStore()
     else:

@@ -77,8 +77,8 @@ def test_the_configuration_never_shows_the_password(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://u:hunter2@host/db", "PostgreSQL history is not implemented yet"),
-        ("postgres://u:hunter2@host/db", "PostgreSQL history is not implemented yet"),
+        ("postgresql://u:hunter2@host/db?schema=no-dash", "plain identifier"),
+        ("postgres://u:hunter2@host/db?notify=maybe", "notify must be on or off"),
         ("mysql://u:hunter2@host/db", "unknown scheme 'mysql'"),
         ("sqlite://u:hunter2@host/h.db", "three slashes"),
         ("postgresql://u:hunter2@[::1/db", "not a valid URL"),

@@ -54,7 +54,8 @@ def test_plain_paths_are_sqlite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://user:secret@db/quorum", "no PostgreSQL backend is installed"),
+        ("postgresql://user:secret@db/quorum?schema=1bad", "plain identifier"),
+        ("postgres://user:secret@db/quorum?pool_max=lots", "whole number"),
         ("ftp://example/h.db", "unknown scheme 'ftp'"),
         ("sqlite://h.db", "sqlite:///relative/path.db"),
         ("sqlite:///", "path is missing"),

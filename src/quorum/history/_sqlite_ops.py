@@ -14,6 +14,14 @@ from typing import Any
 from quorum.definition.model import frozen_mapping
 from quorum.errors import ExecutionNotFoundError, InvalidTransitionError, LeaseLostError, StoreError
 from quorum.events import Event
+from quorum.history._rows import (
+    EVENT_COLUMNS,
+    RECORD_COLUMNS,
+    STATE_COLUMNS,
+    event_from_row,
+    record_from_row,
+    state_from_row,
+)
 from quorum.history._rules import (
     RowState,
     apply_event,
@@ -28,7 +36,6 @@ from quorum.history._sqlite_blobs import (
     dumps,
     encode_event_data,
     load_value,
-    loads,
     put_value,
     sweep,
 )
@@ -42,7 +49,7 @@ from quorum.history.base import (
     HistoryStats,
     Lease,
 )
-from quorum.ids import AgentId, ExecutionId, PhaseName
+from quorum.ids import ExecutionId
 
 __all__ = (
     "acquire_lease",
@@ -61,10 +68,6 @@ __all__ = (
     "stats",
     "take_control_requests",
 )
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else loads(text)
-
 
 # -- writes ------------------------------------------------------------------------------------------------
 
@@ -89,24 +92,14 @@ def create_execution(conn: sqlite3.Connection, record: ExecutionRecord) -> None:
         raise StoreError(f"execution {record.id!r} already exists in the history") from None
 
 
-_STATE_COLUMNS = (
-    "status, last_sequence, updated_at, started_at, ended_at, duration_ms, verdict, error, last_checkpoint,"
-    " epoch"
-)
-
-
 def _load_state(conn: sqlite3.Connection, execution_id: str) -> RowState:
-    row = conn.execute(f"SELECT {_STATE_COLUMNS} FROM executions WHERE id = ?", (execution_id,)).fetchone()
+    row = conn.execute(f"SELECT {STATE_COLUMNS} FROM executions WHERE id = ?", (execution_id,)).fetchone()
     if row is None:
         raise StoreError(
             f"execution {execution_id!r} is not in the history: create_execution() must come before its "
             "first event"
         )
-    return RowState(
-        id=execution_id, status=row[0], last_sequence=row[1], updated_at=row[2], started_at=row[3],
-        ended_at=row[4], duration_ms=row[5], verdict=_loads(row[6]), error=row[7], last_checkpoint=row[8],
-        epoch=row[9],
-    )
+    return state_from_row(execution_id, row)
 
 
 def append(conn: sqlite3.Connection, events: Sequence[Event], epoch: int | None, blob_threshold: int) -> None:
@@ -253,33 +246,13 @@ def prune(conn: sqlite3.Connection, older_than_s: float | None, keep: int | None
 
 # -- reads -------------------------------------------------------------------------------------------------
 
-_RECORD_COLUMNS = (
-    "id, task, status, created_at, updated_at, started_at, ended_at, duration_ms, input, task_hash,"
-    " phase_hashes, task_source, verdict, error, last_sequence, owner, epoch, lease_expires_at,"
-    " recovery_attempts, agent_choices"
-)
-
-
-def _record(row: Sequence[Any]) -> ExecutionRecord:
-    verdict = _loads(row[12])
-    choices = _loads(row[19])
-    return ExecutionRecord(
-        id=ExecutionId(row[0]), task=row[1], status=row[2], created_at=row[3], updated_at=row[4],
-        started_at=row[5], ended_at=row[6], duration_ms=row[7], input=frozen_mapping(_loads(row[8])),
-        task_hash=row[9], phase_hashes=frozen_mapping(_loads(row[10])), task_source=row[11],
-        verdict=None if verdict is None else frozen_mapping(verdict), error=row[13], last_sequence=row[14],
-        owner=row[15], epoch=row[16], lease_expires_at=row[17], recovery_attempts=row[18],
-        agent_choices=frozen_mapping(choices) if isinstance(choices, Mapping) else None,
-    )
-
-
 def get_execution(conn: sqlite3.Connection, execution_id: str) -> ExecutionRecord | None:
     row = conn.execute(
-        f"SELECT {_RECORD_COLUMNS}, task_definition FROM executions WHERE id = ?", (execution_id,)
+        f"SELECT {RECORD_COLUMNS}, task_definition FROM executions WHERE id = ?", (execution_id,)
     ).fetchone()
     if row is None:
         return None
-    record = _record(row)
+    record = record_from_row(row)
     if row[-1] is not None:
         definition = load_value(conn, row[-1])
         if isinstance(definition, Mapping):
@@ -297,26 +270,18 @@ def list_executions(
     if task is not None:
         where.append("task = ?")
         args.append(task)
-    sql = f"SELECT {_RECORD_COLUMNS} FROM executions"
+    sql = f"SELECT {RECORD_COLUMNS} FROM executions"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
-    return [_record(r) for r in conn.execute(sql, (*args, max(limit, 0)))]
+    return [record_from_row(r) for r in conn.execute(sql, (*args, max(limit, 0)))]
 
 
-_EVENT_SELECT = (
-    "SELECT e.execution_id, e.sequence, e.type, e.timestamp, e.task, e.phase, e.step, e.agent, e.duration_ms,"
-    " e.error, e.data, e.blobs FROM events e"
-)
+_EVENT_SELECT = f"SELECT {EVENT_COLUMNS} FROM events e"
 
 
 def _event(conn: sqlite3.Connection, row: Sequence[Any], cache: dict[str, Any]) -> Event:
-    return Event(
-        type=row[2], execution_id=ExecutionId(row[0]), sequence=row[1], timestamp=row[3], task=row[4],
-        phase=None if row[5] is None else PhaseName(row[5]), step=row[6],
-        agent=None if row[7] is None else AgentId(row[7]), duration_ms=row[8], error=row[9],
-        data=frozen_mapping(decode_payload(conn, row[10], row[11], cache)),
-    )
+    return event_from_row(row, decode_payload(conn, row[10], row[11], cache))
 
 
 def read_journal(conn: sqlite3.Connection, execution_id: str, after: int, limit: int | None) -> list[Event]:
@@ -355,11 +320,11 @@ def latest_checkpoint(conn: sqlite3.Connection, execution_id: str) -> Event | No
 def list_orphans(conn: sqlite3.Connection) -> list[ExecutionRecord]:
     marks = ",".join("?" * len(ACTIVE_STATUSES))
     rows = conn.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM executions WHERE status IN ({marks}) ORDER BY created_at, rowid",
+        f"SELECT {RECORD_COLUMNS} FROM executions WHERE status IN ({marks}) ORDER BY created_at, rowid",
         tuple(ACTIVE_STATUSES),
     ).fetchall()
     now = time.time()
-    records = [_record(r) for r in rows]
+    records = [record_from_row(r) for r in rows]
     return [r for r in records if is_orphan(r.status, r.owner, r.lease_expires_at, now)]
 
 

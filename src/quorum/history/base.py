@@ -7,11 +7,15 @@ later PostgreSQL) passes one contract test suite (``tests/history/test_contract.
 
 Ownership is fenced: a process that drives an execution holds a lease with an ``epoch``; ``append`` with
 a stale epoch raises :class:`~quorum.errors.LeaseLostError`.
+
+A backend that can tell other processes about changes as they happen (PostgreSQL's LISTEN/NOTIFY)
+also implements the optional :class:`ChangeFeed`; callers test for it with ``isinstance`` and keep
+polling as their fallback (memory and SQLite do not implement it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -23,6 +27,8 @@ __all__ = (
     "ACTIVE_STATUSES",
     "EXECUTION_STATUSES",
     "TERMINAL_STATUSES",
+    "ChangeFeed",
+    "ChangeKind",
     "ControlAction",
     "ControlRequest",
     "ExecutionRecord",
@@ -32,6 +38,8 @@ __all__ = (
 )
 
 ControlAction = Literal["pause", "resume", "abort", "decide"]
+ChangeKind = Literal["journal", "control"]
+"""What a :class:`ChangeFeed` reports: a journal that grew, or a control request made."""
 """``decide`` carries an approval decision (``Decision.to_request()``, JSON) in the request's ``reason``."""
 
 EXECUTION_STATUSES: frozenset[str] = frozenset(
@@ -174,3 +182,29 @@ class HistoryStore(Protocol):
         """Delete finished executions; returns how many were deleted."""
 
     async def stats(self) -> HistoryStats: ...
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """Optional capability of a store: be told of changes made by any process, as they commit.
+
+    ``await feed.watch(on_change)`` runs until it is cancelled (or the store closes) and calls
+    ``on_change(execution_id, number)`` on the event loop for each change:
+
+    - ``kind="journal"`` (default): an execution's journal grew; ``number`` is its new last sequence
+      (read the new events with ``read_journal(execution_id, after=<the last one you saw>)``).
+    - ``kind="control"``: a control request (pause, resume, abort, decide) was made for the execution;
+      ``number`` is the request's id (take it with ``take_control_requests``).
+
+    ``execution_id`` given: only that execution's changes (cheap however many executions watch).
+    ``on_change`` must not block (schedule work, do not do it there). Changes made while the feed was
+    disconnected are not reported, so a watcher also polls, less often: the feed makes it fast, the
+    poll makes it sure. Implemented by the PostgreSQL store (LISTEN/NOTIFY)."""
+
+    async def watch(
+        self,
+        on_change: Callable[[str, int], None],
+        *,
+        kind: ChangeKind = "journal",
+        execution_id: str | None = None,
+    ) -> None: ...

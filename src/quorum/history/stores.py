@@ -7,14 +7,15 @@
 ``sqlite:////absolute/path.db``             follows the third slash, as in SQLAlchemy URLs; query options
 ``sqlite:///h.db?synchronous=FULL``         ``synchronous`` (NORMAL, FULL) and ``busy_timeout`` (seconds)
 ``/a/plain/path.db``, ``history.db``        SQLite at that path
-``postgresql://...``                        a backend registered for the scheme (``register_backend``);
-                                            none is shipped yet, so such a URL is a clear error
+``postgresql://user@host/db``               :class:`~quorum.history.postgres.PostgresHistoryStore` (also
+``postgres://...``, ``?schema=NAME``        ``postgres://``; options ``schema``, ``pool_min``, ``pool_max``,
+                                            ``notify``; needs ``pip install 'quorum[postgres]'``)
 ==========================================  ==============================================================
 
 The URL is parsed once, by :mod:`quorum.history._location`; an error about it never shows its password.
 The returned store is not opened yet: it opens on first use, or with ``await store.open()``.
-Backends are looked up by URL scheme, so a PostgreSQL backend plugs in with
-``register_backend("postgresql", factory)`` without changes here.
+Backends are looked up by URL scheme: PostgreSQL is registered here with ``register_backend``, as any
+other backend plugs in without changes to this module.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 from collections.abc import Callable, Mapping
 
 from quorum.errors import ConfigurationError
-from quorum.history._location import MEMORY, parse_location
+from quorum.history._location import MEMORY, parse_location, redact_url
 from quorum.history.base import HistoryStore
 
 __all__ = ("BackendFactory", "open_store", "register_backend")
@@ -32,7 +33,6 @@ BackendFactory = Callable[[str], HistoryStore]
 """Builds a store from the full URL."""
 
 _FACTORIES: dict[str, BackendFactory] = {}
-_PLANNED = {"postgresql": "PostgreSQL", "postgres": "PostgreSQL"}
 
 
 def register_backend(scheme: str, factory: BackendFactory) -> None:
@@ -53,12 +53,6 @@ def open_store(url_or_path: str | os.PathLike[str]) -> HistoryStore:
         return _memory()
     if location.path is not None:
         return _sqlite(location.path, location.options)
-    if location.scheme in _PLANNED:
-        raise ConfigurationError(
-            f"history URL {location.shown!r}: no {_PLANNED[location.scheme]} backend is installed: "
-            f"{_PLANNED[location.scheme]} history is not implemented yet; use sqlite:///PATH or a plain "
-            "file path"
-        )
     known = ", ".join(sorted({*_FACTORIES, MEMORY, "sqlite"}))
     raise ConfigurationError(
         f"history URL {location.shown!r}: unknown scheme {location.scheme!r}; known: {known} "
@@ -95,3 +89,20 @@ def _sqlite(path: str, options: Mapping[str, str]) -> HistoryStore:
         path, synchronous="FULL" if synchronous == "FULL" else "NORMAL", busy_timeout_s=busy_timeout_s
     )
 
+
+
+def _postgres(url: str) -> HistoryStore:
+    try:
+        from quorum.history.postgres import PostgresHistoryStore
+    except ModuleNotFoundError as exc:
+        if exc.name != "asyncpg":
+            raise
+        raise ConfigurationError(
+            f"history URL {redact_url(url)!r}: the PostgreSQL history needs the asyncpg driver: "
+            "pip install 'quorum[postgres]'"
+        ) from None
+    return PostgresHistoryStore(url)
+
+
+register_backend("postgresql", _postgres)
+register_backend("postgres", _postgres)
