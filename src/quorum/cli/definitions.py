@@ -100,7 +100,8 @@ def validate(
     cfg = load_config(tasks_dirs=tasks_dir, agents_dirs=agents_dir)
     files = _expand(targets, cfg)
     agent_ids = _known_agent_ids(cfg)
-    results = [_check(path, kind, agent_ids) for path, kind in files]
+    loader = _loader(cfg)
+    results = [_check(path, kind, agent_ids, loader) for path, kind in files]
     bad = [r for r in results if r.errors or (strict and r.warnings)]
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
@@ -148,10 +149,14 @@ def _kind_of(path: Path) -> Kind:
 
 
 def _in_line_order(problems: list[Problem]) -> tuple[Problem, ...]:
-    return tuple(sorted(problems, key=lambda p: p.line if p.line is not None else 0))
+    """By line, file by file (a task's own problems, then those of each file it includes)."""
+    files: dict[str | None, int] = {}
+    for p in problems:
+        files.setdefault(p.source, len(files))
+    return tuple(sorted(problems, key=lambda p: (files[p.source], p.line if p.line is not None else 0)))
 
 
-def _check(path: Path, kind: Kind, agent_ids: frozenset[str] | None) -> Checked:
+def _check(path: Path, kind: Kind, agent_ids: frozenset[str] | None, loader: TaskLoader) -> Checked:
     if kind == "agent":
         from quorum.agents.definitions import lint_agent_file
 
@@ -161,10 +166,11 @@ def _check(path: Path, kind: Kind, agent_ids: frozenset[str] | None) -> Checked:
     from quorum.definition.parser import TaskParser
 
     parser = TaskParser(agent_ids=agent_ids)
-    problems = _in_line_order(parser.lint_file(path))
+    roots = loader.include_roots(path)  # includes read from the task directory, as a run reads them
+    problems = _in_line_order(parser.lint_file(path, include_roots=roots))
     summary = ""
     if not any(p.severity == "error" for p in problems):
-        task = parser.parse_task_file(path)
+        task = parser.parse_task_file(path, include_roots=roots)
         summary = f"task {task.name} {task.version}, {len(task.phases)} phases"
     return Checked(path=path, kind=kind, problems=problems, summary=summary)
 

@@ -148,6 +148,7 @@ def _own_body(phase: Phase, task: Task) -> Any:
     """What the phase's content hash covers, less its upstream's hashes."""
     body = _strip(_to_dict(phase))
     body.pop("content_hash", None)
+    body.pop("source", None)
     body["effective_retry"] = _to_dict(task.retry_for(phase))
     return body
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from quorum.definition.model import Phase, RetryPolicy, _to_dict
 
-__all__ = ("hash_document", "hash_phases")
+__all__ = ("hash_document", "hash_phases", "hash_with_includes")
 
 
 def hash_document(text: str) -> str:
@@ -28,6 +28,17 @@ def hash_document(text: str) -> str:
     while lines and not lines[-1]:
         lines.pop()
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def hash_with_includes(text: str, included: Sequence[tuple[str, str]]) -> str:
+    """The task's content hash: its document's, or — when it includes files — that of the document and
+    of every included file (path and text), so an edit of an included file changes it too."""
+    if not included:
+        return hash_document(text)
+    digest = hashlib.sha256(hash_document(text).encode("ascii"))
+    for path, body in included:
+        digest.update(f"\n{path}\n{hash_document(body)}".encode())
+    return digest.hexdigest()
 
 
 def _strip_lines(value: Any) -> Any:
@@ -45,6 +56,7 @@ def hash_phases(phases: Sequence[Phase], order: Sequence[str], task_retry: Retry
     for name in order:
         phase = by_name[name]
         body = _strip_lines(_to_dict(phase))
+        body.pop("source", None)  # where it is written is no part of what it does
         body["effective_retry"] = _to_dict(phase.retry or task_retry)
         body["upstream"] = [hashes[d] for d in phase.depends_on]
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -245,12 +245,12 @@ class TaskLoader:
         cached = self._cache.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        task = self.parser.parse_task_file(path, include_roots=self._include_roots(path))
+        task = self.parser.parse_task_file(path, include_roots=self.include_roots(path))
         with self._lock:
             self._cache[key] = (signature, task)
         return task
 
-    def _include_roots(self, path: Path) -> tuple[Path, ...]:
+    def include_roots(self, path: str | os.PathLike[str]) -> tuple[Path, ...]:
         """Where a file's includes may point: the search directory it is in (resolved), or its own
         directory when it was loaded by path from elsewhere."""
         real = os.path.realpath(path)

@@ -15,9 +15,10 @@ from functools import cache
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-__all__ = ("Item", "Outline", "PhaseBlock", "outline")
+__all__ = ("IncludeBlock", "Item", "Outline", "PhaseBlock", "outline")
 
 _PHASE = re.compile(r"phase\s*:\s*(.*)", re.IGNORECASE | re.DOTALL)
+_INCLUDE = re.compile(r"include\s*:\s*(.*)", re.IGNORECASE | re.DOTALL)
 _LOOKS_LIKE_PHASE = re.compile(r"phase\b", re.IGNORECASE)
 _MARKER = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 SECTIONS = ("steps", "agents", "outputs")
@@ -43,6 +44,17 @@ class PhaseBlock:
 
 
 @dataclass(slots=True)
+class IncludeBlock:
+    """``## Include: <path>``, and the phase names listed under it (none: every phase of the file)."""
+
+    target: str
+    line: int
+    position: int
+    """How many phases of this document come before it: the included phases go there."""
+    names: list[Item] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Outline:
     title: str = ""
     title_line: int | None = None
@@ -50,6 +62,7 @@ class Outline:
     metadata_line: int = 0
     """1-based line of the first line *inside* the metadata fence."""
     phases: list[PhaseBlock] = field(default_factory=list)
+    includes: list[IncludeBlock] = field(default_factory=list)
     problems: list[tuple[int, str, str | None, bool]] = field(default_factory=list)
     """(line, message, hint, is_error) found while outlining."""
 
@@ -101,7 +114,8 @@ def outline(text: str) -> Outline:
     tokens = _markdown().parse(text)
     out = Outline()
     phase: PhaseBlock | None = None
-    section: str | None = None  # "header", one of SECTIONS, "prose", or None (outside phases)
+    section: str | None = None  # "header", one of SECTIONS, "prose", "include", or None (outside phases)
+    include: IncludeBlock | None = None
     header_start = 0
     header_tokens: list[Token] = []
     prose_start: int | None = None
@@ -132,7 +146,14 @@ def outline(text: str) -> Outline:
             close_region(start)
             if tok.tag == "h2":
                 match = _PHASE.fullmatch(heading)
-                if match:
+                included = None if match else _INCLUDE.fullmatch(heading)
+                include = None
+                if included:
+                    include = IncludeBlock(target=included.group(1).strip(), line=start + 1,
+                                           position=len(out.phases))
+                    out.includes.append(include)
+                    phase, section = None, "include"
+                elif match:
                     phase = PhaseBlock(name=match.group(1).strip(), line=start + 1)
                     out.phases.append(phase)
                     section, header_start = "header", tok.map[1]
@@ -165,15 +186,22 @@ def outline(text: str) -> Outline:
                     section = kind
                 else:
                     section, prose_start = "prose", start
+            else:
+                section = None  # an h3 under an include ends its list of phase names
             i += 3
             continue
         if section == "header" and tok.nesting >= 0:
             header_tokens.append(tok)
         if tok.type == "heading_open" and tok.tag == "h1" and phase is None and out.title_line is None:
             out.title, out.title_line = _heading_text(tokens, i), start + 1
-        elif tok.type == "fence" and phase is None and out.metadata is None and not out.phases:
+        elif (tok.type == "fence" and phase is None and out.metadata is None and not out.phases
+              and not out.includes):
             if tok.info.strip().lower() in ("yaml", "yml"):
                 out.metadata, out.metadata_line = tok.content, start + 2
+        elif tok.type in ("bullet_list_open", "ordered_list_open") and section == "include" and include:
+            items, i = _list_items(tokens, i, lines)
+            include.names.extend(items)
+            continue
         elif (
             tok.type in ("bullet_list_open", "ordered_list_open")
             and phase is not None

@@ -199,6 +199,9 @@ class Phase:
     description: str = ""
     """Prose of the phase (other ``###`` sections), kept for reports."""
     line: int | None = None
+    source: str | None = None
+    """The file the phase is written in when that is not the task's own (an ``## Include:``); its
+    ``line`` and those of its steps are lines of that file."""
     content_hash: str = ""
 
 

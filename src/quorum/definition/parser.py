@@ -11,12 +11,14 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from quorum.definition import durations
 from quorum.definition.fields import json_pointer
-from quorum.definition.hashing import hash_document, hash_phases
+from quorum.definition.hashing import hash_phases, hash_with_includes
+from quorum.definition.includes import SourcedBlock, expand
 from quorum.definition.lookalike import suspicious_characters
 from quorum.definition.markdown import Item, Outline, PhaseBlock, outline
 from quorum.definition.model import Phase, StepKind, Task, frozen_mapping
@@ -120,23 +122,34 @@ class TaskParser:
         assert task is not None
         return task
 
-    def parse_task_content(self, text: str, *, source: str | None = None) -> Task:
-        task, report = self._analyse(text, source)
+    def parse_task_content(
+        self, text: str, *, source: str | None = None,
+        include_roots: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> Task:
+        """Text that is no file includes nothing unless ``include_roots`` are given (a relative include
+        is then read from the first of them): posted text must not read the server's files."""
+        task, report = self._analyse(text, source, include_roots=include_roots)
         report.raise_if_errors()
         assert task is not None
         return task
 
-    def lint_file(self, path: str | os.PathLike[str]) -> list[Problem]:
-        """Errors and warnings of a file, in line order. Never raises for a bad file."""
+    def lint_file(
+        self, path: str | os.PathLike[str], *, include_roots: Sequence[str | os.PathLike[str]] | None = None
+    ) -> list[Problem]:
+        """Errors and warnings of a file (and of the files it includes), in line order. Never raises for
+        a bad file."""
         source = os.fspath(path)
         try:
             text = read_task_text(source, max_bytes=self.max_bytes)
         except DefinitionError as exc:
             return list(exc.problems)
-        return self._analyse(text, source, from_file=True)[1].problems
+        return self._analyse(text, source, from_file=True, include_roots=include_roots)[1].problems
 
-    def lint_content(self, text: str, *, source: str | None = None) -> list[Problem]:
-        return self._analyse(text, source)[1].problems
+    def lint_content(
+        self, text: str, *, source: str | None = None,
+        include_roots: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> list[Problem]:
+        return self._analyse(text, source, include_roots=include_roots)[1].problems
 
     def validate_task_requirements(self, task: Task, input: Mapping[str, Any]) -> dict[str, Any]:
         return validate_input(task.requirements, input, task=task.name)
@@ -175,8 +188,11 @@ class TaskParser:
         requirements = read_requirements(
             report, meta.requirements, meta.requirements_line_of or (lambda *p: None)
         )
-        phases = self._phases(report, doc, meta, source)
-        check_references(report, phases, requirements, meta.output.fields, meta.output_line)
+        expansion = expand(report, doc, source if from_file else None, include_roots,
+                           max_bytes=self.max_bytes)
+        phases, reports = self._phases(report, doc, expansion.blocks, meta)
+        check_references(report, phases, requirements, meta.output.fields, meta.output_line,
+                         report_of=lambda phase: reports.get(phase.name, report))
         if report.has_errors or meta.name is None:
             return None, report
         order = PhaseGraph.from_edges([p.name for p in phases], {p.name: p.depends_on for p in phases}).order
@@ -186,7 +202,7 @@ class TaskParser:
             output=meta.output, max_concurrent_phases=meta.max_concurrent_phases,
             max_concurrent_agents=meta.max_concurrent_agents, budget=frozen_mapping(meta.budget),
             phases=hash_phases(phases, order, meta.retry), source=source, document=text,
-            content_hash=hash_document(text), metadata=frozen_mapping(meta.metadata),
+            content_hash=hash_with_includes(text, expansion.files), metadata=frozen_mapping(meta.metadata),
         )  # fmt: skip
         if from_file and source is not None:
             stem = Path(source).stem
@@ -229,67 +245,63 @@ class TaskParser:
             return TaskMeta()
         return read_metadata(report, data, doc.metadata_line, self.engine)
 
-    def _phases(self, report: Report, doc: Outline, meta: TaskMeta, source: str | None) -> list[Phase]:
-        if not doc.phases:
-            report.error(
-                "the task has no phases",
-                doc.title_line or 1,
-                "add at least one '## Phase: <name>' section with a '### Steps' list",
-            )
-            return []
-        seen: dict[str, PhaseBlock] = {}
+    def _phases(
+        self, report: Report, doc: Outline, blocks: list[SourcedBlock], meta: TaskMeta
+    ) -> tuple[list[Phase], dict[PhaseName, Report]]:
+        """The phases, and the report of the file each one is written in (an include's, or the task's)."""
+        if not blocks:
+            if not doc.includes:
+                report.error(
+                    "the task has no phases",
+                    doc.title_line or 1,
+                    "add at least one '## Phase: <name>' section with a '### Steps' list",
+                )
+            elif not report.has_errors:
+                report.error("the task has no phases: its includes add none", doc.includes[0].line,
+                             "add a '## Phase: <name>' section, or include a file that has some")
+            return [], {}
+        seen: dict[str, SourcedBlock] = {}
         names: list[str] = []
         headers: list[PhaseHeader] = []
         built: list[Phase] = []
-        if len(doc.phases) > MAX_PHASES:
-            report.error(
-                f"the task has {len(doc.phases)} phases; at most {MAX_PHASES} are allowed",
-                doc.phases[MAX_PHASES].line,
+        reports: dict[PhaseName, Report] = {}
+        if len(blocks) > MAX_PHASES:
+            extra = blocks[MAX_PHASES]
+            extra.report.error(
+                f"the task has {len(blocks)} phases; at most {MAX_PHASES} are allowed",
+                extra.block.line,
                 "split it into several tasks",
             )
-        for block in doc.phases[:MAX_PHASES]:
-            if report.full:
+        for sourced in blocks[:MAX_PHASES]:
+            block, where = sourced.block, sourced.report
+            if where.full:
                 break
             name = block.name
-            if not name:
-                report.error("a phase has no name", block.line, "write '## Phase: <name>'")
-                continue
-            if len(name) > MAX_PHASE_NAME or _BAD_PHASE_CHARS.search(name):
-                report.error(
-                    f"phase name {name[:40]!r} is not allowed",
-                    block.line,
-                    f'at most {MAX_PHASE_NAME} characters, without {{ }} " or `',
-                )
-                continue
-            odd = suspicious_characters(name)
-            if odd is not None:
-                report.error(
-                    f"phase name {name!r} {odd}",
-                    block.line,
-                    "retype the name with plain letters: it would look like another name",
-                )
+            if not self._name_ok(where, block):
                 continue
             key = normalise_name(name)
             if key in seen:
                 first = seen[key]
                 same = (
                     ""
-                    if first.name == name
-                    else f" (the same as {first.name!r} once case and Unicode are normalised)"
+                    if first.block.name == name
+                    else f" (the same as {first.block.name!r} once case and Unicode are normalised)"
                 )
-                report.error(
-                    f"duplicate phase name {name!r}{same}; the first is at line {first.line}",
-                    block.line,
-                    "give each phase its own name",
-                )
+                at = f"line {first.block.line}" if first.source == sourced.source else (
+                    f"{first.source or first.report.source or '<input>'}:{first.block.line}")
+                report_line = f"duplicate phase name {name!r}{same}; the first is at {at}"
+                where.error(report_line, block.line, "give each phase its own name")
                 continue
-            seen[key] = block
-            header = self._header(report, block, meta)
-            phase = self._phase(report, block, header)
+            seen[key] = sourced
+            header = self._header(where, block, meta)
+            phase = self._phase(where, block, header)
+            if sourced.source is not None:
+                phase = _with_source(phase, sourced.source)
             names.append(name)
             headers.append(header)
             built.append(phase)
-        self._check_dependencies(report, built, headers, names)
+            reports[phase.name] = where
+        self._check_dependencies(reports, built, headers, names)
         if meta.output.phase is not None and meta.output.phase not in names:
             report.error(
                 f"output names unknown phase {meta.output.phase!r}{did_you_mean(meta.output.phase, names)}",
@@ -297,7 +309,30 @@ class TaskParser:
                 "name a phase, e.g. output: Verdict",
                 pointer=json_pointer("output"),
             )
-        return built
+        return built, reports
+
+    @staticmethod
+    def _name_ok(report: Report, block: PhaseBlock) -> bool:
+        name = block.name
+        if not name:
+            report.error("a phase has no name", block.line, "write '## Phase: <name>'")
+            return False
+        if len(name) > MAX_PHASE_NAME or _BAD_PHASE_CHARS.search(name):
+            report.error(
+                f"phase name {name[:40]!r} is not allowed",
+                block.line,
+                f'at most {MAX_PHASE_NAME} characters, without {{ }} " or `',
+            )
+            return False
+        odd = suspicious_characters(name)
+        if odd is not None:
+            report.error(
+                f"phase name {name!r} {odd}",
+                block.line,
+                "retype the name with plain letters: it would look like another name",
+            )
+            return False
+        return True
 
     def _header(self, report: Report, block: PhaseBlock, meta: TaskMeta) -> PhaseHeader:
         try:
@@ -369,12 +404,14 @@ class TaskParser:
         return items
 
     def _check_dependencies(
-        self, report: Report, phases: list[Phase], headers: list[PhaseHeader], names: list[str]
+        self, reports: Mapping[PhaseName, Report], phases: list[Phase], headers: list[PhaseHeader],
+        names: list[str],
     ) -> None:
         by_normal = {normalise_name(n): n for n in names}
         known = set(names)
         valid: dict[str, list[str]] = {}
         for index, (phase, header) in enumerate(zip(phases, headers, strict=True)):
+            report = reports[phase.name]
             kept: list[str] = []
             for dep, line in header.depends_on:
                 if dep not in known:
@@ -394,7 +431,7 @@ class TaskParser:
                 phases[index] = _with_deps(phase, kept)
         line_of = {p.name: p.line for p in phases}
         for cycle in find_cycles(names, valid):
-            report.error(
+            reports[PhaseName(cycle[0])].error(
                 f"circular dependency: {format_cycle(cycle)}",
                 line_of[PhaseName(cycle[0])],
                 "remove one of these dependsOn entries",
@@ -402,9 +439,11 @@ class TaskParser:
 
 
 def _with_deps(phase: Phase, deps: list[str]) -> Phase:
-    from dataclasses import replace
-
     return replace(phase, depends_on=tuple(PhaseName(d) for d in deps))
+
+
+def _with_source(phase: Phase, source: str) -> Phase:
+    return replace(phase, source=source)
 
 
 def _yaml_hint(text: str) -> str | None:

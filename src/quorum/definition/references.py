@@ -10,7 +10,7 @@ run yet when the template renders, or it may run concurrently.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from quorum.definition.fields import json_pointer
 from quorum.definition.model import Phase, Requirement, StepKind
@@ -45,12 +45,17 @@ def check_references(
     requirements: Sequence[Requirement],
     output_fields: Mapping[str, str],
     output_line: int | None,
+    report_of: Callable[[Phase], Report] | None = None,
 ) -> None:
+    """``report_of``: the report of the file a phase is written in (an included file's), when not
+    ``report``."""
+    task_report = report
     names = [p.name for p in phases]
     known = set(names)
     ancestors, position = _ancestors(phases)
     declared = {r.name for r in requirements}
     for phase in phases:
+        report = report_of(phase) if report_of is not None else task_report
         if report.full:
             return
         for text, line in _code(phase):
@@ -78,6 +83,7 @@ def check_references(
                     )
             if declared:
                 _check_inputs(report, text, declared, line, f"phase {phase.name!r}")
+    report = task_report
     for key, expression in output_fields.items():
         for match in _PHASE_REF.finditer(expression):
             target = match.group(1) or match.group(3)
