@@ -59,7 +59,8 @@ async def recover(url: str, go_file: str, mode: str) -> None:
 async def control(url: str, eid: str, action: str) -> None:
     async with PostgresHistoryStore(url) as store:
         await store.request_control(eid, action, "from another process")  # type: ignore[arg-type]
-    print("sent", flush=True)
+        committed = time.time()  # the request is committed (and notified): the latency's clock starts
+    print(f"sent {committed!r}", flush=True)
 
 
 async def append(url: str, eid: str, first: int, count: int) -> None:

@@ -3,7 +3,9 @@
 - :class:`LeaseKeeper` — the lease that makes this process the execution's one driver: renewed when
   half its TTL has passed, released at the end. A lease lost to another process stops the execution.
 - :class:`ControlPoller` — control requests from other processes (``quorum pause|resume|abort <id>``),
-  read every ``control_poll_s``; each poll also renews the lease when due.
+  read every ``control_poll_s``; each poll also renews the lease when due. When the store is a
+  :class:`~quorum.history.base.ChangeFeed` (PostgreSQL's LISTEN/NOTIFY), a request made by any process
+  triggers a poll at once (within milliseconds of its commit); the timer stays as the fallback.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 
 from quorum.engine.log import EngineLogger
 from quorum.errors import LeaseLostError
-from quorum.history.base import HistoryStore, Lease
+from quorum.history.base import ChangeFeed, HistoryStore, Lease
 from quorum.ids import ExecutionId
 
 __all__ = ("ControlPoller", "LeaseKeeper")
@@ -64,7 +66,8 @@ class ControlPoller:
     execution between polls holds a timer, not a sleeping task (see benchmarks/PROFILE.md, memory)."""
 
     __slots__ = (
-        "_apply", "_execution_id", "_interval_s", "_lease", "_log", "_poll", "_scope", "_store", "_timer"
+        "_again", "_apply", "_execution_id", "_interval_s", "_lease", "_log", "_poll", "_scope", "_store",
+        "_timer", "_watch",
     )
 
     def __init__(
@@ -86,9 +89,17 @@ class ControlPoller:
         self._scope: asyncio.TaskGroup | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._poll: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._again = False
+        """A change was notified while a poll ran: poll again as soon as it ends."""
 
     def start(self, scope: asyncio.TaskGroup) -> None:
         self._scope = scope
+        self._arm()
+        if isinstance(self._store, ChangeFeed) and self._watch is None:
+            self._watch = scope.create_task(self._watch_feed(self._store), name=f"feed {self._execution_id}")
+
+    def _arm(self) -> None:
         self._timer = asyncio.get_running_loop().call_later(self._interval_s, self._due)
 
     def stop(self) -> None:
@@ -99,6 +110,27 @@ class ControlPoller:
         poll, self._poll = self._poll, None  # forgotten as it is cancelled: no cycle through its frame
         if poll is not None:
             poll.cancel()
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
+
+    async def _watch_feed(self, feed: ChangeFeed) -> None:
+        try:
+            await feed.watch(self._changed, kind="control", execution_id=self._execution_id)
+        except Exception as exc:  # the feed is a shortcut: without it the timer still polls
+            self._log.warning("execution %s: watching for control requests failed (polling goes on): %s",
+                              self._execution_id, exc)
+
+    def _changed(self, _execution_id: str, _request_id: int) -> None:
+        """A control request was made for this execution (by any process): poll now, not at the timer."""
+        if self._scope is None:
+            return
+        if self._poll is not None:
+            self._again = True  # that poll may have looked before the request committed
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._due()
 
     def _due(self) -> None:
         self._timer = None
@@ -108,8 +140,13 @@ class ControlPoller:
     async def _poll_and_rearm(self) -> None:
         await self.poll()
         self._poll = None
-        if self._scope is not None:
-            self.start(self._scope)
+        if self._scope is None:
+            return
+        if self._again:
+            self._again = False
+            self._due()
+        else:
+            self._arm()
 
     async def poll(self) -> None:
         try:
