@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from quorum._lazy import lazy_exports
 
-__all__ = ("TaskLoader", "TaskParser", "format_duration", "parse_time_string")
+__all__ = ("TaskBuilder", "TaskLoader", "TaskParser", "format_duration", "parse_time_string")
 
 _EXPORTS = {
+    "TaskBuilder": "quorum.definition.builder",
     "TaskLoader": "quorum.definition.loader",
     "TaskParser": "quorum.definition.parser",
     "format_duration": "quorum.definition.durations",
@@ -24,6 +25,7 @@ __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from quorum.definition.builder import TaskBuilder
     from quorum.definition.durations import format_duration, parse_time_string
     from quorum.definition.loader import TaskLoader
     from quorum.definition.parser import TaskParser
