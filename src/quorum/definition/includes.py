@@ -30,6 +30,7 @@ from pathlib import Path
 from quorum.definition.markdown import IncludeBlock, Outline, PhaseBlock, outline
 from quorum.definition.report import Report
 from quorum.definition.suggest import did_you_mean
+from quorum.definition.text import read_task_text
 from quorum.errors import DefinitionError
 
 __all__ = ("MAX_INCLUDED_FILES", "MAX_INCLUDE_DEPTH", "Expansion", "SourcedBlock", "expand")
@@ -164,8 +165,6 @@ def _target(
 
 
 def _read(walk: _Walk, report: Report, inc: IncludeBlock, real: str) -> str | None:
-    from quorum.definition.parser import read_task_text
-
     if not os.path.exists(real):
         report.error(f"include {inc.target!r}: no such file ({real})", inc.line)
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from quorum.definition.requirements import read_requirements, validate_input
 from quorum.definition.schema import PhaseHeader, TaskMeta, read_metadata, read_phase_header
 from quorum.definition.steps import StepContext, parse_agents, parse_outputs, parse_step
 from quorum.definition.suggest import did_you_mean, normalise_name
+from quorum.definition.text import DEFAULT_MAX_BYTES, read_task_text
 from quorum.definition.yamlsafe import YamlProblem, load_yaml
 from quorum.errors import DefinitionError, Problem
 from quorum.graph import PhaseGraph, find_cycles, format_cycle
@@ -36,7 +36,6 @@ from quorum.templates import TemplateEngine, default_engine
 
 __all__ = ("DEFAULT_MAX_BYTES", "TaskParser", "parse_time_string", "read_task_text")
 
-DEFAULT_MAX_BYTES = 1_000_000
 MAX_PHASE_NAME = 100
 MAX_PHASES = 1000
 MAX_ITEMS = 1000
@@ -52,42 +51,6 @@ parse_time_string = durations.parse_time_string
 
 def _line_at(text: str, index: int) -> int:
     return text.count("\n", 0, index) + 1
-
-
-def read_task_text(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """The text of a task file: size checked before reading, UTF-8 only, no NUL or control bytes."""
-    source = os.fspath(path)
-    try:
-        info = os.stat(source)
-    except OSError as exc:
-        raise DefinitionError(f"cannot read the file: {exc.strerror or exc}", source=source) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise DefinitionError("not a regular file (task files are Markdown files)", source=source)
-    if info.st_size > max_bytes:
-        raise DefinitionError(f"the file is {info.st_size} bytes; the limit is {max_bytes}", source=source)
-    try:
-        with open(source, "rb") as handle:
-            data = handle.read(max_bytes + 1)  # the file may have grown since stat()
-    except OSError as exc:
-        raise DefinitionError(f"cannot read the file: {exc.strerror or exc}", source=source) from None
-    if len(data) > max_bytes:
-        raise DefinitionError(f"the file is larger than the limit of {max_bytes} bytes", source=source)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DefinitionError(
-            [
-                Problem(
-                    message=f"not valid UTF-8 (byte {exc.start})",
-                    source=source,
-                    line=line,
-                    hint="save the file as UTF-8",
-                )
-            ],
-            source=source,
-        ) from None
-    return text
 
 
 class TaskParser:
