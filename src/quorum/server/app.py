@@ -17,6 +17,7 @@ from quorum.server.routes import API_PREFIX, include_routes
 from quorum.server.runtime import ConfigFlags, Runtime
 from quorum.server.security import SecurityMiddleware
 from quorum.server.settings import ServeSettings
+from quorum.web.session import Sessions
 
 if TYPE_CHECKING:
     from quorum.config import Config
@@ -27,9 +28,13 @@ __all__ = ("create_app",)
 def create_app(cfg: Config, settings: ServeSettings, flags: ConfigFlags | None = None) -> FastAPI:
     from quorum import __version__
 
+    sessions = Sessions(token=settings.token)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from quorum.cli.run_cmd import open_history
+
+        _print_login_link(settings, sessions)
 
         store = await open_history(cfg)
         runtime = Runtime(cfg=cfg, flags=flags or ConfigFlags(), settings=settings, store=store)
@@ -45,10 +50,14 @@ def create_app(cfg: Config, settings: ServeSettings, flags: ConfigFlags | None =
     app = FastAPI(
         title="quorum", version=__version__, lifespan=lifespan,
         description="Start, watch and steer quorum executions. Every route but /healthz needs "
-        "'Authorization: Bearer <token>'. Errors are RFC 9457 problem details.",
+        "'Authorization: Bearer <token>' (or the dashboard's session cookie). Errors are RFC 9457 "
+        "problem details. The web dashboard is at /.",
         openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
     )
     include_routes(app)
+    from quorum.web import mount_dashboard
+
+    mount_dashboard(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     from quorum.errors import QuorumError
@@ -57,8 +66,20 @@ def create_app(cfg: Config, settings: ServeSettings, flags: ConfigFlags | None =
     # the errors a request can cause are answered here; anything else is a 500 (and logged)
     for kind in (ApiError, QuorumError, OSError, Exception):
         app.add_exception_handler(kind, problem_for_exception)
-    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.add_middleware(SecurityMiddleware, settings=settings, sessions=sessions)
     return app
+
+
+def _print_login_link(settings: ServeSettings, sessions: Sessions) -> None:
+    """The dashboard's one-time login link, on stderr beside the API address (never in a log)."""
+    import sys
+
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    if host in ("0.0.0.0", "[::]"):
+        host = "127.0.0.1"
+    sys.stderr.write(f"dashboard (one-time login link): http://{host}:{settings.port}/?token="
+                     f"{sessions.new_login_code()}\n")
+    sys.stderr.flush()
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,211 @@
+// The execution page: everything from the event stream (replayed from the first event, then live),
+// the status and pending approvals from GET /executions/{id} whenever the execution's state moves.
+import { api, follow, problemText, showLive } from "./api.js";
+import { criticalText, renderDag } from "./dag.js";
+import { phaseSection, renderPhase } from "./deliberation.js";
+import { $, clock, duration, h, replace, setBadge, value } from "./dom.js";
+import { renderGantt } from "./gantt.js";
+import { renderMemo } from "./memo.js";
+import { apply, newModel } from "./model.js";
+
+const article = $("#execution");
+const TERMINAL = new Set(["completed", "failed", "aborted", "timeout"]);
+let model = null;
+let graph = {};
+let critical = [];
+let detail = null;
+let readyAt = 0;
+let frame = 0;
+let logRows = [];
+const sections = new Map();
+
+function schedule() { if (!frame) frame = requestAnimationFrame(render); }
+
+function render() {
+  frame = 0;
+  const status = model.status;
+  setBadge($("#exec-status"), status);
+  article.dataset.status = status;
+  replace($("#exec-duration"), model.durationMs != null ? duration(model.durationMs)
+    : model.started ? `${duration(((model.lastTime || model.started) - model.started) * 1000)} so far` : "");
+  if (model.error) { replace($("#exec-error"), `✗ ${model.error}`); $("#exec-error").hidden = false; }
+  for (const name of model.phaseOrder) if (!(name in graph)) graph[name] = [];
+  renderDag($("#dag"), graph, critical, model.phases);
+  renderGantt($("#gantt"), model);
+  for (const name of model.phaseOrder) {
+    if (!sections.has(name)) {
+      const section = phaseSection(name);
+      sections.set(name, section);
+      $("#phases").append(section);
+      model.changedPhases.add(name);
+    }
+  }
+  for (const name of model.changedPhases) if (sections.has(name)) renderPhase(sections.get(name), model, name);
+  model.changedPhases.clear();
+  if (model.changed.has("memo") || model.changed.has("status")) renderMemo($("#memo"), model.verdict || (detail && detail.verdict), status);
+  if (model.changed.has("input") && model.input) replace($("#input"), value(model.input));
+  if (model.changed.has("checkpoints")) {
+    replace($("#fork-from"), h("option", { value: "", text: "everything settled" }),
+      model.checkpoints.map((c) => h("option", { value: c.id, text: `${c.label || c.id} (${c.id})` })));
+  }
+  model.changed.clear();
+  if (logRows.length) { $("#log").tBodies[0].append(...logRows); logRows = []; filterLog(); }
+  controls(status);
+  if (model.lastSeq >= readyAt && article.dataset.ready !== "1") {
+    article.dataset.ready = "1";
+    article.setAttribute("aria-busy", "false");
+  }
+}
+
+function controls(status) {
+  $("#pause").disabled = !["running", "pending", "waiting"].includes(status);
+  $("#resume").disabled = status !== "paused";
+  $("#abort").disabled = TERMINAL.has(status);
+}
+
+function summary(ev) {
+  if (ev.error) return `✗ ${ev.error}`;
+  const d = ev.data || {};
+  if (ev.type === "agent:response" && d.response) return `${d.response.stance || ""} ${d.response.confidence != null ? `${Math.round(d.response.confidence * 100)}%` : ""}`.trim();
+  if (ev.type === "checkpoint:created") return d.label || d.checkpoint_id || "";
+  if (ev.type === "phase:skipped") return d.reason || "";
+  if (ev.type.startsWith("approval:")) return [d.question, d.decision, d.by].filter(Boolean).join(" · ");
+  if (ev.type === "step:start" || ev.type === "step:complete") return `${ev.step}: ${d.kind || ""}${d.type ? ` (${d.type})` : ""}`;
+  return ev.duration_ms != null ? duration(ev.duration_ms) : "";
+}
+
+function logRow(ev) {
+  const text = summary(ev);
+  return h("tr", { "data-kind": ev.type.split(":")[0], "data-type": ev.type },
+    h("td", { text: ev.sequence }), h("td", { text: clock(ev.timestamp) }), h("td", {}, h("code", { text: ev.type })),
+    h("td", { text: ev.phase || "" }), h("td", { text: ev.agent || "" }), h("td", { text }));
+}
+
+function filterLog() {
+  const form = $("#log-filter");
+  const kind = form.elements.kind.value;
+  const text = form.elements.text.value.trim().toLowerCase();
+  let visible = 0;
+  const rows = $("#log").tBodies[0].rows;
+  for (const r of rows) {
+    const show = (!kind || r.dataset.kind === kind) && (!text || r.textContent.toLowerCase().includes(text));
+    r.hidden = !show;
+    if (show) visible += 1;
+  }
+  replace($("#log-count"), `${visible} of ${rows.length} events`);
+}
+
+let refreshing = null;
+function refresh() {
+  if (refreshing) return;
+  refreshing = setTimeout(async () => {
+    refreshing = null;
+    try {
+      detail = await api(`/executions/${encodeURIComponent(model.id)}`);
+      // the record is the authority (a pause requested elsewhere, a gate), except that an ended
+      // execution (seen in its stream) does not go back to running on a record read just before
+      if (!TERMINAL.has(model.status) || TERMINAL.has(detail.status)) model.status = detail.status;
+      approvals(detail.pending_approvals || []);
+      model.changed.add("status");
+      schedule();
+    } catch (error) { /* the stream goes on; the next event retries */ }
+  }, 50);
+}
+
+let approvalKey = "";
+function approvals(pending) {
+  const key = pending.map((a) => a.gate).join("|");
+  if (key === approvalKey) return;
+  approvalKey = key;
+  $("#approvals").hidden = pending.length === 0;
+  replace($("#approval-forms"), pending.map(approvalForm));
+}
+
+function approvalForm(gate) {
+  const slash = gate.gate.lastIndexOf("/");
+  const phase = gate.gate.slice(0, slash), step = gate.gate.slice(slash + 1);
+  const id = `gate-${gate.gate.replace(/[^a-zA-Z0-9]/g, "-")}`;
+  const result = h("p", { role: "status", "aria-live": "polite", class: "result" });
+  const form = h("form", { class: "approval", "data-gate": gate.gate },
+    h("fieldset", {}, h("legend", { text: gate.question }),
+      gate.choices.map((choice, i) => h("label", { class: "choice" },
+        h("input", { type: "radio", name: "decision", value: choice, required: true, checked: i === 0 }), ` ${choice}`)),
+      h("p", { class: "note", text: `Needs ${gate.approvers} approver(s); default ${gate.default}${gate.deadline ? ` at ${new Date(gate.deadline * 1000).toLocaleString()}` : ""}.` }),
+      h("p", {}, h("label", { for: `${id}-by`, text: "Your name" }), " ", h("input", { id: `${id}-by`, name: "by", required: true, autocomplete: "name" })),
+      h("p", {}, h("label", { for: `${id}-comment`, text: "Comment" }), h("textarea", { id: `${id}-comment`, name: "comment", rows: 2 })),
+      h("button", { type: "submit", text: "Send decision" }), result));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    try {
+      const answer = await api(`/executions/${encodeURIComponent(model.id)}/approvals/${encodeURIComponent(phase)}/${encodeURIComponent(step)}`,
+        { method: "POST", body: { decision: data.get("decision"), by: data.get("by") || "", comment: data.get("comment") || "" } });
+      replace(result, `✓ ${answer.detail || "decision sent"}`);
+      refresh();
+    } catch (error) { replace(result, `✗ ${problemText(error)}`); }
+  });
+  return form;
+}
+
+async function control(action) {
+  const out = $("#control-result");
+  try {
+    const answer = await api(`/executions/${encodeURIComponent(model.id)}/${action}`, { method: "POST", body: {} });
+    replace(out, `✓ ${answer.detail || action}`);
+    refresh();
+  } catch (error) { replace(out, `✗ ${problemText(error)}`); }
+}
+
+async function fork() {
+  const out = $("#control-result");
+  const checkpoint = $("#fork-from").value;
+  try {
+    const created = await api(`/executions/${encodeURIComponent(model.id)}/fork`, { method: "POST", body: checkpoint ? { checkpoint } : {} });
+    location.assign(`/executions/${encodeURIComponent(created.id)}`);
+  } catch (error) { replace(out, `✗ ${problemText(error)}`); }
+}
+
+async function start() {
+  const asked = article.dataset.id;
+  try {
+    detail = await api(`/executions/${encodeURIComponent(asked)}`);
+  } catch (error) {
+    replace($("#exec-error"), problemText(error));
+    $("#exec-error").hidden = false;
+    article.setAttribute("aria-busy", "false");
+    return;
+  }
+  model = newModel(detail.id);
+  model.status = detail.status;
+  model.input = detail.input;
+  model.changed.add("input").add("status");
+  replace($("#exec-id"), detail.id);
+  replace($("#exec-task"), h("a", { href: `/tasks/${encodeURIComponent(detail.task)}`, text: detail.task }));
+  readyAt = detail.last_sequence;
+  for (const p of detail.phases || []) { graph[p.name] = []; }
+  try {
+    const task = await api(`/tasks/${encodeURIComponent(detail.task)}`);
+    graph = task.graph;
+    critical = task.critical_path;
+    criticalText($("#critical"), critical);
+  } catch (error) { /* a task this server cannot load: the phases in journal order, no edges */ }
+  approvals(detail.pending_approvals || []);
+  schedule();
+  follow(`/executions/${encodeURIComponent(detail.id)}/events`, {
+    onEvent: (ev) => {
+      apply(model, ev);
+      logRows.push(logRow(ev));
+      if (model.changed.has("status")) refresh();
+      schedule();
+    },
+  });
+  if (TERMINAL.has(detail.status) && !detail.last_sequence) showLive("ended");
+}
+
+$("#pause").addEventListener("click", () => control("pause"));
+$("#resume").addEventListener("click", () => control("resume"));
+$("#abort").addEventListener("click", () => { if (confirm("Abort this execution? Calls in flight are cancelled.")) control("abort"); });
+$("#fork").addEventListener("click", fork);
+$("#log-filter").addEventListener("input", filterLog);
+$("#log-filter").addEventListener("submit", (e) => e.preventDefault());
+start();
