@@ -3,6 +3,8 @@
     python crash_child.py run DB LEDGER [--seed N] [--kill SPEC]
     python crash_child.py resume DB LEDGER EXECUTION_ID
 
+DB is a SQLite file, or a ``postgresql://`` URL (the same drill against the PostgreSQL store).
+
 Prints ``id <execution id>`` as soon as the execution exists, then ``done <status>`` when it ends.
 
 Every agent call appends one line ``<call key> <pid>`` to LEDGER (O_APPEND, one write: atomic) before
@@ -21,6 +23,7 @@ and resumed must end with exactly the verdict of an uncrashed one.
                       store commits it);
 - ``after-append:TYPE:N`` right after the batch holding the N-th event of TYPE is durable.
 
+``--call-ms MS`` makes each agent call last MS longer (a run long enough for a drill to act in).
 ``--pause-at N`` pauses the execution from within the N-th call (combine with
 ``--kill after-append:execution:paused:1``: crash while paused). ``--abort-at N`` asks for an abort
 through the store (as ``quorum abort`` from another process would) in the N-th call and crashes at once,
@@ -43,6 +46,8 @@ from quorum.agents.protocol import AgentRequest
 from quorum.definition.model import OutputSelector, OutputSpec, Phase, Step, StepKind, Task
 from quorum.engine.executor import TaskExecutor
 from quorum.events import Event
+from quorum.history.base import HistoryStore
+from quorum.history.postgres import PostgresHistoryStore
 from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.ids import AgentId, PhaseName, TaskName
 
@@ -101,8 +106,8 @@ def _parse(spec: str | None) -> tuple[str, str, int]:
     return kind, type_, int(n)
 
 
-class KillingStore(SQLiteHistoryStore):
-    """The real store, with kill points around the writes."""
+class KillPoints:
+    """Kill points around the writes of the real store it is mixed into."""
 
     killer: Killer
 
@@ -110,9 +115,23 @@ class KillingStore(SQLiteHistoryStore):
         types = [e.type for e in events]
         for t in types:
             self.killer.count("in-append", t)
-        await super().append(events, epoch=epoch)
+        await super().append(events, epoch=epoch)  # type: ignore[misc]  # the store's own append
         for t in types:
             self.killer.count("after-append", t)
+
+
+class KillingStore(KillPoints, SQLiteHistoryStore):
+    pass
+
+
+class KillingPostgresStore(KillPoints, PostgresHistoryStore):
+    pass
+
+
+def make_store(db: str, killer: Killer) -> KillingStore | KillingPostgresStore:
+    store = KillingPostgresStore(db) if db.startswith("postgresql://") else KillingStore(db)
+    store.killer = killer
+    return store
 
 
 class Drill:
@@ -122,7 +141,7 @@ class Drill:
         self.pause_at, self.abort_at = pause_at, abort_at
         self.calls = 0
         self.executor: TaskExecutor | None = None
-        self.store: SQLiteHistoryStore | None = None
+        self.store: HistoryStore | None = None
 
     async def after_side_effect(self, request: AgentRequest) -> None:
         self.calls += 1
@@ -133,7 +152,7 @@ class Drill:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def make_manager(ledger: str, killer: Killer, drill: Drill) -> AgentManager:
+def make_manager(ledger: str, killer: Killer, drill: Drill, *, extra_s: float = 0.0) -> AgentManager:
     fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     manager = AgentManager()
     pid = os.getpid()
@@ -142,7 +161,7 @@ def make_manager(ledger: str, killer: Killer, drill: Drill) -> AgentManager:
         killer.count("before-call")
         os.write(fd, f"{request.key} {pid}\n".encode())
         await drill.after_side_effect(request)
-        await asyncio.sleep(0.001 + int(digest(request.key), 16) % 3 / 1000)  # 1-3 ms
+        await asyncio.sleep(extra_s + 0.001 + int(digest(request.key), 16) % 3 / 1000)  # 1-3 ms
         killer.count("after-call")
         seed = request.context.get("input", {}).get("seed")
         seen = [p.data.get("value") for p in request.peers]
@@ -165,13 +184,14 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--pause-at", type=int, default=0)
     parser.add_argument("--abort-at", type=int, default=0)
     parser.add_argument("--control-poll", type=float, default=0.02)
+    parser.add_argument("--call-ms", type=float, default=0.0, help="more time per agent call")
     args = parser.parse_args(argv)
     killer = Killer(args.kill)
     drill = Drill(args.pause_at, args.abort_at)
-    store = KillingStore(args.db)
-    store.killer = killer
+    store = make_store(args.db, killer)
     executor = TaskExecutor(
-        tasks_dir=None, agent_manager=make_manager(args.ledger, killer, drill), history_store=store,
+        tasks_dir=None, agent_manager=make_manager(args.ledger, killer, drill, extra_s=args.call_ms / 1000),
+        history_store=store,
         control_poll_s=args.control_poll, lease_ttl_s=5.0,
     )
     drill.executor, drill.store = executor, store

@@ -15,7 +15,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type informat
 
 from tests.servers import require_postgres
 
-__all__ = ("drop_schema", "fresh_schema", "schema_url")
+__all__ = ("drop_schema", "fresh_schema", "schema_url", "terminate_store_connections")
 
 
 def schema_url(base: str, schema: str) -> str:
@@ -39,3 +39,17 @@ async def fresh_schema() -> AsyncIterator[str]:
         yield schema_url(base, schema)
     finally:
         await drop_schema(base, schema)
+
+
+async def terminate_store_connections(schema: str) -> int:
+    """``pg_terminate_backend`` on the pool connections of every store of ``schema`` (their
+    ``application_name`` says the schema, so other users of the server are left alone)."""
+    conn = await asyncpg.connect(require_postgres())
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            f"quorum {schema}",
+        ))
+    finally:
+        await conn.close()

@@ -24,7 +24,7 @@ from quorum.history.stores import open_store
 from tests.servers import require_postgres
 
 from .helpers import dead_pid, event, record, this_host
-from .pg import fresh_schema
+from .pg import fresh_schema, terminate_store_connections
 
 pytestmark = pytest.mark.integration
 
@@ -286,17 +286,6 @@ async def test_the_feed_reports_appends_and_control_requests_from_another_proces
 # -- lost connections ---------------------------------------------------------------------------------------
 
 
-async def _terminate_quorum_backends(schema_url: str) -> int:
-    conn = await asyncpg.connect(require_postgres())
-    try:
-        return int(await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = 'quorum' AND pid <> pg_backend_pid() AND datname = current_database()"
-        ))
-    finally:
-        await conn.close()
-
-
 @pytest.mark.errors
 async def test_appends_survive_terminated_connections_without_losing_an_event() -> None:
     async with fresh_schema() as url, PostgresHistoryStore(url) as store:
@@ -318,7 +307,7 @@ async def test_appends_survive_terminated_connections_without_losing_an_event() 
         async def killer() -> None:
             for _ in range(8):
                 await asyncio.sleep(0.05)
-                await _terminate_quorum_backends(url)
+                await terminate_store_connections(store.settings.schema)
 
         async with asyncio.TaskGroup() as tg:
             for eid in ids:
@@ -345,7 +334,7 @@ async def test_an_append_fails_cleanly_when_the_server_stays_away() -> None:
         # Point the pool at a port where nothing listens, then drop its connections: every retry fails.
         store._pool.set_connect_args(dsn="postgresql://root:x@127.0.0.1:1/test")
         await store._pool.expire_connections()
-        await _terminate_quorum_backends(url)
+        await terminate_store_connections(store.settings.schema)
         with pytest.raises(StoreError, match="was not written") as info:
             await store.append([event("e1", 2)])
         assert "root:x@" not in str(info.value)

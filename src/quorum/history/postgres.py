@@ -125,7 +125,7 @@ class PostgresHistoryStore:
         try:
             pool = await asyncpg.create_pool(
                 s.dsn, min_size=min(s.pool_min, s.pool_max), max_size=s.pool_max,
-                server_settings={"search_path": s.schema, "application_name": "quorum"},
+                server_settings={"search_path": s.schema, "application_name": f"quorum {s.schema}"},
             )
         except Exception as exc:
             raise self._connect_error(exc) from None
@@ -164,8 +164,8 @@ class PostgresHistoryStore:
 
     async def _connect_listener(self) -> Any:
         s = self.settings
-        return await asyncpg.connect(s.dsn, server_settings={"search_path": s.schema,
-                                                              "application_name": "quorum-listen"})
+        settings = {"search_path": s.schema, "application_name": f"quorum-listen {s.schema}"}
+        return await asyncpg.connect(s.dsn, server_settings=settings)
 
     def _connect_error(self, exc: BaseException) -> StoreError:
         reason = scrub(f"{type(exc).__name__}: {exc}", self.settings)
