@@ -119,7 +119,8 @@ _register("export", history_cmd.export, "quorum export 3f2a9c --format markdown 
           "quorum export 3f2a9c > run.json")
 _register("prune", history_cmd.prune, "quorum prune --older-than 30d", "quorum prune --keep 100")
 _register("pause", control.pause, "quorum pause 3f2a9c", "quorum pause 3f2a9c --wait")
-_register("resume", run_cmd.resume, "quorum resume 3f2a9c")
+_register("resume", control.resume, "quorum resume 3f2a9c",
+          "quorum resume 3f2a9c --upgrade-to 1.3.0 --dry-run")
 _register("abort", control.abort, "quorum abort 3f2a9c --reason 'wrong inputs'")
 _register("fork", fork_cmd.fork, "quorum fork 3f2a9c", "quorum fork 3f2a9c --checkpoint Analysis",
           "quorum fork 3f2a9c --task tasks/my-task.md --rerun Verdict")

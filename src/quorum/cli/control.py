@@ -1,4 +1,7 @@
-"""``quorum pause`` and ``quorum abort``: ask the process that drives an execution to pause or abort it.
+"""``quorum pause``, ``quorum abort`` and ``quorum resume``: control an execution from the command line.
+
+Pause and abort ask the process that drives an execution to pause or abort it. ``quorum resume``
+continues it (``run_cmd``), or with ``--upgrade-to`` moves it onto another version of its task first.
 
 The request goes through the history store (``store.request_control``), so it reaches an execution
 running in another process — another terminal, a server — which picks it up at its next step boundary.
@@ -13,13 +16,18 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from quorum.cli.common import ExitCode, exit_code_for_status, fail, out_console, parse_duration
-from quorum.cli.options import DbOpt, ExecutionIdArg
+from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, ModelOpt, TasksDirOpt
+from quorum.cli.run_cmd import PlainOpt
 
 if TYPE_CHECKING:
     from quorum.config import Config
+    from quorum.definition.model import Task
+    from quorum.definition.upgrade import UpgradePlan
+    from quorum.engine.executor import TaskExecutor
+    from quorum.engine.handle import ExecutionHandle
     from quorum.history.base import ExecutionRecord, HistoryStore
 
-__all__ = ("abort", "owner_alive", "pause", "request", "wait_for_status")
+__all__ = ("abort", "owner_alive", "pause", "request", "resume", "wait_for_status")
 
 _ACTIVE = ("pending", "running", "paused", "waiting")
 _TERMINAL = ("completed", "failed", "aborted", "timeout")
@@ -150,3 +158,132 @@ async def wait_for_status(
             return None
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 0.5)
+
+
+UpgradeOpt = Annotated[
+    str | None,
+    typer.Option("--upgrade-to", metavar="VERSION",
+                 help="Go on with this version of the task (1.3.0, 1.3, ^1, or a task file): phases whose "
+                 "definition is unchanged keep their results; changed phases and all downstream run again.",
+                 show_default=False),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="With --upgrade-to: say what would be kept and run again, and stop.")
+]
+
+
+def resume(
+    execution_id: ExecutionIdArg,
+    upgrade_to: UpgradeOpt = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    plain: PlainOpt = False,
+    model: ModelOpt = None,
+    db: DbOpt = None,
+    tasks_dir: TasksDirOpt = None,
+    agents_dir: AgentsDirOpt = None,
+) -> None:
+    """Resume a paused execution, or one whose process died, from its journal.
+
+    Completed phases and completed agent calls are not run again. If another live process drives the
+    execution (paused with `quorum pause`), that process is asked to continue it; otherwise this
+    command drives it to its end, with the same output and exit status as `quorum run`. It goes on with
+    the definition it started with, whatever versions of the task exist now.
+
+    With --upgrade-to it goes on with another version of its task instead: the phase content hashes
+    decide which results are kept; the command says what it keeps and runs again before it does so
+    (--dry-run only says).
+    """
+    if upgrade_to is None:
+        if dry_run:
+            fail("--dry-run goes with --upgrade-to (a plain resume changes nothing to preview)",
+                 code=ExitCode.USAGE)
+        from quorum.cli.run_cmd import resume as plain_resume
+
+        plain_resume(execution_id, as_json=as_json, plain=plain, model=model, db=db, tasks_dir=tasks_dir,
+                     agents_dir=agents_dir)
+        return
+    from quorum.cli.common import run_async
+    from quorum.config import load_config
+
+    cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model)
+    raise typer.Exit(run_async(_upgrade(cfg, execution_id, upgrade_to, dry_run=dry_run, as_json=as_json,
+                                        plain=plain, models_given=bool(model))))
+
+
+def _target(cfg: Config, record: ExecutionRecord, wanted: str) -> Task:
+    """The task to move to: a version of the execution's task (``1.3.0``, ``^1``), or a task file."""
+    from quorum.definition.loader import TaskLoader
+
+    loader = TaskLoader(list(cfg.tasks_dirs))
+    if "/" in wanted or wanted.endswith(".md"):
+        return loader.load(wanted)
+    return loader.load(f"{record.task}@{wanted.removeprefix('@')}")
+
+
+async def _upgrade(
+    cfg: Config, execution_id: str, wanted: str, *, dry_run: bool, as_json: bool, plain: bool,
+    models_given: bool,
+) -> int:
+    import json
+    import sys
+
+    from quorum.cli.choices import recorded_choices
+    from quorum.cli.run_cmd import follow, open_history, view_for
+    from quorum.cli.store import db_exists, find_execution
+    from quorum.engine.recovery import upgrade_plan
+
+    if not db_exists(cfg):
+        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
+    store = await open_history(cfg)
+    try:
+        record = await find_execution(store, execution_id, where=cfg.db)
+        if record.status in _TERMINAL:
+            fail(f"execution {record.id} already ended as {record.status}; there is nothing to resume",
+                 details=(f"fork it onto the new version instead: `quorum fork {record.id} --task <file>`",))
+        if await owner_alive(store, record):
+            fail(f"execution {record.id} is driven by a live process ({record.owner}); an upgrade takes "
+                 "it over from its journal, so that process must let it go first",
+                 details=("abort it there, or stop that process (Ctrl-C), then run this again",))
+        target = _target(cfg, record, wanted)
+        plan = await upgrade_plan(store, record.id, target)
+        if dry_run or not as_json:
+            _say(plan, dry_run=dry_run, as_json=as_json)
+        if dry_run:
+            return ExitCode.OK
+        if as_json:
+            sys.stderr.write(json.dumps({"upgrade": plan.to_dict()}) + "\n")
+        choices = recorded_choices(cfg, record, models_given=models_given)
+        return await follow(cfg, store, view_for(target, as_json=as_json, plain=plain),
+                            lambda executor: _launch_upgrade(executor, record.id, target),
+                            as_json=as_json, choices=choices)
+    finally:
+        await store.close()
+
+
+def _say(plan: UpgradePlan, *, dry_run: bool, as_json: bool) -> None:
+    import json
+    import sys
+
+    if as_json:
+        sys.stdout.write(json.dumps({"dry_run": True, "upgrade": plan.to_dict()}, indent=2) + "\n")
+        return
+    from rich.markup import escape
+
+    console = out_console()
+    for line in plan.lines():
+        console.print(escape(line), soft_wrap=True)
+    if dry_run:
+        console.print("dry run: nothing was changed")
+
+
+async def _launch_upgrade(executor: TaskExecutor, execution_id: str, target: Task) -> ExecutionHandle:
+    from quorum.engine.recovery import plan_resume
+
+    store = executor.history_store
+    assert store is not None  # follow() built it over the history
+    plan = await plan_resume(store, execution_id, owner=executor.owner,
+                             lease_ttl_s=executor.options.lease_ttl_s, load_task=executor.load_task,
+                             upgrade_to=target)
+    # TaskExecutor has no public way to launch a prepared plan yet (its resume_execution plans itself).
+    return await executor._launch_plan(plan)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quorum.definition.model import Task
+from quorum.definition.upgrade import UpgradePlan, plan_upgrade
 from quorum.engine.approvals import gates_of, open_gates
 from quorum.engine.context import Checkpoint, ExecutionContext
 from quorum.engine.handle import ExecutionHandle
@@ -32,6 +33,7 @@ from quorum.engine.journal import running_time_s, settle_from_journal
 from quorum.engine.live import TakeOver
 from quorum.engine.log import EngineLogger
 from quorum.engine.results import PhaseResult, Usage
+from quorum.engine.snapshot import Snapshots
 from quorum.engine.status import TERMINAL, ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import Event, EventType
@@ -39,8 +41,8 @@ from quorum.history.base import TERMINAL_STATUSES, ExecutionRecord, HistoryStore
 from quorum.ids import CheckpointId, PhaseName
 
 __all__ = (
-    "MAX_RECOVERY_ATTEMPTS", "RecoveryPlan", "Refusal", "UnresumableError", "plan_resume", "rebuild_context",
-    "recover", "stored_context",
+    "MAX_RECOVERY_ATTEMPTS", "UPGRADE_LABEL", "RecoveryPlan", "Refusal", "UnresumableError", "latest_upgrade",
+    "plan_resume", "rebuild_context", "recover", "stored_context", "upgrade_plan",
 )
 
 _RECOVER_POLL_S = 0.05
@@ -69,7 +71,33 @@ class Refusal:
     marked_failed: bool
 
 
-async def _recorded_task(store: HistoryStore, record: ExecutionRecord) -> Task:
+UPGRADE_LABEL = "upgrade"
+"""The ``label`` prefix of the checkpoint that records a move onto another task version: its data holds
+``upgrade`` (``task``: the definition run from there on, ``from``, ``to``, the phases kept and re-run)
+and a snapshot of the results kept."""
+
+
+def latest_upgrade(journal: Sequence[Event]) -> Event | None:
+    """The checkpoint of the latest ``resume --upgrade-to`` in a journal, if any."""
+    for event in reversed(journal):
+        if event.type == EventType.CHECKPOINT_CREATED and "upgrade" in event.data:
+            return event
+    return None
+
+
+def _since_upgrade(journal: Sequence[Event]) -> Sequence[Event]:
+    """The journal from the latest upgrade on: what happened under the definition it runs now (the
+    results kept from before are in the upgrade's snapshot)."""
+    upgrade = latest_upgrade(journal)
+    return journal if upgrade is None else [e for e in journal if e.sequence > upgrade.sequence]
+
+
+async def _recorded_task(store: HistoryStore, record: ExecutionRecord,
+                         journal: Sequence[Event] | None = None) -> Task:
+    # After ``resume --upgrade-to`` the latest upgrade checkpoint holds the definition run from there on.
+    upgrade = latest_upgrade(journal) if journal is not None else None
+    if upgrade is not None:
+        return Task.from_dict(upgrade.data["upgrade"]["task"])
     # A store that keeps the definition with the row (``task_definition``) makes even an execution
     # whose start event never became durable resumable; otherwise the start event carries it.
     definition = getattr(record, "task_definition", None)
@@ -100,25 +128,32 @@ LoadTask = Callable[[str], Task]
 """Loads the task file an execution was started from (to see whether it changed)."""
 
 
-def _check_task_unchanged(load_task: LoadTask, record: ExecutionRecord, done: set[str]) -> None:
-    source = record.task_source
-    if not source or not record.task_hash:
+def _check_task_unchanged(
+    load_task: LoadTask, record: ExecutionRecord, done: set[str], upgraded: Task | None = None
+) -> None:
+    # After an upgrade, the file to compare with is the version it was moved to.
+    source = upgraded.source if upgraded is not None else record.task_source
+    task_hash = upgraded.content_hash if upgraded is not None else record.task_hash
+    phase_hashes: Mapping[str, str] = (
+        {p.name: p.content_hash for p in upgraded.phases} if upgraded is not None else record.phase_hashes
+    )
+    if not source or not task_hash:
         return
     try:
         current = load_task(source)
     except Exception:  # the file is gone or broken: the recorded definition is used
         return
-    if current.content_hash == record.task_hash:
+    if current.content_hash == task_hash:
         return
     changed = [
         p.name for p in current.phases
-        if p.name not in done and record.phase_hashes.get(p.name) != p.content_hash
+        if p.name not in done and phase_hashes.get(p.name) != p.content_hash
     ]
     if changed:
         raise UnresumableError(
             f"execution {record.id} cannot be resumed: its task file changed",
             why=f"{source} differs from the definition it started with (content hash "
-                f"{record.task_hash[:12]}, now {current.content_hash[:12]}) in phase(s) not completed yet: "
+                f"{task_hash[:12]}, now {current.content_hash[:12]}) in phase(s) not completed yet: "
                 f"{', '.join(changed)}",
             fix=f"restore the file to resume it, or fork a new execution that keeps its completed phases "
                 f"and runs the changed ones with the edited file: `quorum fork {record.id} --task {source}`",
@@ -209,11 +244,11 @@ async def stored_context(store: HistoryStore, execution_id: str) -> ExecutionCon
     record = await store.get_execution(execution_id)
     if record is None:
         raise ExecutionNotFoundError(execution_id)
-    task = await _recorded_task(store, record)
     calls = await store.completed_calls(execution_id)
     journal = await store.read_journal(execution_id)
+    task = await _recorded_task(store, record, journal)
     ctx, _attempts = await rebuild_context(store, record, task, calls, journal)
-    settle_from_journal(ctx, journal)
+    settle_from_journal(ctx, _since_upgrade(journal))
     ctx.checkpoints = [_checkpoint_of(e, calls) for e in journal
                        if e.type == EventType.CHECKPOINT_CREATED and "snapshot" in e.data]
     status = ExecutionStatus(record.status)
@@ -229,10 +264,12 @@ async def plan_resume(
     lease_ttl_s: float,
     load_task: LoadTask,
     keep_paused: bool = False,
+    upgrade_to: Task | None = None,
 ) -> RecoveryPlan:
     """Take the lease of a stored execution and rebuild its state. With ``keep_paused`` an execution
     that was paused before the crash stays paused (``recover``); otherwise resuming it is what was
-    asked."""
+    asked. With ``upgrade_to`` it goes on with that version of its task (see :func:`plan_upgrade`): the
+    move is recorded in its journal, as a checkpoint of the results it keeps, before anything runs."""
     record = await store.get_execution(execution_id)
     if record is None:
         raise ExecutionNotFoundError(execution_id)
@@ -248,16 +285,28 @@ async def plan_resume(
     try:
         control = tuple((r.action, r.reason) for r in await store.take_control_requests(execution_id))
         if record.last_sequence == 0:
+            if upgrade_to is not None:
+                raise UnresumableError(f"execution {record.id} cannot be upgraded",
+                                       why="it never started: there is nothing to keep",
+                                       fix=f"run the version you want: `quorum run {upgrade_to.name}@"
+                                           f"{upgrade_to.version}`")
             # Created, but its start never became durable: nothing ran (phases wait for that write).
             ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
             return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(pending_control=control),
                                 agent_choices=record.agent_choices)
         calls = await store.completed_calls(execution_id)
         journal = await store.read_journal(execution_id)  # once: the checkpoint, settling, running time
+        upgraded = latest_upgrade(journal)
+        if upgraded is not None:
+            task = Task.from_dict(upgraded.data["upgrade"]["task"])
         ctx, attempts = await rebuild_context(store, record, task, calls, journal)
         # Phases settled after the latest checkpoint are neither run nor announced again.
-        settle_from_journal(ctx, journal)
-        _check_task_unchanged(load_task, record, {str(n) for n in ctx.phases})
+        settle_from_journal(ctx, _since_upgrade(journal))
+        if upgrade_to is None:
+            _check_task_unchanged(load_task, record, {str(n) for n in ctx.phases},
+                                  task if upgraded is not None else None)
+        else:
+            ctx, attempts = await _upgrade(store, lease, ctx, attempts, journal, upgrade_to)
         if keep_paused and record.status == ExecutionStatus.PAUSED:
             ctx.status = ExecutionStatus.PAUSED
             ctx.clock.hold_paused()
@@ -271,8 +320,73 @@ async def plan_resume(
         raise
     return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(
         completed_calls=dict(calls), start_attempts=attempts, used_s=used_s, recovered=True,
-        pending_control=control, approvals=gates_of(journal),
+        pending_control=control, approvals=gates_of(_for_gates(journal)),
     ), agent_choices=record.agent_choices)
+
+
+def _for_gates(journal: Sequence[Event]) -> Sequence[Event]:
+    """The journal less the approval events of phases an upgrade made run again (their gates are
+    asked anew, under the new definition)."""
+    upgrade = latest_upgrade(journal)
+    if upgrade is None:
+        return journal
+    restarted = set(upgrade.data["upgrade"].get("restart", ()))
+    return [e for e in journal if e.sequence > upgrade.sequence or e.phase not in restarted]
+
+
+def _last_attempts(journal: Sequence[Event]) -> dict[str, int]:
+    attempts: dict[str, int] = {}
+    for event in journal:
+        if event.phase is not None and event.type in (EventType.PHASE_START, EventType.PHASE_RETRY):
+            attempts[event.phase] = max(attempts.get(event.phase, 0), int(event.data.get("attempt", 1)))
+    return attempts
+
+
+async def upgrade_plan(store: HistoryStore, execution_id: str, upgrade_to: Task) -> UpgradePlan:
+    """What moving a stored execution onto ``upgrade_to`` would keep and run again (reads only)."""
+    ctx = await stored_context(store, execution_id)
+    if upgrade_to.name != ctx.task.name:
+        raise UnresumableError(
+            f"execution {execution_id} cannot be moved to {upgrade_to.name} {upgrade_to.version}",
+            why=f"it runs task {ctx.task.name!r}, and {upgrade_to.name!r} is another task",
+            fix=f"give a version of {ctx.task.name!r}: `--upgrade-to <version>`",
+        )
+    return plan_upgrade(ctx.task, upgrade_to, ctx.phases)
+
+
+async def _upgrade(
+    store: HistoryStore, lease: Lease, ctx: ExecutionContext, attempts: dict[str, int],
+    journal: Sequence[Event], upgrade_to: Task,
+) -> tuple[ExecutionContext, dict[str, int]]:
+    """``ctx`` moved onto ``upgrade_to``: the results it keeps, recorded as an upgrade checkpoint, and
+    the attempt each phase starts from (a phase that runs again starts after its last attempt, so that
+    no answer recorded for the old definition is taken for the new one)."""
+    if upgrade_to.name != ctx.task.name:
+        raise UnresumableError(
+            f"execution {ctx.id} cannot be moved to {upgrade_to.name} {upgrade_to.version}",
+            why=f"it runs task {ctx.task.name!r}, and {upgrade_to.name!r} is another task",
+            fix=f"give a version of {ctx.task.name!r}: `--upgrade-to <version>`",
+        )
+    plan = plan_upgrade(ctx.task, upgrade_to, ctx.phases)
+    data = ctx.to_dict()
+    data["phases"] = {n: p for n, p in data["phases"].items() if n in plan.keep}
+    moved = ExecutionContext.from_dict(data, task=upgrade_to)
+    moved.status = ctx.status
+    last = _last_attempts(journal)
+    starts = {n: a for n, a in attempts.items() if n not in plan.restart and n in upgrade_to.phase_names}
+    starts.update({n: last[n] + 1 for n in plan.restart if n in last})
+    label = f"{UPGRADE_LABEL}:{ctx.task.version}->{upgrade_to.version}"
+    checkpoint = moved.create_checkpoint(label)
+    event = Event(
+        type=EventType.CHECKPOINT_CREATED, execution_id=ctx.id, sequence=moved.sequence + 1,
+        timestamp=time.time(), task=upgrade_to.name,
+        data={"checkpoint_id": checkpoint.id, "label": label, "phase": None,
+              "snapshot": Snapshots().snapshot(moved, checkpoint),
+              "upgrade": {**plan.to_dict(), "restart": sorted(plan.restart), "task": upgrade_to.to_dict()}},
+    )
+    await store.append([event], epoch=lease.epoch)
+    moved.sequence += 1
+    return moved, starts
 
 
 async def recover(
