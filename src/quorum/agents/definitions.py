@@ -19,6 +19,9 @@ Settings (only ``id`` and ``model`` are required; durations are time strings or 
     timeout                       per attempt
     max_concurrency, max_retries  the agent's pool size; retries of transient failures
     cache_ttl                     how long answers are cached (when the manager has a cache)
+    executor                      where a builtin:/python: agent's function runs: thread (the default) or
+                                  process (a worker process: CPU-bound work in parallel with the loop,
+                                  killed by its timeout or an abort; see quorum.agents.workers)
     tags                          free labels
     outputs                       the phase outputs this agent owns ([technical]): it is asked for those
                                   and no others (aggregates and other agents' outputs never); unset: the
@@ -82,10 +85,12 @@ KNOWN_KEYS: frozenset[str] = frozenset(
     {
         "id", "name", "role", "description", "model", "temperature", "timeout", "max_concurrency",
         "max_retries", "cache_ttl", "tags", "max_tokens", "base_url", "api_key_env", "response_format",
-        "stream", "options", "price", "circuit_breaker", "outputs",
+        "stream", "options", "price", "circuit_breaker", "outputs", "executor",
     }
 )  # fmt: skip
 _RESPONSE_FORMATS = frozenset({"json_schema", "json_object", "text"})
+EXECUTORS = ("thread", "process")
+_OFFLOADABLE = frozenset({"builtin", "python"})
 _PRICE_KEYS = ("input", "output")
 _BREAKER_KEYS = ("failures", "reset")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -133,6 +138,8 @@ class AgentDefinition:
     source: str | None = None
     line: int | None = None
     content_hash: str = ""
+    executor: str = "thread"
+    """``thread`` or ``process`` (builtin: and python: agents): where the agent's function runs."""
 
     @property
     def provider(self) -> str:
@@ -318,6 +325,17 @@ def _read_definition(settings: _Settings, *, persona: str, text: str) -> AgentDe
             settings.line("response_format"),
             "one of " + ", ".join(sorted(_RESPONSE_FORMATS)),
         )
+    executor = settings.text("executor") or "thread"
+    if executor not in EXECUTORS:
+        report.error(f"unknown executor {executor!r}", settings.line("executor"), "thread or process")
+        executor = "thread"
+    elif executor == "process" and model is not None and model.partition(":")[0] not in _OFFLOADABLE:
+        report.error(
+            f"executor: process runs a builtin: or python: agent's function in a worker process; "
+            f"model {model!r} waits on the network, not the CPU",
+            settings.line("executor"), "remove 'executor', or use it on a builtin:/python: agent",
+        )
+        executor = "thread"
     api_key_env = settings.text("api_key_env")
     if api_key_env is not None and not _ENV_NAME.fullmatch(api_key_env):
         report.error(
@@ -375,6 +393,7 @@ def _read_definition(settings: _Settings, *, persona: str, text: str) -> AgentDe
         source=report.source,
         line=settings.line("id"),
         content_hash=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+        executor=executor,
     )
 
 

@@ -11,10 +11,10 @@ import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from quorum.agents.definitions import AgentDefinition
-from quorum.agents.function import FunctionAgent
+from quorum.agents.function import AgentCallable, FunctionAgent
 from quorum.agents.llm import ChunkHook, LLMAgent
 from quorum.agents.models import ENTRY_POINT_GROUP
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
@@ -68,6 +68,39 @@ class _UnavailableAgent:
         raise AgentError(request.agent_id, self.reason)
 
 
+def resolve_function(agent_id: str, model: str, where: str = "") -> AgentCallable:
+    """The function a ``builtin:<name>`` or ``python:<module>:<attr>`` model names (a class is
+    instantiated; its async ``query`` is used when it has one)."""
+    provider, _, target = model.partition(":")
+    where = where or f" (model {model!r})"
+    if provider == "builtin":
+        from quorum.agents.builtin import get_specialist
+
+        try:
+            return get_specialist(target)
+        except KeyError as exc:
+            raise AgentError(agent_id, f"{exc.args[0]}{where}") from None
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise AgentError(agent_id, f"cannot import module {module_name!r}{where}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AgentError(agent_id, f"module {module_name!r} has no attribute {attr!r}{where}") from None
+    if not callable(obj):
+        raise AgentError(agent_id, f"{module_name}:{attr} is not callable{where}")
+    if inspect.isclass(obj):
+        obj = obj()
+        query = getattr(obj, "query", None)
+        if query is not None and inspect.iscoroutinefunction(query):
+            obj = query
+    return cast("AgentCallable", obj)
+
+
 class _PythonAgent:
     """``python:<module>:<callable>``, imported on first use so a broken module fails only its own calls."""
 
@@ -79,27 +112,8 @@ class _PythonAgent:
 
     def _resolve(self) -> FunctionAgent:
         d = self.definition
-        _, _, target = d.model.partition(":")
-        module_name, _, attr = target.partition(":")
         where = f" (model {d.model!r}" + (f" in {d.source}:{d.line})" if d.source else ")")
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:
-            raise AgentError(d.id, f"cannot import module {module_name!r}{where}: {exc}") from exc
-        obj: Any = module
-        for part in attr.split("."):
-            try:
-                obj = getattr(obj, part)
-            except AttributeError:
-                raise AgentError(d.id, f"module {module_name!r} has no attribute {attr!r}{where}") from None
-        if not callable(obj):
-            raise AgentError(d.id, f"{module_name}:{attr} is not callable{where}")
-        if inspect.isclass(obj):
-            obj = obj()
-            query = getattr(obj, "query", None)
-            if query is not None and inspect.iscoroutinefunction(query):
-                obj = query
-        return FunctionAgent(d.id, obj, model=d.model)
+        return FunctionAgent(d.id, resolve_function(d.id, d.model, where), model=d.model)
 
     async def query(self, request: AgentRequest, /) -> AgentResponse:
         if self._inner is None:
@@ -131,11 +145,19 @@ def _builtin(definition: AgentDefinition, context: ProviderContext) -> Agent:
             ],
             source=definition.source,
         ) from None
+    if definition.executor == "process":
+        return _in_process(definition)
     return FunctionAgent(definition.id, fn, model=definition.model)
 
 
+def _in_process(definition: AgentDefinition) -> Agent:
+    from quorum.agents.workers import ProcessAgent
+
+    return ProcessAgent(definition.id, definition.model)
+
+
 def _python(definition: AgentDefinition, context: ProviderContext) -> Agent:
-    return _PythonAgent(definition)
+    return _in_process(definition) if definition.executor == "process" else _PythonAgent(definition)
 
 
 def _openai(definition: AgentDefinition, context: ProviderContext) -> Agent:

@@ -11,7 +11,7 @@ stance neutral, confidence 0, and it says which input is missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quorum.agents.builtin.context import input_of, pct, peer_note, respond
@@ -23,8 +23,11 @@ from quorum.agents.builtin.evidence import (
     news_evidence,
     stance_of,
 )
+from quorum.agents.builtin.monte_carlo import bootstrap_tail, seed_for
+from quorum.agents.builtin.prices import closes, parse_price_history
 from quorum.agents.builtin.snapshot import MIN_RISK_OBSERVATIONS, snapshot_for
 from quorum.agents.protocol import AgentRequest
+from quorum.errors import InputValidationError
 
 __all__ = (
     "fundamental_analyst",
@@ -242,6 +245,7 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
         "max_drawdown": dd,
         "return_to_risk": rr,
         "vol_target_fraction": m["vol_target_fraction"],
+        "monte_carlo": _monte_carlo(request, snap, var),
     }
     headline = (
         f"{snap['ticker']}: volatility {pct(vol)}, VaR95 {pct(var['horizon'] if var else None)} over "
@@ -253,6 +257,24 @@ def quant_risk_analyst(request: AgentRequest) -> dict[str, Any]:
     # Volatility is not a direction: the risk readings feed the debate and the risk officer's caps, and
     # never count as a vote for or against (the risk officer's veto is the gate for a market too wild).
     return {**answer, "voting": False}
+
+
+def _monte_carlo(request: AgentRequest, snap: Mapping[str, Any], var: Mapping[str, Any] | None
+                 ) -> dict[str, Any] | None:
+    """The bootstrap VaR/CVaR over the same horizon and level as the historical figures, from the
+    input's price history (None without one long enough)."""
+    try:
+        history = parse_price_history(input_of(request).get("prices"))
+    except InputValidationError:  # the steward reports bad prices; the figures are simply absent here
+        return None
+    cs = closes(history)
+    horizon = int(var["horizon_days"]) if var else 1
+    level = float(var["level"]) if var else 0.95
+    tail = bootstrap_tail(cs, horizon_bars=horizon, level=level,
+                          seed=seed_for(str(snap.get("ticker", "")), cs, horizon))
+    if tail is None:
+        return None
+    return {**tail.to_dict(), "source": tail.describe()}
 
 
 def fundamental_analyst(request: AgentRequest) -> dict[str, Any]:
