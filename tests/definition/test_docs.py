@@ -57,3 +57,40 @@ def test_documented_keys_match_the_code() -> None:
         assert f"`{kind}`" in text, kind
     for unit in UNITS:
         assert re.search(rf"`{re.escape(unit)}`", text), unit
+
+
+def _include_examples(folder: Path) -> None:
+    """Write the files of the include examples (fences ``markdown include <path>``) under ``folder``."""
+    tokens = MarkdownIt("commonmark").parse(DOC.read_text(encoding="utf-8"))
+    for token in tokens:
+        info = token.info.strip().split()
+        if token.type == "fence" and info[:2] == ["markdown", "include"]:
+            target = folder / info[2]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(token.content, encoding="utf-8")
+
+
+def test_the_include_example_parses_as_the_doc_says(tmp_path: Path) -> None:
+    _include_examples(tmp_path)
+    task = TaskParser().parse_task_file(tmp_path / "committee.md")
+    assert task.phase_names == ("Intake", "Decide")
+    assert task.phase("Intake").source == str((tmp_path / "shared" / "checks.md").resolve())
+
+
+def test_the_builder_example_runs(tmp_path: Path) -> None:
+    _include_examples(tmp_path)
+    ((_, code),) = fences("python builder")
+    exec(compile(code, str(DOC), "exec"), {"folder": tmp_path})
+
+
+def test_the_selector_table_matches_the_code() -> None:
+    from quorum.definition.versions import Version, newest, parse_selector
+
+    text = DOC.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(committee(?:@[^`]+)?)` \|", text, re.MULTILINE)
+    assert rows == ["committee", "committee@1.2.0", "committee@1.2", "committee@1", "committee@^1.2"]
+    versions = [Version.parse(v) for v in ("1.1.0", "1.2.0", "1.2.5", "1.9.0", "2.0.0")]
+    picked = {row: newest(parse_selector(row), ((v, str(v)) for v in versions)) for row in rows}
+    assert {row: chosen[1] for row, chosen in picked.items() if chosen} == {
+        "committee": "2.0.0", "committee@1.2.0": "1.2.0", "committee@1.2": "1.2.5", "committee@1": "1.9.0",
+        "committee@^1.2": "1.9.0"}

@@ -157,3 +157,21 @@ def test_cached_versioned_load_is_cheap(three: Path) -> None:
     assert loader.load("committee@^1") is first
     parse = calls(lambda: loader.parser.parse_task_file(three / "committee.md"))
     assert calls(lambda: loader.load("committee@^1")) * 5 < parse
+
+
+def test_the_http_api_loads_a_selector(three: Path) -> None:
+    """The server's ``load_task`` (names only, no paths) passes selectors through to the loader."""
+    from types import SimpleNamespace
+
+    from quorum.config import load_config
+    from quorum.server.problems import ApiError
+    from quorum.server.runtime import Runtime
+
+    holder = SimpleNamespace(cfg=load_config(tasks_dirs=[three]))
+    for selector, version in (("committee@1.1.0", "1.1.0"), ("committee@^1", "1.2.4"),
+                              ("committee", "1.2.4")):
+        assert Runtime.load_task(holder, selector).version == version  # type: ignore[arg-type]
+    with pytest.raises(ApiError):
+        Runtime.load_task(holder, "../committee@1.1.0")  # type: ignore[arg-type]
+    with pytest.raises(TaskNotFoundError, match="no version matching '7'"):
+        Runtime.load_task(holder, "committee@7")  # type: ignore[arg-type]
