@@ -76,7 +76,9 @@ def test_a_browser_without_a_session_gets_the_login_page_and_no_data(serve: Serv
         assert browser.get("/api/v1/executions").status_code == 401
         assert browser.get(f"/api/v1/executions/{execution_id}/events").status_code == 401
         # the static files are the same for everyone (the login page needs its stylesheet)
-        assert browser.get("/static/app.css").status_code == 200
+        from quorum.web.assets import static_url
+
+        assert browser.get(static_url("app.css")).status_code == 200
 
 
 def test_the_printed_login_link_works_once_and_leaves_the_url(serve: Serve) -> None:

@@ -7,27 +7,25 @@ The browser logs in with a one-time link and holds a session cookie (:mod:`quoru
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from quorum.web.assets import STATIC_DIR
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 __all__ = ("STATIC_DIR", "mount_dashboard", "web_route_table")
 
-STATIC_DIR = Path(__file__).parent / "static"
-
 
 def mount_dashboard(app: FastAPI) -> None:
-    from starlette.staticfiles import StaticFiles
-
     from quorum.server import routes_web
     from quorum.server.routes import API_PREFIX
+    from quorum.web.assets import ImmutableStatic, asset_version
     from quorum.web.pages import router
 
     app.include_router(routes_web.router, prefix=API_PREFIX)
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(f"/static/{asset_version()}", ImmutableStatic(directory=STATIC_DIR), name="static")
 
 
 def web_route_table() -> list[tuple[str, str]]:

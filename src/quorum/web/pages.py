@@ -26,7 +26,12 @@ async def executions_page(request: Request) -> Response:
 
 @router.get("/executions/{execution_id}")
 async def execution_page(request: Request, execution_id: str) -> Response:
-    return render(request, "execution.html", active="executions", execution_id=execution_id)
+    from quorum.server.deps import find_record
+
+    # the id (a prefix resolved), the task and the journal's length go into the page, so that its
+    # script asks for the record, the task and the event stream at once instead of one after another
+    record = await find_record(request.app.state.runtime, execution_id)
+    return render(request, "execution.html", active="executions", record=record)
 
 
 @router.get("/start")

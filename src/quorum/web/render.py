@@ -14,11 +14,12 @@ __all__ = ("markdown_html", "render")
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    from quorum import __version__
+    from quorum.web.assets import module_tags, static_url
 
     env = Environment(loader=PackageLoader("quorum.web", "templates"), autoescape=select_autoescape(
         enabled_extensions=("html",), default_for_string=True, default=True))
-    env.globals["version"] = __version__
+    env.globals["module_tags"] = module_tags
+    env.globals["static_url"] = static_url
     return env
 
 

@@ -1,6 +1,6 @@
 // The execution page: everything from the event stream (replayed from the first event, then live),
 // the status and pending approvals from GET /executions/{id} whenever the execution's state moves.
-import { api, follow, problemText, showLive } from "./api.js";
+import { api, follow, problemText } from "./api.js";
 import { criticalText, renderDag } from "./dag.js";
 import { phaseSection, renderPhase } from "./deliberation.js";
 import { $, clock, duration, h, replace, setBadge, value } from "./dom.js";
@@ -19,10 +19,19 @@ let frame = 0;
 let logRows = [];
 const sections = new Map();
 
-function schedule() { if (!frame) frame = requestAnimationFrame(render); }
+// while the journal is replayed, the page is drawn at most every 200 ms (it could be thousands of
+// events); once caught up, on the next frame after each event
+let lastDrawn = 0;
+function schedule() {
+  if (frame) return;
+  const replaying = model.lastSeq < readyAt;
+  const wait = replaying ? Math.max(0, 200 - (performance.now() - lastDrawn)) : 0;
+  frame = wait ? setTimeout(() => { frame = requestAnimationFrame(render); }, wait) : requestAnimationFrame(render);
+}
 
 function render() {
   frame = 0;
+  lastDrawn = performance.now();
   const status = model.status;
   setBadge($("#exec-status"), status);
   article.dataset.status = status;
@@ -166,40 +175,39 @@ async function fork() {
 }
 
 async function start() {
-  const asked = article.dataset.id;
-  try {
-    detail = await api(`/executions/${encodeURIComponent(asked)}`);
-  } catch (error) {
-    replace($("#exec-error"), problemText(error));
-    $("#exec-error").hidden = false;
-    article.setAttribute("aria-busy", "false");
-    return;
-  }
-  model = newModel(detail.id);
-  model.status = detail.status;
-  model.input = detail.input;
-  model.changed.add("input").add("status");
-  replace($("#exec-id"), detail.id);
-  replace($("#exec-task"), h("a", { href: `/tasks/${encodeURIComponent(detail.task)}`, text: detail.task }));
-  readyAt = detail.last_sequence;
-  for (const p of detail.phases || []) { graph[p.name] = []; }
-  try {
-    const task = await api(`/tasks/${encodeURIComponent(detail.task)}`);
-    graph = task.graph;
-    critical = task.critical_path;
-    criticalText($("#critical"), critical);
-  } catch (error) { /* a task this server cannot load: the phases in journal order, no edges */ }
-  approvals(detail.pending_approvals || []);
-  schedule();
-  follow(`/executions/${encodeURIComponent(detail.id)}/events`, {
+  const id = article.dataset.id;
+  const task = article.dataset.task;
+  model = newModel(id);
+  readyAt = Number(article.dataset.lastSequence || 0);
+  // the record, the task's graph and the journal, asked for together
+  const record = api(`/executions/${encodeURIComponent(id)}`);
+  const definition = api(`/tasks/${encodeURIComponent(task)}`).catch(() => null);
+  follow(`/executions/${encodeURIComponent(id)}/events`, {
     onEvent: (ev) => {
       apply(model, ev);
       logRows.push(logRow(ev));
-      if (model.changed.has("status")) refresh();
+      if (model.changed.has("status") && detail) refresh();
       schedule();
     },
   });
-  if (TERMINAL.has(detail.status) && !detail.last_sequence) showLive("ended");
+  const found = await definition;
+  if (found) {  // else a task this server cannot load: the phases in journal order, no edges
+    graph = found.graph;
+    critical = found.critical_path;
+    criticalText($("#critical"), critical);
+  }
+  try {
+    detail = await record;
+  } catch (error) {
+    replace($("#exec-error"), problemText(error));
+    $("#exec-error").hidden = false;
+    return;
+  }
+  if (!model.lastSeq) { model.status = detail.status; model.input = detail.input; model.changed.add("input"); }
+  model.changed.add("status");
+  approvals(detail.pending_approvals || []);
+  refresh();
+  schedule();
 }
 
 $("#pause").addEventListener("click", () => control("pause"));
