@@ -7,6 +7,9 @@
 
 ``drivers`` async actors (default: one per node that can take one) are made on first use, spread over the
 nodes, each able to drive many executions; an execution goes to one of them, by a hash of its id.
+They belong to the runner's process (gone with it) unless ``detached``: then they are named
+``quorum-driver-<n>`` in the namespace, outlive the caller (``quorum run --cluster`` exiting does not
+stop its execution) and every caller shares them.
 Each actor is restarted by Ray when its node is lost (``max_restarts=-1``), on a node still alive, and
 the calls it was running are made again there (``max_task_retries=-1``): a call takes its execution over
 from the journal (see :mod:`quorum.cluster.driver`). Ray detects a lost node by missed health checks;
@@ -47,6 +50,7 @@ class RayRunner:
         control_poll_s: float = 0.2,
         namespace: str = "quorum",
         runtime_env: Mapping[str, Any] | None = None,
+        detached: bool = False,
     ) -> None:
         if not store_url.startswith(("postgresql://", "postgres://")):
             raise ConfigurationError(
@@ -59,6 +63,7 @@ class RayRunner:
                                        lease_ttl_s=lease_ttl_s, control_poll_s=control_poll_s)
         self.namespace = namespace
         self.runtime_env = dict(runtime_env) if runtime_env is not None else None
+        self.detached = detached
         self._wanted_drivers = drivers
         self._drivers: list[Any] = []
         self._connected_here = False
@@ -107,10 +112,14 @@ class RayRunner:
         from quorum.cluster.driver import ExecutionDriver
 
         marked = any(n.get("Alive") and n.get("Resources", {}).get(DRIVER_RESOURCE) for n in _nodes())
+        shared: dict[str, Any] = (
+            {"name": f"quorum-driver-{index}", "lifetime": "detached", "get_if_exists": True}
+            if self.detached else {}
+        )
         actor = ray.remote(ExecutionDriver).options(
             num_cpus=0, resources={DRIVER_RESOURCE: 1} if marked else None,
             max_restarts=-1, max_task_retries=-1, max_concurrency=10_000,
-            scheduling_strategy="SPREAD",
+            scheduling_strategy="SPREAD", **shared,
         )
         return actor.remote()
 
@@ -125,12 +134,13 @@ class RayRunner:
         return driver.drive.remote(execution_id, definition, dict(input), self.settings, resume=resume)
 
     def close(self) -> None:
-        """End the drivers (executions they still run are left in the store, resumable) and leave the
-        cluster if this runner joined it."""
+        """End the drivers (executions they still run are left in the store, resumable) unless they
+        are detached (shared by every caller, kept), and leave the cluster if this runner joined it."""
         import ray
 
         for driver in self._drivers:
-            ray.kill(driver, no_restart=True)
+            if not self.detached:
+                ray.kill(driver, no_restart=True)
         self._drivers = []
         if self._connected_here:
             ray.shutdown()
