@@ -9,6 +9,7 @@ import typer
 
 __all__ = (
     "AgentsDirOpt",
+    "ClusterOpt",
     "DbOpt",
     "ExecutionIdArg",
     "JsonOpt",
@@ -104,6 +105,18 @@ ModelOpt = Annotated[
         help="Model override (repeatable): PROVIDER:MODEL for every agent, or AGENT=PROVIDER:MODEL for "
         "one, e.g. openai:gpt-4.1-mini or risk-officer=anthropic:claude-sonnet-4-5.",
         metavar="SPEC",
+        show_default=False,
+    ),
+]
+
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run on a Ray cluster: ray://HOST:10001 (a head's client server), HOST:6379 from a node, "
+        "or auto (this machine's cluster). Also QUORUM_CLUSTER. Needs a postgresql:// --db and "
+        "pip install 'quorum[ray]' (docs/distributed.md).",
+        metavar="ADDRESS",
         show_default=False,
     ),
 ]
