@@ -172,6 +172,10 @@ def _check(path: Path, kind: Kind, agent_ids: frozenset[str] | None, loader: Tas
     if not any(p.severity == "error" for p in problems):
         task = parser.parse_task_file(path, include_roots=roots)
         summary = f"task {task.name} {task.version}, {len(task.phases)} phases"
+        if task.has_task_steps:  # the tasks it calls: they exist, take these inputs, call no one back
+            problems = _in_line_order([*problems, *loader.check_composition(task)])
+            if any(p.severity == "error" for p in problems):
+                summary = ""
     return Checked(path=path, kind=kind, problems=problems, summary=summary)
 
 

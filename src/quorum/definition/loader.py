@@ -228,7 +228,24 @@ class TaskLoader:
 
     # -- loading -----------------------------------------------------------------------------------
     def load(self, name_or_path: str | os.PathLike[str]) -> Task:
-        """The parsed task (cached; re-parsed when the file's mtime, size or inode changes)."""
+        """The parsed task (cached; re-parsed when the file's mtime, size or inode changes). A task with
+        ``task:`` steps is checked against the tasks it calls too (:func:`check_composition`)."""
+        task = self.load_file_only(name_or_path)
+        if task.has_task_steps:
+            problems = self.check_composition(task)
+            if any(p.severity == "error" for p in problems):
+                raise DefinitionError(problems, source=task.source)
+        return task
+
+    def check_composition(self, task: Task) -> list[Problem]:
+        """The problems of ``task``'s ``task:`` steps that need the tasks they call (see
+        :mod:`quorum.definition.composition`)."""
+        from quorum.definition.composition import check_task_calls
+
+        return check_task_calls(task, self.load_file_only)
+
+    def load_file_only(self, name_or_path: str | os.PathLike[str]) -> Task:
+        """The parsed task, without checking the tasks its ``task:`` steps call."""
         if self._is_path(name_or_path):
             path = self._resolve_path(name_or_path)
             try:

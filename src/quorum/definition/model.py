@@ -246,6 +246,11 @@ class Task:
     def phase_names(self) -> tuple[PhaseName, ...]:
         return tuple(p.name for p in self.phases)
 
+    @property
+    def has_task_steps(self) -> bool:
+        """Whether a step runs another task (``- task: ...``, composition)."""
+        return any(s.kind is StepKind.CUSTOM and s.type == "task" for p in self.phases for s in p.steps)
+
     def retry_for(self, phase: Phase) -> RetryPolicy:
         return phase.retry if phase.retry is not None else self.retry
 

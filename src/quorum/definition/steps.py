@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Collection
 from typing import Any
 
+from quorum.definition.composition import TASK_STEP, call_parameters, parse_task_call
 from quorum.definition.durations import DurationError, parse_time_string
 from quorum.definition.lookalike import suspicious_characters
 from quorum.definition.markdown import Item
@@ -189,6 +190,8 @@ def parse_step(ctx: StepContext, item: Item, index: int) -> Step | None:
         return _aggregate(ctx, rest, base)
     if kind == "approval":
         return _approval(ctx, rest, base)
+    if kind == TASK_STEP and kind not in ctx.step_types:
+        return _task_call(ctx, rest, base)
     near = _near_builtin(kind)
     if near is not None and kind not in ctx.step_types:
         ctx.report.error(
@@ -390,3 +393,25 @@ def _approval(ctx: StepContext, rest: str, base: dict[str, Any]) -> Step | None:
         return None
     params["default"] = default
     return Step(kind=StepKind.APPROVAL, text=question, parameters=frozen_mapping(params), **base)
+
+
+def _task_call(ctx: StepContext, rest: str, base: dict[str, Any]) -> Step | None:
+    """``task: <name>[@version] input.<field>=<template> ... [foreach=<expression>]`` (composition)."""
+    line = base["line"]
+    try:
+        call = parse_task_call(rest)
+    except ValueError as exc:
+        ctx.report.error(f"phase {ctx.phase!r}: task step {exc}", line,
+                         "write task: <name>[@version] input.<field>=<template> ... "
+                         "[foreach=<list expression>]")
+        return None
+    for field, template in call.input.items():
+        ctx.check_template(template, f"task step input.{field}", line)
+    if call.foreach is not None:
+        problem = ctx.engine.check_expression(call.foreach)
+        if problem:
+            ctx.report.error(f"phase {ctx.phase!r}: task step foreach does not compile: {problem}", line,
+                             "write one expression giving a list, e.g. foreach=input.tickers")
+            return None
+    return Step(kind=StepKind.CUSTOM, type=TASK_STEP, text=rest,
+                parameters=frozen_mapping(call_parameters(call)), **base)
