@@ -94,3 +94,12 @@ def test_the_selector_table_matches_the_code() -> None:
     assert {row: chosen[1] for row, chosen in picked.items() if chosen} == {
         "committee": "2.0.0", "committee@1.2.0": "1.2.0", "committee@1.2": "1.2.5", "committee@1": "1.9.0",
         "committee@^1.2": "1.9.0"}
+
+
+def test_the_task_step_example_calls_the_shipped_committee_correctly(tmp_path: Path) -> None:
+    from quorum.definition.loader import TaskLoader
+
+    [example] = [text for _, text in fences("markdown task") if "- task: " in text]
+    (tmp_path / "portfolio-review.md").write_text(example, encoding="utf-8")
+    task = TaskLoader([tmp_path]).load("portfolio-review")  # checks the committee's inputs, no cycle
+    assert task.phase("Reviews").steps[0].parameters["foreach"] == "input.tickers"

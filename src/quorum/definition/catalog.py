@@ -172,10 +172,12 @@ class TaskCatalog:
         declared = self._declared(path)
         return (None, None) if declared is None else declared
 
-    def named(self, name: str) -> list[Found]:
+    def named(self, name: str, files: list[Found] | None = None) -> list[Found]:
         """The visible files declaring ``name``; a file of that stem that declares another name (or
-        none: it is broken) comes last, found by its file name as before versions existed."""
-        files = self.files()
+        none: it is broken) comes last, found by its file name as before versions existed. ``files``:
+        :meth:`files` already listed (a scan lists once)."""
+        if files is None:
+            files = self.files()
         declared = [f for f in files if f.name == name]
         by_stem = [f for f in files if f.stem == name and f.name != name]
         return declared + by_stem

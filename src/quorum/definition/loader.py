@@ -168,13 +168,14 @@ class TaskLoader:
                                     source=str(found.path)) from None
         return Path(found.real), info
 
-    def _select(self, text: str) -> Found:
-        """The file a selector (``name``, ``name@1.2``, ...) picks; see :mod:`quorum.definition.versions`."""
+    def _select(self, text: str, files: list[Found] | None = None) -> Found:
+        """The file a selector (``name``, ``name@1.2``, ...) picks; see :mod:`quorum.definition.versions`.
+        ``files``: the catalog's files, when the caller has listed them already."""
         try:
             selector = parse_selector(text[:-3] if text.endswith(".md") else text)
         except VersionSyntaxError as exc:
             raise TaskNotFoundError(f"{exc} (or give a path to a .md file)") from None
-        candidates = self._catalog.named(selector.name)
+        candidates = self._catalog.named(selector.name, files)
         if not candidates:
             self._not_found(selector.name)
         declared = [c for c in candidates if c.name == selector.name]
@@ -291,9 +292,9 @@ class TaskLoader:
             name = found.name or found.stem
             try:
                 if found.escapes:
-                    self._select(found.stem)  # raises: it points outside its directory
+                    self._select(found.stem, files)  # raises: it points outside its directory
                 if name not in defaults:
-                    defaults[name] = self._select(name).real if _is_name(name) else ""
+                    defaults[name] = self._select(name, files).real if _is_name(name) else ""
                 task = self._load_file(Path(found.real), os.stat(found.path))
                 if found.name is not None:
                     check_unique(name, [f for f in files if f.name == name])
