@@ -225,9 +225,6 @@ async def _upgrade(
     cfg: Config, execution_id: str, wanted: str, *, dry_run: bool, as_json: bool, plain: bool,
     models_given: bool,
 ) -> int:
-    import json
-    import sys
-
     from quorum.cli.choices import recorded_choices
     from quorum.cli.run_cmd import follow, open_history, view_for
     from quorum.cli.store import db_exists, find_execution
@@ -247,12 +244,9 @@ async def _upgrade(
                  details=("abort it there, or stop that process (Ctrl-C), then run this again",))
         target = _target(cfg, record, wanted)
         plan = await upgrade_plan(store, record.id, target)
-        if dry_run or not as_json:
-            _say(plan, dry_run=dry_run, as_json=as_json)
+        _say(plan, dry_run=dry_run, as_json=as_json)
         if dry_run:
             return ExitCode.OK
-        if as_json:
-            sys.stderr.write(json.dumps({"upgrade": plan.to_dict()}) + "\n")
         choices = recorded_choices(cfg, record, models_given=models_given)
         return await follow(cfg, store, view_for(target, as_json=as_json, plain=plain),
                             lambda executor: _launch_upgrade(executor, record.id, target),
@@ -262,15 +256,19 @@ async def _upgrade(
 
 
 def _say(plan: UpgradePlan, *, dry_run: bool, as_json: bool) -> None:
+    """The plan, before anything happens: on stdout, or with --json as JSON for a dry run and as text on
+    stderr otherwise (stdout then holds the result alone, as for `quorum run --json`)."""
     import json
     import sys
 
-    if as_json:
+    if as_json and dry_run:
         sys.stdout.write(json.dumps({"dry_run": True, "upgrade": plan.to_dict()}, indent=2) + "\n")
         return
     from rich.markup import escape
 
-    console = out_console()
+    from quorum.cli.common import err_console
+
+    console = err_console() if as_json else out_console()
     for line in plan.lines():
         console.print(escape(line), soft_wrap=True)
     if dry_run:
