@@ -93,6 +93,14 @@ def test_upgrade_reruns_exactly_the_changed_phases_and_their_dependents(tmp_path
     assert as_json["upgrade"]["rerun"] == ["Weigh"]
     assert as_json["upgrade"]["to"] == "1.3.0"
     assert cli.status(execution_id) == "running"  # the dry run took nothing over
+    missing = cli("resume", execution_id, "--upgrade-to", "1.9", *dirs)
+    assert missing.code == 2, missing
+    assert "task 'committee' has no version matching '1.9'; versions: 1.3.0 (default), 1.2.0" in missing.err
+    other = write_task(tmp_path, "1.0.0", V12, name="other")
+    wrong = cli("resume", execution_id, "--upgrade-to", str(other), *dirs)
+    assert wrong.code == 1, wrong
+    assert "it runs task 'committee', and 'other' is another task" in wrong.err
+    assert "Traceback" not in missing.err + wrong.err
 
     # The upgrade itself; it is killed again while Decide runs under 1.3.0.
     Path(cli.env["QUORUM_TEST_LEDGER"]).write_text("")
