@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.cli.helpers import AGENTS
-from tests.server.serving import DEMO_INPUT, Server, start_demo, wait_status
+from tests.server.serving import DEMO_INPUT, TOKEN, Server, start_demo, wait_status
 
-from .browser import PHONE, Watched, logged_in, restart_on_same_port
+from .browser import PHONE, VIEWPORT, Watched, logged_in, restart_on_same_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -305,7 +305,7 @@ def test_the_list_is_live_and_filters(
 def test_bulk_abort_from_the_list(
     dashboard_browser: Browser, serve: Serve, watched: list[Watched],
 ) -> None:
-    server = serve(delay="5")
+    server = serve(delay="20")
     with server.client() as client:
         ids = [start_demo(client) for _ in range(2)]
         for execution_id in ids:
@@ -335,3 +335,31 @@ def test_tasks_pages_render_the_markdown_requirements_and_dag(
     assert page.inner_text(".document h2:has-text('Phase: Intake')")
     assert "Amount in USD" in page.inner_text("#req-title + table")
     w.shot("task")
+
+
+def test_unauthenticated_the_browser_gets_the_login_page_then_the_page_it_asked_for(
+    dashboard_browser: Browser, serve: Serve, watched: list[Watched],
+) -> None:
+    server = serve()
+    with server.client() as client:
+        execution_id = start_demo(client)
+        wait_status(client, execution_id, ("completed",))
+    context = dashboard_browser.new_context(viewport=VIEWPORT)
+    w = Watched(context.new_page())
+    watched.append(w)
+    page = w.page
+    answer = page.goto(f"{server.url}/executions/{execution_id}")
+    assert answer is not None
+    assert answer.status == 401
+    assert page.inner_text("h1") == "Log in to the quorum dashboard"
+    assert "APPROVE" not in page.content()
+    assert page.locator("#execution").count() == 0
+    w.shot("login-page")
+    page.fill("#token", "not-the-token")
+    page.click("form[action='/login'] button[type=submit]")
+    assert "not valid" in page.inner_text("[role=alert]")
+    page.fill("#token", TOKEN)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"**/executions/{execution_id}")
+    _status(w, "completed")
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: no script can read the session

@@ -156,7 +156,8 @@ def test_no_page_has_inline_script_or_style(serve: Serve) -> None:
     templates = STATIC_DIR.parent / "templates"
     for template in templates.glob("*.html"):
         text = template.read_text(encoding="utf-8")
-        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name
+        # a JSON data block is not a script (never executed; read with textContent + JSON.parse)
+        assert not re.search(r'<script(?![^>]*\b(src=|type="application/json"))', text), template.name
         assert not re.search(r"<style| style=", text), template.name
         assert not re.search(r"\son[a-z]+=", text), template.name
     for module in (STATIC_DIR / "js").glob("*.js"):
@@ -179,3 +180,19 @@ def test_watched_pages_report_a_csp_refusal() -> None:
     w._console(Message())  # type: ignore[arg-type]
     with pytest.raises(AssertionError):
         w.assert_clean()
+
+
+def test_a_page_that_fails_is_a_page_with_the_apis_detail(serve: Serve) -> None:
+    server = serve()
+    with httpx.Client(base_url=server.url, timeout=30, headers=_HTML) as browser:
+        assert browser.get(f"/?token={TOKEN}").status_code == 303
+        missing = browser.get("/executions/ffffffffffff")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("text/html")
+        assert "no execution with id &#39;ffffffffffff&#39;" in missing.text
+        unknown = browser.get("/tasks/no-such-task")
+        assert unknown.status_code == 404, unknown.text
+        assert unknown.headers["content-type"].startswith("text/html")
+        api = browser.get("/api/v1/executions/ffffffffffff", headers={"Accept": "*/*"})
+        assert api.status_code == 404
+        assert api.headers["content-type"] == "application/problem+json"  # the API stays JSON

@@ -58,14 +58,17 @@ def create_app(cfg: Config, settings: ServeSettings, flags: ConfigFlags | None =
     from quorum.web import mount_dashboard
 
     mount_dashboard(app)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    from quorum.web.errors import for_pages
+
+    # a browser asking for a page gets each of these answers as a page (same status and detail)
+    app.add_exception_handler(RequestValidationError, for_pages(_invalid_request))
+    app.add_exception_handler(HTTPException, for_pages(_http_error))
     from quorum.errors import QuorumError
     from quorum.server.problems import ApiError
 
     # the errors a request can cause are answered here; anything else is a 500 (and logged)
     for kind in (ApiError, QuorumError, OSError, Exception):
-        app.add_exception_handler(kind, problem_for_exception)
+        app.add_exception_handler(kind, for_pages(problem_for_exception))
     app.add_middleware(SecurityMiddleware, settings=settings, sessions=sessions)
     return app
 

@@ -19,9 +19,14 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 async def executions_page(request: Request) -> Response:
+    from quorum.server.routes_web import web_executions
+
     if "token" in request.query_params:  # a login link opened while already logged in
         return RedirectResponse("/", status_code=303)
-    return render(request, "executions.html", active="executions")
+    # the first page of the list travels in the HTML (a JSON data block, not a script): the page is
+    # usable without waiting for a second round trip
+    first = await web_executions(runtime=request.app.state.runtime)
+    return render(request, "executions.html", active="executions", first_page=first.model_dump(mode="json"))
 
 
 @router.get("/executions/{execution_id}")

@@ -19,14 +19,19 @@ let frame = 0;
 let logRows = [];
 const sections = new Map();
 
-// while the journal is replayed, the page is drawn at most every 200 ms (it could be thousands of
-// events); once caught up, on the next frame after each event
-let lastDrawn = 0;
+// while the journal is replayed (it could be thousands of events) the page is drawn once a second at
+// most, and at once when the replay has caught up; after that, on the next frame after each event
+let lastDrawn = performance.now();
+let timer = 0;
 function schedule() {
   if (frame) return;
-  const replaying = model.lastSeq < readyAt;
-  const wait = replaying ? Math.max(0, 200 - (performance.now() - lastDrawn)) : 0;
-  frame = wait ? setTimeout(() => { frame = requestAnimationFrame(render); }, wait) : requestAnimationFrame(render);
+  if (model.lastSeq < readyAt) {
+    if (!timer) timer = setTimeout(() => { timer = 0; schedule(); frame = frame || requestAnimationFrame(render); },
+      Math.max(0, 1000 - (performance.now() - lastDrawn)));
+    return;
+  }
+  if (timer) { clearTimeout(timer); timer = 0; }
+  frame = requestAnimationFrame(render);
 }
 
 function render() {

@@ -38,13 +38,7 @@ function row(item) {
     h("td", { text: item.decision || "" }));
 }
 
-let loading = null;
-async function load() {
-  const mine = (loading = Symbol("load"));
-  table.setAttribute("aria-busy", "true");
-  try {
-    const answer = await api(`/web/executions?${query()}`);
-    if (mine !== loading) return;
+function show(answer) {
     shown = new Map(answer.items.map((i) => [i.id, i]));
     replace(body, answer.items.length ? answer.items.map(row)
       : h("tr", {}, h("td", { colspan: 7, class: "note", text: "No executions match." })));
@@ -52,6 +46,16 @@ async function load() {
     $("#next").disabled = !nextCursor;
     $("#prev").disabled = page === 0;
     replace($("#page-label"), `page ${page + 1}`);
+}
+
+let loading = null;
+async function load() {
+  const mine = (loading = Symbol("load"));
+  table.setAttribute("aria-busy", "true");
+  try {
+    const answer = await api(`/web/executions?${query()}`);
+    if (mine !== loading) return;
+    show(answer);
     $("#list-error").hidden = true;
   } catch (error) {
     replace($("#list-error"), problemText(error));
@@ -106,6 +110,9 @@ api("/tasks").then((tasks) => {
   const select = form.elements.task;
   for (const t of tasks) select.append(h("option", { value: t.name, text: t.name }));
 }).catch(() => {});
-load();
+// the first page came with the HTML
+show(JSON.parse($("#first-page").textContent));
+table.setAttribute("aria-busy", "false");
+table.dataset.ready = "1";
 showLive("reconnecting");
 follow("/events", { onEvent, onReconnect: soon, perExecution: false });
