@@ -54,13 +54,13 @@ def test_memory_keeps_nothing(cli: Cli) -> None:
 
 
 @pytest.mark.errors
-def test_a_postgresql_url_is_refused_without_its_password(cli: Cli) -> None:
-    url = f"postgresql://quorum:{SECRET}@db.example/quorum"
+def test_an_unreachable_postgresql_url_is_an_error_without_its_password(cli: Cli) -> None:
+    url = f"postgresql://quorum:{SECRET}@db.example/quorum"  # .example never resolves
     for args in (("history", "--db", url), ("show", "abc", "--db", url), ("run", "daily-market-analysis",
                  "question=Is BTC overbought?", "--db", url)):
         r = cli(*args)
-        assert r.code == 2, r
-        assert "PostgreSQL history is not implemented yet" in r.err
+        assert r.code == 1, r
+        assert "cannot connect to the PostgreSQL history" in r.err
         assert "postgresql://quorum:***@db.example/quorum" in r.err
         assert SECRET not in r.out + r.err
         assert "Traceback" not in r.err

@@ -1,10 +1,8 @@
-"""``/metrics`` scraped from a real server (uvicorn on a loopback port) while an execution runs, and after."""
+"""``/metrics`` scraped from a real ``quorum serve`` on a loopback port while an execution runs, and after."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.helpers import AGENTS, Cli
-from tests.server.serving import DEMO_INPUT, TASKS, TOKEN, Server, free_port, wait_status
+from tests.cli.helpers import Cli
+from tests.server.serving import DEMO_INPUT, TOKEN, Server, wait_status
 
 pytestmark = pytest.mark.integration
 
@@ -22,19 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    cli = Cli.in_folder(tmp_path)
-    port = free_port()
-    env = {**cli.env, "QUORUM_TEST_DELAY": "0.6", "QUORUM_API_TOKEN": TOKEN,
-           "PYTHONPATH": f"{ROOT}:{cli.env['PYTHONPATH']}"}
-    log = cli.cwd / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.telemetry.metrics_server", str(port), "--tasks-dir", str(TASKS),
-             "--agents-dir", str(AGENTS)],
-            cwd=cli.cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-    started = Server(cli=cli, proc=proc, port=port, token=TOKEN, log=log)
+    started = Server.start(Cli.in_folder(tmp_path), delay="0.6")  # quorum serve itself
     try:
-        started._wait_up()
         yield started
     finally:
         started.stop()

@@ -12,7 +12,6 @@ import importlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from quorum.agents.cache import CacheMode, ResponseCache
 from quorum.agents.definitions import AgentDefinition
@@ -113,14 +112,15 @@ def default_agent_manager(
 ) -> AgentManager:
     """An AgentManager holding every agent found, each built from its model string.
 
-    ``cache`` is a :class:`ResponseCache` or the path of its SQLite file (opened in ``cache_mode``).
+    ``cache`` is a :class:`ResponseCache`, or where one is (opened in ``cache_mode``): the path of its
+    SQLite file, ``sqlite:///FILE``, ``memory:`` or ``redis://HOST:6379/0``.
     ``endpoints``/``config``/``env`` feed base URLs and API keys (see :mod:`quorum.agents.endpoints`).
     """
     definitions = load_definitions(
         agents_dirs, tasks_dirs, include_builtin=include_builtin, model_overrides=model_overrides
     )
     if cache is not None and not isinstance(cache, ResponseCache):
-        cache = ResponseCache(Path(cache), mode=cache_mode)
+        cache = ResponseCache(cache, mode=cache_mode)
     manager = AgentManager(
         default_timeout_s=default_timeout_s, cache=cache, rate_limits=rate_limits, backoff=backoff
     )

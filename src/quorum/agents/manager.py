@@ -153,7 +153,7 @@ class AgentManager:
             if close is not None:
                 await close()
         if self._cache is not None:
-            self._cache.close()
+            await self._cache.aclose()
 
     async def __aenter__(self) -> AgentManager:
         return self
@@ -248,7 +248,11 @@ class AgentManager:
                 key = cache_key(
                     request.agent_id, route.policy.model, {"m": material, "p": route.policy.parameters}
                 )
-                hit = cache.get(key, ignore_expiry=cache.mode == "replay") if cache.mode != "record" else None
+                hit = (
+                    await cache.lookup(key, ignore_expiry=cache.mode == "replay")
+                    if cache.mode != "record"
+                    else None
+                )
                 if hit is not None:
                     if breaker is not None:
                         breaker.release()
@@ -275,7 +279,7 @@ class AgentManager:
             else:
                 breaker.record_failure()
         if key is not None and cache is not None:
-            cache.put(key, response, ttl_s=cache.ttl_for(route.policy.cache_ttl_s))
+            await cache.store(key, response, ttl_s=cache.ttl_for(route.policy.cache_ttl_s))
         if budget is not None:
             budget.add(response)
         return response

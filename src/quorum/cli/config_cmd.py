@@ -48,6 +48,8 @@ def config_entries(cfg: Config) -> list[ConfigEntry]:
     add("agents_dirs",
         os.pathsep.join(map(str, cfg.agents_dirs)) or "(built-in agents, agents/ beside the tasks)")
     add("timeout", cfg.timeout or "(the task's own maxExecutionTime)")
+    add("cache", cfg.cache_shown or "(none)")
+    add("events", cfg.events_shown or "(none)")
     add("models.default", cfg.models.get("*", "(each agent's own model)"))
     for agent in sorted(k for k in cfg.models if k != "*"):
         add(f"models.agents.{agent}", cfg.models[agent])

@@ -22,7 +22,16 @@ from quorum.cli.common import (
     out_console,
     run_async,
 )
-from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, ModelOpt, TaskArg, TasksDirOpt
+from quorum.cli.options import (
+    AgentsDirOpt,
+    ClusterOpt,
+    DbOpt,
+    ExecutionIdArg,
+    JsonOpt,
+    ModelOpt,
+    TaskArg,
+    TasksDirOpt,
+)
 
 if TYPE_CHECKING:
     from quorum.agents.choices import AgentChoices
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
     from quorum.errors import InputValidationError
     from quorum.fanout import EventPublisher
     from quorum.history.base import HistoryStore
+    from quorum.telemetry import Telemetry
 
 __all__ = (
     "build_executor", "close_executor", "follow", "open_history", "print_result", "resume", "run", "view_for",
@@ -44,6 +54,8 @@ __all__ = (
 
 _PUBLISHERS: weakref.WeakKeyDictionary[TaskExecutor, EventPublisher] = weakref.WeakKeyDictionary()
 """The live-events publisher :func:`build_executor` attached to an executor, closed with it."""
+_TELEMETRY: weakref.WeakKeyDictionary[TaskExecutor, Telemetry] = weakref.WeakKeyDictionary()
+"""Its traces/metrics/alerts handlers (inert when nothing is configured), flushed when it closes."""
 
 PlainOpt = Annotated[
     bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
@@ -125,6 +137,7 @@ def run(
     db: DbOpt = None,
     tasks_dir: TasksDirOpt = None,
     agents_dir: AgentsDirOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Run a task and show its progress, then its verdict.
 
@@ -153,6 +166,15 @@ def run(
         parsed = replace(parsed, max_execution_time_s=parse_duration(cfg.timeout, what="--timeout"))
     parsed = _with_budget(parsed, max_cost=max_cost, max_tokens=max_tokens, max_calls=max_calls)
     exchanges = _exchanges(record=record, replay=replay)
+    from quorum.cluster.command import cluster_choice, run_on_cluster
+
+    on_cluster = cluster_choice(cluster)
+    if on_cluster is not None:
+        if exchanges is not None or no_history:
+            fail("--cluster runs on other machines: --record, --replay and --no-history apply only here",
+                 code=ExitCode.USAGE)
+        raise typer.Exit(run_async(run_on_cluster(cfg, parsed, checked, cluster=on_cluster,
+                                                  as_json=as_json, plain=plain)))
     with _prices(model_prices):
         code = run_async(_run(cfg, parsed, checked, as_json=as_json, plain=plain, no_history=no_history,
                               exchanges=exchanges))
@@ -316,11 +338,13 @@ async def open_history(cfg: Config) -> HistoryStore:
 
 def build_executor(
     cfg: Config, store: HistoryStore | None, choices: AgentChoices | None = None, *,
-    exchanges: Exchanges | None = None,
+    exchanges: Exchanges | None = None, metrics: bool = False,
 ) -> TaskExecutor:
     """An executor whose agents are built with ``choices`` (default: this configuration's, as a new run
     makes them); the executor records them with each execution it starts. With ``exchanges`` every
-    agent call is recorded to, or answered from, that file."""
+    agent call is recorded to, or answered from, that file; else answers are cached where the
+    configuration says (``cache``). Traces go where ``OTEL_*``/``[telemetry]`` say; ``metrics`` (the
+    server's ``/metrics``) counts its executions too."""
     from quorum.agents.defaults import default_agent_manager
     from quorum.cli.choices import current_choices
     from quorum.engine.executor import TaskExecutor
@@ -333,8 +357,12 @@ def build_executor(
         model_overrides=list(choices.models) or None,
         endpoints=choices.endpoint_urls(cfg.endpoint_urls()),
         config=choices.provider_config(cfg.provider_variables()),
-        **({} if exchanges is None else exchanges.manager_options()),
+        **(exchanges.manager_options() if exchanges is not None else {"cache": cfg.cache}),
     )
+    if manager.cache is not None:
+        from rich.markup import escape
+
+        manager.cache.on_warning = lambda w: err_console().print(f"warning: {escape(w.message)}")
     tasks_dir = cfg.tasks_dirs[0] if cfg.tasks_dirs else None
     executor = TaskExecutor(tasks_dir=tasks_dir, agent_manager=manager, history_store=store,
                             agent_choices=choices)
@@ -343,6 +371,10 @@ def build_executor(
         from quorum.fanout import attach
 
         _PUBLISHERS[executor] = attach(executor, cfg.events)
+    from quorum.telemetry import instrument
+    from quorum.telemetry.settings import settings_of
+
+    _TELEMETRY[executor] = instrument(executor, settings_of(cfg), metrics=metrics)
     return executor
 
 
@@ -356,6 +388,9 @@ async def close_executor(executor: TaskExecutor) -> None:
     publisher = _PUBLISHERS.pop(executor, None)
     if publisher is not None:
         await publisher.aclose()
+    telemetry = _TELEMETRY.pop(executor, None)
+    if telemetry is not None:
+        await telemetry.aclose()
 
 
 def view_for(task: Task | None, *, as_json: bool, plain: bool) -> EventSink | None:

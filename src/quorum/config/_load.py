@@ -80,11 +80,20 @@ def load_config(
         timeout=timeout_value,
         cache=cache,
         events=events,
+        telemetry=_telemetry_table(data.get("telemetry"), file),
         providers=MappingProxyType(_providers(data.get("providers"), file, env, sources)),
         endpoints=MappingProxyType(_endpoints(data.get("endpoints"), file, sources)),
         file=file,
         sources=MappingProxyType(sources),
     )
+
+
+def _telemetry_table(value: object, file: Path | None) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{file}: [telemetry] must be a table, not {type(value).__name__}")
+    return MappingProxyType(dict(value))
 
 
 def _check_events_url(text: str, source: tuple[Source, str]) -> None:

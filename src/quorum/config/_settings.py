@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from quorum.history._location import redact_url
 
@@ -56,6 +56,9 @@ class Config:
     None = none."""
     events: str | None = None
     """Where executions publish their live events (``redis://HOST:6379/0``); None = nowhere."""
+    telemetry: Mapping[str, Any] | None = None
+    """The ``[telemetry]`` table as written (read by :func:`quorum.telemetry.settings.settings_of`, with
+    the ``OTEL_*`` variables); None = none."""
     providers: Mapping[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
     endpoints: Mapping[str, Endpoint] = field(default_factory=lambda: MappingProxyType({}))
     file: Path | None = None

@@ -38,6 +38,8 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "QUORUM_MODEL": "model overrides, comma-separated, as for --model",
         "QUORUM_TIMEOUT": "default time limit of `quorum run` (e.g. 5m)",
         "QUORUM_DEBUG": "1 shows Python tracebacks on errors",
+        "QUORUM_CACHE": "the agent-response cache: a SQLite path, sqlite:///FILE, memory: or redis://HOST:6379/0",
+        "QUORUM_EVENTS": "publish every execution's live events to Redis (redis://HOST:6379/0)",
         "OPENAI_BASE_URL": "base URL of an OpenAI-compatible server",
         "OPENAI_API_KEY": "API key for openai:<model> agents (secret)",
         "ANTHROPIC_BASE_URL": "base URL of the Anthropic API",
@@ -49,7 +51,7 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
 )
 
 _TOP_KEYS = frozenset({"db", "tasks_dirs", "agents_dirs", "timeout", "models", "providers", "endpoints",
-                       "serve", "cache", "events"})
+                       "serve", "cache", "events", "telemetry"})
 
 
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from quorum.server import routes_approvals, routes_events, routes_executions, routes_health, routes_tasks
+from quorum.server import (
+    routes_approvals,
+    routes_events,
+    routes_executions,
+    routes_health,
+    routes_metrics,
+    routes_tasks,
+)
 
 __all__ = ("API_PREFIX", "ROOT_ROUTES", "include_routes", "route_table")
 
@@ -18,6 +25,8 @@ ROUTERS = (routes_tasks.router, routes_executions.router, routes_approvals.route
            routes_health.router)
 ROOT_ROUTES = (("GET", "/healthz"),)
 """Served outside /api/v1 and outside the OpenAPI document."""
+SCRAPE_ROUTES = (("GET", "/metrics"),)
+"""Prometheus scrapes the root too (with the token: metrics name tasks and agents)."""
 
 
 def route_table() -> list[tuple[str, str]]:
@@ -26,7 +35,7 @@ def route_table() -> list[tuple[str, str]]:
 
     table = [(method, API_PREFIX + route.path) for router in ROUTERS for route in router.routes
              if isinstance(route, APIRoute) for method in sorted(route.methods or ())]
-    return [*table, ("GET", f"{API_PREFIX}/openapi.json"), *ROOT_ROUTES]
+    return [*table, ("GET", f"{API_PREFIX}/openapi.json"), *ROOT_ROUTES, *SCRAPE_ROUTES]
 
 
 def include_routes(app: FastAPI) -> None:
@@ -35,3 +44,4 @@ def include_routes(app: FastAPI) -> None:
     # the probe also at the root, where load balancers look by default
     for method, path in ROOT_ROUTES:
         app.add_api_route(path, routes_health.health, methods=[method], include_in_schema=False)
+    app.include_router(routes_metrics.router)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from quorum.errors import QuorumError
+from quorum.fanout.subscriber import live_source
 from quorum.server.feeds import FeedHub
 from quorum.server.problems import ApiError
 from quorum.server.settings import ServeSettings
@@ -61,7 +62,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         # a beat at most half a heartbeat apart: each idle client's heartbeat comes within 1-1.5 intervals
-        self.hub = FeedHub(self.store, poll_s=self.settings.poll_s, beat_s=self.settings.heartbeat_s / 2)
+        self.hub = FeedHub(self.store, poll_s=self.settings.poll_s, beat_s=self.settings.heartbeat_s / 2,
+                           live=live_source(self.cfg.events))
         # Built now rather than at the first POST /executions: its imports and agent manager take seconds
         # of the loop, which every stream open at that moment would wait out. A configuration it cannot
         # build from is answered at that first request instead, as a problem with the CLI's wording.
@@ -72,7 +74,7 @@ class Runtime:
     def _new_executor(self, cfg: Config, choices: AgentChoices | None = None) -> TaskExecutor:
         from quorum.cli.run_cmd import build_executor
 
-        executor = build_executor(cfg, self.store, choices)
+        executor = build_executor(cfg, self.store, choices, metrics=True)
         # events of the executions driven here wake their feeds at once (others are polled)
         executor.on("*", lambda event: self.hub.poke(event.execution_id, event.sequence))
         self._executors.append(executor)
