@@ -85,3 +85,29 @@ async def test_two_hundred_clients_of_one_journal_each_read_every_event_once_in_
         await hub.close()
         await store.close()
     assert all(seen == list(range(1, total + 1)) for seen in results)
+
+
+async def test_a_postgresql_store_wakes_the_stream_when_another_connection_commits() -> None:
+    """The feed polls once a minute here: what reaches the client in time came by LISTEN/NOTIFY."""
+    from quorum.history.stores import open_store
+    from tests.history.pg import fresh_schema
+
+    async with fresh_schema() as url:
+        reader, writer = open_store(url), open_store(url)
+        await reader.open()
+        await writer.open()
+        hub = FeedHub(reader, poll_s=60, beat_s=60)
+        try:
+            await writer.create_execution(record(EID))
+            await writer.append([event(EID, 1, "execution:start")])
+            stream = execution_stream(hub, EID, after=0, heartbeat_s=60)
+            assert await _next(stream) == b"retry: 1000\n\n"
+            assert b"id: 1\n" in await _next(stream)
+            await asyncio.sleep(0.2)  # the feed has read and waits (a poll a minute away)
+            await writer.append([event(EID, 2, "execution:complete")])
+            assert b"id: 2\n" in await _next(stream, within_s=5)
+            await stream.aclose()
+        finally:
+            await hub.close()
+            await writer.close()
+            await reader.close()

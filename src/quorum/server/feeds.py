@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from quorum.events import Event, EventType
 from quorum.fanout._wire import encode_event
+from quorum.history.base import ChangeFeed
 
 if TYPE_CHECKING:
     from quorum.history.base import HistoryStore
@@ -181,6 +182,7 @@ class FeedHub:
         self._beating: asyncio.Task[None] | None = None
         self._live = live
         self._following: asyncio.Task[None] | None = None
+        self._changes: asyncio.Task[None] | None = None
 
     async def _beat(self) -> None:
         while True:
@@ -197,6 +199,8 @@ class FeedHub:
             self._beating = asyncio.ensure_future(self._beat())
         if self._live is not None and self._following is None:
             self._following = asyncio.ensure_future(self._follow(self._live))
+        if self._changes is None and isinstance(self._store, ChangeFeed):
+            self._changes = asyncio.ensure_future(self._watch_store(self._store))
         feed.users += 1
         return feed
 
@@ -227,13 +231,21 @@ class FeedHub:
         if feed is not None:
             feed.poke(sequence)
 
+    async def _watch_store(self, store: ChangeFeed) -> None:
+        """A store that says when journals grow (PostgreSQL's LISTEN/NOTIFY) wakes their feeds as any
+        process commits, instead of at their next poll."""
+        try:
+            await store.watch(self.poke)
+        except Exception as exc:  # the notifications stopped: the feeds go on polling the journal
+            _log.warning("journal notifications stopped (%s); the event streams poll the journal", exc)
+
     async def close(self) -> None:
-        for task in (self._beating, self._following):
+        for task in (self._beating, self._following, self._changes):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._beating = self._following = None
+        self._beating = self._following = self._changes = None
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             feed.end()

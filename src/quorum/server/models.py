@@ -143,6 +143,10 @@ class ExecutionDetail(ExecutionSummary):
     verdict: dict[str, Any] | None
     phases: list[dict[str, Any]]
     pending_approvals: list[ApprovalOut] = Field(default_factory=list)
+    eta: dict[str, Any] | None = Field(
+        default=None, description="Expected finish (epoch seconds, its range and p95), learned from the "
+        "completed executions of the same task version; null when it has ended or there is no history")
+    eta_note: str | None = Field(default=None, description="Why there is no ETA, when there is none")
 
 
 class ControlAnswer(BaseModel):

@@ -109,16 +109,26 @@ async def _view(runtime: Runtime, record: ExecutionRecord) -> Any:
             summary="One execution: its record, phases with outputs, verdict, pending approvals")
 async def get_execution(execution_id: str, runtime: RuntimeDep) -> ExecutionDetail:
     from quorum.definition.model import thaw
+    from quorum.telemetry.eta import estimate
 
     record = await runtime.store.get_execution(execution_id) or await find_record(runtime, execution_id)
     view = await _view(runtime, record)
+    eta = await estimate(runtime.store, record)
     return ExecutionDetail(
         **summary_of(record, runtime).model_dump(),
         input=_jsonable(thaw(record.input)),
         verdict=None if record.verdict is None else _jsonable(thaw(record.verdict)),
         phases=[_jsonable(row.to_dict()) for row in view.phases.values()],
         pending_approvals=await approvals_of(runtime, record.id),
+        eta=None if eta is None else _jsonable(eta.to_dict()),
+        eta_note=None if eta is not None else _no_eta(record.status),
     )
+
+
+def _no_eta(status: str) -> str:
+    if status in ("completed", "failed", "aborted", "timeout"):
+        return "the execution has ended"
+    return "no completed execution of this task version to learn from yet"
 
 
 def _jsonable(value: Any) -> Any:
