@@ -131,6 +131,7 @@ async def _follow_all(port: int, execution_id: str, clients: int, ready: Any) ->
 
 def _client_process(port: int, clients: int, ids: Any, ready: Any, results: Any) -> None:
     """Follows each execution id it is given with ``clients`` streams, until it is given None."""
+    ready.put(None)  # started: the executions may begin
     while (execution_id := ids.get()) is not None:
         results.put(asyncio.run(_follow_all(port, execution_id, clients, ready)))
 
@@ -152,6 +153,8 @@ async def event_latency(serve: Serve, *, clients: int, runs: int, processes: int
                for n, ids in zip(shares, queues, strict=True)]
     for worker in workers:
         worker.start()
+    for _ in workers:
+        await asyncio.to_thread(ready.get, True, 120)
     try:
         async with httpx.AsyncClient(base_url=serve.url, headers=headers, timeout=120) as client:
             for _ in range(runs):
