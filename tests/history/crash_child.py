@@ -38,6 +38,7 @@ import hashlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,8 +149,23 @@ class Drill:
         if self.calls == self.pause_at and self.executor is not None:
             await self.executor.pause_execution(request.execution_id, "drill")
         if self.calls == self.abort_at and self.store is not None:
-            await self.store.request_control(request.execution_id, "abort", "drill")
+            if isinstance(self.store, PostgresHistoryStore):
+                # Asked on a connection of its own, with this loop blocked until it committed: the
+                # request's NOTIFY must not let this process take it before the crash (the drill is
+                # "asked, then crashed before it was taken").
+                dsn = self.store.settings.dsn
+                url = f"{dsn}{'&' if '?' in dsn else '?'}schema={self.store.settings.schema}"
+                asker = threading.Thread(target=asyncio.run, args=(_ask_abort(url, request.execution_id),))
+                asker.start()
+                asker.join()
+            else:
+                await self.store.request_control(request.execution_id, "abort", "drill")
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def _ask_abort(url: str, execution_id: str) -> None:
+    async with PostgresHistoryStore(url) as store:
+        await store.request_control(execution_id, "abort", "drill")
 
 
 def make_manager(ledger: str, killer: Killer, drill: Drill, *, extra_s: float = 0.0) -> AgentManager:

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import pytest
 
-from quorum.errors import ConfigurationError, StoreError
+from quorum.errors import ConfigurationError, LeaseLostError, StoreError
 from quorum.events import EventType
 from quorum.history._pg_schema import MIGRATIONS
 from quorum.history.base import ChangeFeed, HistoryStore
@@ -173,6 +173,29 @@ async def test_a_refused_append_in_a_batch_leaves_the_others_written() -> None:
         assert isinstance(results[1], StoreError)
         assert "gap" in str(results[1])
         assert [len(await store.read_journal(e)) for e in ("a", "b", "c")] == [1, 0, 1]
+
+
+async def test_a_write_from_another_store_is_never_overwritten() -> None:
+    """A store writes by what it last saw of a row; the statement's fence refuses a row that another
+    process changed meanwhile (a new epoch, a longer journal), and the rules are applied to what is
+    really there."""
+    async with fresh_schema() as url, PostgresHistoryStore(url) as first, PostgresHistoryStore(url) as other:
+        await first.create_execution(record("e1"))
+        mine = await first.acquire_lease("e1", "elsewhere:1:a", ttl_s=0.0)
+        assert mine is not None
+        await first.append([event("e1", 1, EventType.EXECUTION_START)], epoch=mine.epoch)  # cached here
+        taken = await other.acquire_lease("e1", f"{this_host()}:{dead_pid()}:n", ttl_s=60)
+        assert taken is not None
+        await other.append([event("e1", 2)], epoch=taken.epoch)
+        with pytest.raises(LeaseLostError):
+            await first.append([event("e1", 2)], epoch=mine.epoch)
+        with pytest.raises(StoreError, match="a duplicate"):
+            await first.append([event("e1", 2)])
+        await first.append([event("e1", 3)], epoch=taken.epoch)  # the row as it is now: accepted
+        assert [e.sequence for e in await other.read_journal("e1")] == [1, 2, 3]
+        rec = await other.get_execution("e1")
+        assert rec is not None
+        assert (rec.last_sequence, rec.epoch) == (3, taken.epoch)
 
 
 async def test_checkpoints_keep_their_parent_for_fork_lineage() -> None:

@@ -14,25 +14,13 @@ is not written, and the whole transaction is refused.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from quorum.errors import ExecutionNotFoundError, InvalidTransitionError, LeaseLostError, StoreError
-from quorum.events import Event, EventType
 from quorum.history._blobs import dumps
-from quorum.history._pg_blobs import BlobBatch, sweep
-from quorum.history._rows import (
-    STATE_COLUMNS,
-    state_from_row,
-)
+from quorum.history._pg_blobs import BLOB_LOCK, BlobBatch, sweep
 from quorum.history._rules import (
-    RowState,
-    apply_event,
-    check_epoch,
-    completed_call,
     is_orphan,
     lease_decision,
     select_pruned,
@@ -49,9 +37,7 @@ from quorum.history.base import (
 from quorum.ids import ExecutionId
 
 __all__ = (
-    "AppendJob",
     "acquire_lease",
-    "append_batch",
     "claim_orphans",
     "create_execution",
     "pending_control_executions",
@@ -66,187 +52,45 @@ _ACTIVE: Final = sorted(ACTIVE_STATUSES)
 _TERMINAL: Final = sorted(TERMINAL_STATUSES)
 
 
-@dataclass(frozen=True, slots=True)
-class AppendJob:
-    """One ``append`` call: its events (one or more executions) and the epoch it is fenced by."""
-
-    events: tuple[Event, ...]
-    epoch: int | None
-
-
 # -- writes ------------------------------------------------------------------------------------------------
+
+
+_CREATE = f"""WITH lk AS MATERIALIZED (
+    SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock_shared(hashtextextended('{BLOB_LOCK}', 0))) s
+    WHERE $12::text IS NOT NULL
+), bl AS (
+    INSERT INTO blobs (hash, size, codec, content, refs)
+    SELECT $12, $13::int, $14::text, $15::bytea, $16::text FROM lk ON CONFLICT (hash) DO NOTHING
+)
+INSERT INTO executions (id, task, status, created_at, updated_at, started_at, input, task_hash,
+                        phase_hashes, task_source, task_definition, agent_choices)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11)"""
+"""One statement (one round trip): the definition's blob, under the blobs' shared lock, and the row."""
 
 
 async def create_execution(conn: Any, record: ExecutionRecord, unique_violation: type[Exception]) -> None:
     if record.status not in EXECUTION_STATUSES:
         raise StoreError(f"execution {record.id!r}: unknown status {record.status!r}")
-    blobs = BlobBatch()
-    definition = None if record.task_definition is None else blobs.put_value(record.task_definition)
-    async with conn.transaction():
-        await blobs.write(conn)
-        try:
-            await conn.execute(
-                "INSERT INTO executions (id, task, status, created_at, updated_at, started_at, input,"
-                " task_hash, phase_hashes, task_source, task_definition, agent_choices)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                record.id, record.task, record.status, record.created_at, record.updated_at,
-                record.started_at, dumps(record.input), record.task_hash, dumps(record.phase_hashes),
-                record.task_source, definition,
-                None if record.agent_choices is None else dumps(record.agent_choices),
-            )
-        except unique_violation:
-            raise StoreError(f"execution {record.id!r} already exists in the history") from None
-
-
-_UPDATE_ROWS = """UPDATE executions x SET status = u.status, last_sequence = u.last_sequence,
-    updated_at = u.updated_at, started_at = u.started_at, ended_at = u.ended_at,
-    duration_ms = u.duration_ms, verdict = u.verdict, error = u.error, last_checkpoint = u.last_checkpoint,
-    agent_choices = COALESCE(u.agent_choices, x.agent_choices)
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
-            $8::text[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[])
-    AS u(id, status, last_sequence, updated_at, started_at, ended_at, duration_ms, verdict, error,
-         last_checkpoint, agent_choices, epoch, previous)
-WHERE x.id = u.id AND x.epoch = u.epoch AND x.last_sequence = u.previous
-RETURNING x.id, x.last_sequence"""
-_UPDATE_AND_NOTIFY = (
-    f"WITH up AS ({_UPDATE_ROWS}) SELECT count(*), count(pg_notify($14, 'j ' || up.id || ':' ||"
-    " up.last_sequence)) FROM up"
-)
-_UPDATE_QUIETLY = f"WITH up AS ({_UPDATE_ROWS}) SELECT count(*), 0 FROM up"
-_EVENT_INSERT = (
-    "INSERT INTO events (execution_id, sequence, type, timestamp, task, phase, step, agent, duration_ms,"
-    " error, data, blobs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-)
-
-
-@dataclass(slots=True)
-class _Staged:
-    """What the accepted jobs of a batch write."""
-
-    events: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
-    calls: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
-    checkpoints: list[tuple[str, int, str | None, int | None]] = dataclasses.field(default_factory=list)
-
-
-async def append_batch(
-    conn: Any, jobs: Sequence[AppendJob], *, threshold: int, channel: str | None, replay: bool = False
-) -> list[BaseException | None]:
-    """Write the jobs in the caller's transaction; per job, None or the error that refused it alone.
-
-    ``replay``: the batch is tried again after a connection was lost mid-commit; a job whose events are
-    already in the journal (that commit went through) is answered as written, not as a duplicate."""
-    ids = sorted({e.execution_id for job in jobs for e in job.events})
-    rows = await conn.fetch(
-        f"SELECT id, {STATE_COLUMNS} FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids
-    )
-    current = {r[0]: state_from_row(r[0], r[1:]) for r in rows}
-    locked = {eid: (s.epoch, s.last_sequence) for eid, s in current.items()}
-    blobs, staged = BlobBatch(), _Staged()
-    outcomes: list[BaseException | None] = []
-    for job in jobs:
-        if replay and await _already_written(conn, job.events):
-            outcomes.append(None)
-            continue
-        try:
-            states = _apply(job, current, blobs, staged, threshold)
-        except (StoreError, LeaseLostError) as exc:
-            outcomes.append(exc)
-            continue
-        current.update(states)
-        outcomes.append(None)
-    changed = [s for eid, s in current.items() if (s.epoch, s.last_sequence) != locked[eid]]
-    if not changed:
-        return outcomes
-    await blobs.write(conn)
-    await conn.executemany(_EVENT_INSERT, staged.events)
-    if staged.calls:
-        # A call run again (in flight at a crash, then recorded twice) keeps its latest answer.
-        await conn.executemany(
-            "INSERT INTO calls (execution_id, call_key, sequence) VALUES ($1, $2, $3)"
-            " ON CONFLICT (execution_id, call_key) DO UPDATE SET sequence = EXCLUDED.sequence",
-            staged.calls,
+    blob: tuple[Any, ...] = (None, None, None, None, None)
+    if record.task_definition is not None:
+        blobs = BlobBatch()
+        blobs.put_value(record.task_definition)
+        [blob] = blobs.rows.values()
+    try:
+        await conn.execute(
+            _CREATE,
+            record.id, record.task, record.status, record.created_at, record.updated_at, record.started_at,
+            dumps(record.input), record.task_hash, dumps(record.phase_hashes), record.task_source,
+            None if record.agent_choices is None else dumps(record.agent_choices), *blob,
         )
-    if staged.checkpoints:
-        await conn.executemany(
-            "INSERT INTO checkpoints (execution_id, sequence, phase, parent) VALUES ($1, $2, $3, $4)",
-            staged.checkpoints,
-        )
-    columns: list[list[Any]] = [[] for _ in range(13)]
-    for s in changed:
-        values = (
-            s.id, s.status, s.last_sequence, s.updated_at, s.started_at, s.ended_at, s.duration_ms,
-            None if s.verdict is None else dumps(s.verdict), s.error, s.last_checkpoint,
-            None if s.agent_choices is None else dumps(s.agent_choices), locked[s.id][0], locked[s.id][1],
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    if channel is None:
-        written, _ = await conn.fetchrow(_UPDATE_QUIETLY, *columns)
-    else:
-        written, _ = await conn.fetchrow(_UPDATE_AND_NOTIFY, *columns, channel)
-    if written != len(changed):  # cannot happen under the row locks: refuse rather than guess
-        raise StoreError(
-            f"{len(changed) - written} execution row(s) changed under this append's lock; nothing was written"
-        )
-    return outcomes
+    except unique_violation:
+        raise StoreError(f"execution {record.id!r} already exists in the history") from None
 
 
-def _apply(
-    job: AppendJob, current: Mapping[str, RowState], blobs: BlobBatch, staged: _Staged, threshold: int
-) -> dict[str, RowState]:
-    """Fold one job into copies of the rows (so a refused job leaves nothing), staging its writes."""
-    states: dict[str, RowState] = {}
-    events: list[tuple[Any, ...]] = []
-    calls: list[tuple[str, str, int]] = []
-    checkpoints: list[tuple[str, int, str | None, int | None]] = []
-    for event in job.events:
-        eid = event.execution_id
-        state = states.get(eid)
-        if state is None:
-            row = current.get(eid)
-            if row is None:
-                raise StoreError(
-                    f"execution {eid!r} is not in the history: create_execution() must come before its "
-                    "first event"
-                )
-            state = states[eid] = dataclasses.replace(row, agent_choices=None)
-            check_epoch(state, job.epoch)
-        parent = state.last_checkpoint or None
-        apply_event(state, event)
-        data, refs = (None, None) if not event.data else blobs.encode(event.type, event.data, threshold)
-        events.append((
-            eid, event.sequence, event.type, event.timestamp, event.task, event.phase, event.step,
-            event.agent, event.duration_ms, event.error, data, refs,
-        ))
-        call = completed_call(event)
-        if call is not None:
-            calls.append((eid, call[0], event.sequence))
-        if event.type == EventType.CHECKPOINT_CREATED:
-            checkpoints.append((eid, event.sequence, event.phase, parent))
-    for changed_id, state in states.items():
-        if state.agent_choices is None:  # no event of this job changed them: keep the earlier job's
-            state.agent_choices = current[changed_id].agent_choices
-    staged.events += events
-    staged.calls += calls
-    staged.checkpoints += checkpoints
-    return states
-
-
-async def _already_written(conn: Any, events: Sequence[Event]) -> bool:
-    keys = [(e.execution_id, e.sequence) for e in events]
-    found = await conn.fetch(
-        "SELECT e.execution_id, e.sequence, e.type, e.timestamp FROM events e"
-        " JOIN unnest($1::text[], $2::bigint[]) AS k(id, seq)"
-        " ON e.execution_id = k.id AND e.sequence = k.seq",
-        [k[0] for k in keys], [k[1] for k in keys],
-    )
-    stored = {(r[0], r[1]): (r[2], r[3]) for r in found}
-    return all(stored.get((e.execution_id, e.sequence)) == (e.type, e.timestamp) for e in events)
-
-
-_LEASE_ROW = (
-    "SELECT owner, epoch, lease_expires_at, recovery_attempts, status FROM executions WHERE id = $1"
-    " FOR UPDATE"
+_LEASE_ROW = "SELECT owner, epoch, lease_expires_at, recovery_attempts, status FROM executions WHERE id = $1"
+_SWAP_LEASE = (
+    "UPDATE executions SET owner = $2, epoch = $3, lease_expires_at = $4, recovery_attempts = $5"
+    " WHERE id = $1 AND epoch = $6 AND owner IS NOT DISTINCT FROM $7 AND status = $8 RETURNING 1"
 )
 _TAKE_LEASE = (
     "UPDATE executions SET owner = $2, epoch = $3, lease_expires_at = $4, recovery_attempts = $5"
@@ -255,7 +99,9 @@ _TAKE_LEASE = (
 
 
 async def acquire_lease(conn: Any, execution_id: str, owner: str, ttl_s: float) -> Lease | None:
-    async with conn.transaction():
+    # Compare and swap: read, decide (whether the owner is dead is told here, not by SQL), then write
+    # only if the row is still as read; lost to a concurrent change, read again.
+    while True:
         row = await conn.fetchrow(_LEASE_ROW, execution_id)
         if row is None:
             raise ExecutionNotFoundError(execution_id)
@@ -266,8 +112,11 @@ async def acquire_lease(conn: Any, execution_id: str, owner: str, ttl_s: float) 
             return None
         if decision == "takeover":
             attempts += 1
-        await conn.execute(_TAKE_LEASE, execution_id, owner, epoch + 1, now + ttl_s, attempts)
-    return Lease(execution_id=ExecutionId(execution_id), owner=owner, epoch=epoch + 1, expires_at=now + ttl_s)
+        taken = await conn.fetchval(_SWAP_LEASE, execution_id, owner, epoch + 1, now + ttl_s, attempts, epoch,
+                                    current, status)
+        if taken is not None:
+            return Lease(execution_id=ExecutionId(execution_id), owner=owner, epoch=epoch + 1,
+                         expires_at=now + ttl_s)
 
 
 async def claim_orphans(conn: Any, owner: str, ttl_s: float, limit: int) -> list[Lease]:

@@ -117,7 +117,17 @@ _V3 = Migration("checkpoint lineage", (
     )""",
 ))
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3)
+_V4 = Migration("append fence", (
+    # The one-statement append (``_pg_append``) calls this when its fenced UPDATE matched fewer rows than
+    # it checked the rules against: the statement, and all it inserted, is rolled back.
+    """CREATE FUNCTION quorum_refuse(message text) RETURNS bigint LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION '%', message USING ERRCODE = 'QR001';
+    END
+    $$""",
+))
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS quorum_migrations (
     version integer PRIMARY KEY,

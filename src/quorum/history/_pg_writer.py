@@ -2,8 +2,8 @@
 
 ``append`` queues a job and waits; the store's one flusher task (:meth:`GroupCommitter.run`, started by
 ``open`` and awaited by ``close``) takes every job queued since its last commit and writes them in ONE
-transaction (:func:`._pg_ops.append_batch`: one row-locking read, one insert of all the events, one
-fenced update of all the rows with its NOTIFY). A job refused by the journal's rules (a gap, a stale
+transaction (:func:`._pg_append.append_batch`: one statement that inserts all the events and updates all
+the rows, fenced, with their NOTIFYs). A job refused by the journal's rules (a gap, a stale
 epoch) is answered alone; the others commit. A caller's await returns once its transaction committed,
 so its events are durable. While one batch commits the next gathers: the more executions run at once,
 the larger the batches and the cheaper each event.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from quorum.errors import QuorumError, StoreError
-from quorum.history._pg_ops import AppendJob
+from quorum.history._pg_append import AppendJob
 
 __all__ = ("GroupCommitter", "WriteBatch")
 

@@ -5,8 +5,8 @@
 - One schema per history (``?schema=NAME``, default ``public``): the pool's connections have it as
   their ``search_path``. Opening applies the missing migrations under an advisory lock
   (:mod:`._pg_schema`), so two processes opening a new database at once migrate it once.
-- Group commit (:mod:`._pg_writer`): the appends of all running executions go into one transaction per
-  batch; ``append`` returns once its transaction committed.
+- Group commit (:mod:`._pg_writer`): the appends of all running executions go into one statement per
+  batch (:mod:`._pg_append`), fenced; ``append`` returns once it committed.
 - Fencing by epoch in the statement that writes; leases taken under row locks; ``claim_orphans`` uses
   ``FOR UPDATE SKIP LOCKED`` so that recoverers share orphans out and never take the same one.
 - LISTEN/NOTIFY (:mod:`._pg_feed`): a journal append and a control request NOTIFY when they commit;
@@ -30,11 +30,12 @@ from quorum.errors import ConfigurationError, QuorumError, StoreError
 from quorum.events import Event
 from quorum.history import _pg_ops as ops
 from quorum.history import _pg_reads as reads
+from quorum.history._pg_append import FENCE_SQLSTATE, AppendJob, StateCache, append_batch
 from quorum.history._pg_feed import Listener
 from quorum.history._pg_schema import migrate
 from quorum.history._pg_url import PgSettings, pg_settings, scrub
 from quorum.history._pg_writer import GroupCommitter
-from quorum.history._rules import check_prune_options
+from quorum.history._rules import RowState, check_prune_options
 from quorum.history.base import (
     ChangeKind,
     ControlAction,
@@ -76,6 +77,7 @@ class PostgresHistoryStore:
         self._pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._committer: GroupCommitter | None = None
+        self._rows = StateCache()
         self._flusher: asyncio.Task[None] | None = None
         self._listener: Listener | None = None
         self._opening: asyncio.Task[None] | None = None
@@ -205,17 +207,19 @@ class PostgresHistoryStore:
                 raise self._store_error(exc) from None
         raise AssertionError("unreachable")
 
-    async def _write_batch(self, jobs: Sequence[ops.AppendJob], replay: bool) -> list[BaseException | None]:
+    async def _write_batch(self, jobs: Sequence[AppendJob], replay: bool) -> list[BaseException | None]:
         pool = await self._ready()
         channel = self.channel if self.settings.notify else None
-        async with pool.acquire() as conn, conn.transaction():
-            return await ops.append_batch(conn, jobs, threshold=self.blob_threshold, channel=channel,
-                                          replay=replay)
+        async with pool.acquire() as conn:
+            return await append_batch(conn, jobs, cache=self._rows, threshold=self.blob_threshold,
+                                      channel=channel, is_stale=_is_stale, replay=replay)
 
     # -- HistoryStore -----------------------------------------------------------------------------------
 
     async def create_execution(self, record: ExecutionRecord) -> None:
         await self._run(lambda c: ops.create_execution(c, record, asyncpg.UniqueViolationError))
+        self._rows.keep({record.id: RowState(id=record.id, status=record.status, last_sequence=0,
+                                             updated_at=record.updated_at, started_at=record.started_at)})
 
     async def append(self, events: Sequence[Event], *, epoch: int | None = None) -> None:
         if not events:
@@ -224,7 +228,7 @@ class PostgresHistoryStore:
         committer = self._committer
         if committer is None:
             raise StoreError(f"history store {self.settings.shown} is closed")
-        await committer.submit(ops.AppendJob(tuple(events), epoch))
+        await committer.submit(AppendJob(tuple(events), epoch))
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         return await self._run(lambda c: reads.get_execution(c, execution_id), retry=True)
@@ -246,13 +250,20 @@ class PostgresHistoryStore:
         return await self._run(lambda c: reads.latest_checkpoint(c, execution_id), retry=True)
 
     async def acquire_lease(self, execution_id: str, owner: str, *, ttl_s: float) -> Lease | None:
-        return await self._run(lambda c: ops.acquire_lease(c, execution_id, owner, ttl_s))
+        lease = await self._run(lambda c: ops.acquire_lease(c, execution_id, owner, ttl_s))
+        cached = self._rows.rows.get(execution_id)
+        if lease is not None and cached is not None:
+            cached.epoch = lease.epoch  # what we wrote; anything else changed since is caught by the fence
+        return lease
 
     async def claim_orphans(self, owner: str, *, ttl_s: float, limit: int = 100) -> list[Lease]:
         """Take the leases of up to ``limit`` orphans in one transaction, skipping rows that another
         process is claiming at the same moment (``SKIP LOCKED``): concurrent recoverers split the
         orphans between them, each taken once."""
-        return await self._run(lambda c: ops.claim_orphans(c, owner, ttl_s, limit))
+        leases = await self._run(lambda c: ops.claim_orphans(c, owner, ttl_s, limit))
+        for lease in leases:
+            self._rows.forget(lease.execution_id)
+        return leases
 
     async def renew_lease(self, lease: Lease, *, ttl_s: float) -> Lease:
         return await self._run(lambda c: ops.renew_lease(c, lease, ttl_s), retry=True)
@@ -326,3 +337,11 @@ class PostgresHistoryStore:
 
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT)
+
+
+def _is_stale(exc: BaseException) -> bool:
+    """The rows changed under a batch (its fence, a concurrent duplicate, a deadlock between writers):
+    read them again and apply the rules again."""
+    if isinstance(exc, asyncpg.UniqueViolationError | asyncpg.exceptions.DeadlockDetectedError):
+        return True
+    return isinstance(exc, asyncpg.PostgresError) and getattr(exc, "sqlstate", None) == FENCE_SQLSTATE
