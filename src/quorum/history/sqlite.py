@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from quorum.errors import ConfigurationError, HistoryCorruptError, StoreError
+from quorum.errors import ConfigurationError, HistoryCorruptError, QuorumError, StoreError
 from quorum.events import Event
 from quorum.history import _sqlite_ops as ops
 from quorum.history._rules import check_prune_options
@@ -126,7 +126,7 @@ class SQLiteHistoryStore:
                 self._writer = writer
                 if self.loop_commit:
                     self._committer = LoopCommitter(self._connect_loop, writer, path=str(self.path))
-                self._opening = writer.submit(self._migrate, transactional=False)
+                self._opening = self._submit_migration(writer)
             opening = self._opening
         assert opening is not None
         try:
@@ -136,6 +136,16 @@ class SQLiteHistoryStore:
             await self._shutdown()
             raise self._as_damage(exc) from exc.__cause__
         self._ready = True
+
+    def _submit_migration(self, writer: Writer) -> asyncio.Future[None]:
+        try:
+            return writer.submit(self._migrate, transactional=False)
+        except QuorumError as exc:
+            # The thread may fail to connect before the job is queued (a file that is not a database):
+            # its error then comes from submit itself, and must be told as damage all the same.
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
 
     async def close(self) -> None:
         self._closed = True
