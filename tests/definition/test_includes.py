@@ -236,3 +236,11 @@ def test_validate_lints_the_included_files_too(tasks: Path) -> None:
     found = TaskParser().lint_file(tasks / "committee.md")
     assert any(p.source == str(shared.resolve()) and p.severity == "error" for p in found)
     assert os.path.exists(shared)
+
+
+def test_moving_the_task_directory_keeps_the_content_hash(tmp_path: Path, tasks: Path) -> None:
+    before = TaskParser().parse_task_file(tasks / "committee.md")
+    moved = tmp_path / "moved"
+    tasks.rename(moved)
+    after = TaskParser().parse_task_file(moved / "committee.md")
+    assert after.content_hash == before.content_hash

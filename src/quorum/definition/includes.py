@@ -53,7 +53,8 @@ class SourcedBlock:
 class Expansion:
     blocks: list[SourcedBlock] = field(default_factory=list)
     files: list[tuple[str, str]] = field(default_factory=list)
-    """``(resolved path, text)`` of every file included, in the order met (for the content hash)."""
+    """``(path inside its root, text)`` of every file included, in the order met (for the content
+    hash)."""
 
 
 @dataclass(slots=True)
@@ -105,7 +106,9 @@ def _include(
     text = _read(walk, report, inc, real)
     if text is None:
         return []
-    walk.out.files.append((real, text))
+    # hashed by its path inside its root: moving the whole task directory changes no hash
+    root = next(r for r in walk.roots if os.path.commonpath([r, real]) == r)
+    walk.out.files.append((os.path.relpath(real, root), text))
     child = report.for_source(real)
     doc = outline(text)
     for line, message, hint, is_error in doc.problems:
