@@ -60,12 +60,17 @@ class ExecutionDriver:
         self._lock = asyncio.Lock()
 
     async def where(self) -> dict[str, Any]:
-        """The node and process this driver runs in (tests and ``quorum worker`` show it)."""
+        """The node and process this driver runs in, and how many ``executor: process`` calls it sent
+        to Ray as tasks."""
         import os
 
         import ray
 
-        return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+        from quorum.agents.workers import shared_pool
+
+        pool = shared_pool()
+        return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                "ray_task_calls": getattr(pool, "calls", 0)}
 
     async def drive(self, execution_id: str, task: Mapping[str, Any] | None, input: Mapping[str, Any],
                     settings: DriverSettings, *, resume: bool = False) -> dict[str, Any]:
