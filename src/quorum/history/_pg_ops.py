@@ -1,15 +1,11 @@
-"""The PostgreSQL store's operations: SQL over one asyncpg connection, and the journal's rules.
+"""The PostgreSQL store's writes besides the journal (:mod:`._pg_append`): executions, leases, control
+requests, retention — SQL over one asyncpg connection, with the rules of :mod:`._rules` (shared with
+every backend).
 
 Each function takes the connection first and knows nothing of pools, retries or batching
-(:mod:`.postgres` and :mod:`._pg_writer` do that). The rules are :mod:`._rules` (shared with every
-backend); rows map to records by :mod:`._rows` (shared with SQLite). What differs from SQLite is only
-what the database does differently: row locks (``FOR UPDATE``, ``SKIP LOCKED``), arrays in one
-statement instead of loops, ``NOTIFY`` in the writing statement, ``RETURNING``.
-
-Fencing: an append locks the rows of its executions (``FOR UPDATE``, in id order: no deadlock between
-two batches), checks the epoch and the sequences on them, and the one ``UPDATE`` that writes the rows
-repeats the check in its ``WHERE`` (epoch and previous ``last_sequence``): a row that does not match
-is not written, and the whole transaction is refused.
+(:mod:`.postgres` does that). What differs from SQLite is only what the database does differently:
+compare-and-swap ``UPDATE … WHERE`` instead of a write lock held by one writer, ``SKIP LOCKED`` among
+recoverers, ``NOTIFY`` in the writing statement, ``RETURNING``.
 """
 
 from __future__ import annotations

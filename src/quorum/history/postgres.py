@@ -7,7 +7,7 @@
   (:mod:`._pg_schema`), so two processes opening a new database at once migrate it once.
 - Group commit (:mod:`._pg_writer`): the appends of all running executions go into one statement per
   batch (:mod:`._pg_append`), fenced; ``append`` returns once it committed.
-- Fencing by epoch in the statement that writes; leases taken under row locks; ``claim_orphans`` uses
+- Fencing by epoch in the statement that writes; leases by compare-and-swap; ``claim_orphans`` uses
   ``FOR UPDATE SKIP LOCKED`` so that recoverers share orphans out and never take the same one.
 - LISTEN/NOTIFY (:mod:`._pg_feed`): a journal append and a control request NOTIFY when they commit;
   the store implements :class:`~quorum.history.base.ChangeFeed` (``watch``).
