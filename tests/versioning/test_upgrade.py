@@ -118,6 +118,12 @@ def test_upgrade_reruns_exactly_the_changed_phases_and_their_dependents(tmp_path
     [upgrade] = [e for e in events if e["type"] == "checkpoint:created" and "upgrade" in e["data"]]
     assert upgrade["data"]["label"] == "upgrade:1.2.0->1.3.0"
 
+    # A fork starts from the definition the execution runs now (1.3.0, which has Report).
+    Path(cli.env["QUORUM_TEST_LEDGER"]).write_text("")
+    forked = cli("fork", execution_id, "--rerun", "Report", "--json", *dirs)
+    assert forked.code == 0, forked
+    assert _ledger(cli) == ["Report/alpha"]
+
 
 @pytest.mark.errors
 def test_upgrade_refusals_are_clear(tmp_path: Path) -> None:
