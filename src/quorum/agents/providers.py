@@ -8,16 +8,16 @@ group ``quorum.providers`` (the entry point's name is the prefix before the colo
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from quorum.agents.definitions import AgentDefinition
-from quorum.agents.function import AgentCallable, FunctionAgent
+from quorum.agents.function import FunctionAgent
 from quorum.agents.llm import ChunkHook, LLMAgent
 from quorum.agents.models import ENTRY_POINT_GROUP
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
+from quorum.agents.targets import resolve_function
 from quorum.definition.model import frozen_mapping
 from quorum.definition.suggest import suggest
 from quorum.errors import AgentError, ConfigurationError, DefinitionError, Problem
@@ -66,39 +66,6 @@ class _UnavailableAgent:
 
     async def query(self, request: AgentRequest, /) -> AgentResponse:
         raise AgentError(request.agent_id, self.reason)
-
-
-def resolve_function(agent_id: str, model: str, where: str = "") -> AgentCallable:
-    """The function a ``builtin:<name>`` or ``python:<module>:<attr>`` model names (a class is
-    instantiated; its async ``query`` is used when it has one)."""
-    provider, _, target = model.partition(":")
-    where = where or f" (model {model!r})"
-    if provider == "builtin":
-        from quorum.agents.builtin import get_specialist
-
-        try:
-            return get_specialist(target)
-        except KeyError as exc:
-            raise AgentError(agent_id, f"{exc.args[0]}{where}") from None
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise AgentError(agent_id, f"cannot import module {module_name!r}{where}: {exc}") from exc
-    obj: Any = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise AgentError(agent_id, f"module {module_name!r} has no attribute {attr!r}{where}") from None
-    if not callable(obj):
-        raise AgentError(agent_id, f"{module_name}:{attr} is not callable{where}")
-    if inspect.isclass(obj):
-        obj = obj()
-        query = getattr(obj, "query", None)
-        if query is not None and inspect.iscoroutinefunction(query):
-            obj = query
-    return cast("AgentCallable", obj)
 
 
 class _PythonAgent:

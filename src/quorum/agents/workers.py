@@ -74,7 +74,7 @@ class _Call:
 def _answer(call: _Call) -> tuple[str, Any]:
     """In the worker: the function the model string names, called as its agent would call it."""
     from quorum.agents.function import FunctionAgent
-    from quorum.agents.providers import resolve_function
+    from quorum.agents.targets import resolve_function
 
     try:
         fn = resolve_function(call.agent_id, call.model)
