@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "StepKind": "quorum.definition.model",
     "Task": "quorum.definition.model",
     "TaskParser": "quorum.definition.parser",
+    "TaskBuilder": "quorum.definition.builder",
     "run": "quorum.engine.api",
     "Checkpoint": "quorum.engine.context",
     "ExecutionContext": "quorum.engine.context",
@@ -155,6 +156,7 @@ __all__ = (
     "StepValidationError",
     "StoreError",
     "Task",
+    "TaskBuilder",
     "TaskExecutor",
     "TaskLoader",
     "TaskNotFoundError",
@@ -201,6 +203,7 @@ if TYPE_CHECKING:
         StepKind,
         Task,
     )
+    from quorum.definition.builder import TaskBuilder
     from quorum.definition.parser import TaskParser
     from quorum.engine.api import run
     from quorum.engine.context import Checkpoint, ExecutionContext

@@ -46,6 +46,8 @@ def get_task(name: str, runtime: RuntimeDep) -> TaskDetail:
     graph = PhaseGraph.from_task(task)
     definition = thaw(task.to_dict())
     definition.pop("source", None)  # a path on the server's disk
+    for phase in definition.get("phases", ()):
+        phase.pop("source", None)  # so is where an included phase was written
     return TaskDetail(
         **_summary(task).model_dump(),
         requirements=requirements_schema(task),
