@@ -191,6 +191,7 @@ if TYPE_CHECKING:
     from quorum.agents.providers import register_provider
     from quorum.agents.registry import AgentRegistry
     from quorum.agents.resilience import CircuitOpenError
+    from quorum.definition.builder import TaskBuilder
     from quorum.definition.durations import parse_time_string
     from quorum.definition.loader import TaskLoader
     from quorum.definition.model import (
@@ -203,7 +204,6 @@ if TYPE_CHECKING:
         StepKind,
         Task,
     )
-    from quorum.definition.builder import TaskBuilder
     from quorum.definition.parser import TaskParser
     from quorum.engine.api import run
     from quorum.engine.context import Checkpoint, ExecutionContext
