@@ -29,7 +29,7 @@ def add_worker(cluster: Any) -> Any:
     return cluster.add_node(num_cpus=1, resources={DRIVER_RESOURCE: 100}, object_store_memory=STORE_MB)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down when tests/cluster is done: no idle Ray under the rest
 def ray_cluster() -> Iterator[Any]:
     try:
         import ray

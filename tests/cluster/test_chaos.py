@@ -19,7 +19,9 @@ import pytest
 
 from quorum.cluster import ClusterExecutor, RayRunner
 from quorum.engine.executor import TaskExecutor
-from quorum.events import EventType
+from quorum.errors import LeaseLostError
+from quorum.events import Event, EventType
+from quorum.ids import ExecutionId
 from tests.cluster.agents import LedgerAgents, drill_task
 from tests.cluster.conftest import add_worker
 from tests.history.pg import fresh_schema
@@ -121,6 +123,12 @@ async def test_removing_the_driving_node_loses_nothing_and_reruns_nothing(ray_cl
                 drivers = [pid for i, pid in enumerate(pids) if i == 0 or pids[i - 1] != pid]
                 assert len(drivers) == len(set(drivers)), f"{eid} was driven by two processes at once"
                 assert len(set(drivers)) == 1 + len(takeovers)
+                if takeovers:  # the first driver, were it to come back, is fenced off by its epoch
+                    stale = Event(type=EventType.AGENT_RESPONSE, execution_id=ExecutionId(eid),
+                                  sequence=journal[-1].sequence + 1, timestamp=time.time())
+                    with pytest.raises(LeaseLostError):
+                        await store.append([stale], epoch=1)
+                    assert len(await store.read_journal(eid)) == len(journal)
         runner.close()
     assert taken_over >= ROUNDS, "each node removal must have hit executions in flight"
     print(f"taken over: {taken_over} of {len(ids)}; resumed after the removal (s): "
