@@ -43,6 +43,12 @@ def _open(browser: Browser, server: Server, pages: list[Watched], **context: obj
     return w
 
 
+def _text(page: Page, selector: str) -> str:
+    """The text of an element even when it is off screen (content-visibility: auto skips its layout,
+    and innerText, which depends on layout, is then empty)."""
+    return page.text_content(selector) or ""
+
+
 def _row(page: Page, execution_id: str, status: str) -> None:
     row = f"#executions tr[data-id='{execution_id}'][data-status='{status}']"
     page.wait_for_selector(row, timeout=_WAIT_MS)
@@ -111,9 +117,9 @@ def test_phases_turn_complete_in_order_without_a_reload(
     assert [p for p in order if p != "Intake"] == ["Analysis", "Verdict"], order
     assert page.get_attribute("#dag g.node[data-phase='Deep Dive']", "data-status") == "skipped"
     # durations beside each phase, the critical path named in text
-    assert page.inner_text("details.phase[data-phase='Analysis'] summary").endswith(" s")
+    assert _text(page, "details.phase[data-phase='Analysis'] summary").endswith(" s")
     assert "Intake → Analysis → Verdict" in page.inner_text("#critical")
-    assert page.inner_text("details.phase[data-phase='Analysis'] .tally").startswith("Tally: bullish 2")
+    assert _text(page, "details.phase[data-phase='Analysis'] .tally").startswith("Tally: bullish 2")
     rows = page.eval_on_selector_all("#log tbody tr", _SEQUENCES)
     assert rows == list(range(1, done["last_sequence"] + 1))
     w.shot("execution-completed")
@@ -139,7 +145,7 @@ def test_pause_shows_the_status_then_resume_finishes(
         w.shot("execution-paused")
         page.click("#resume")
         _status(w, "completed")
-    assert "execution:resumed" in page.inner_text("#log")
+    assert "execution:resumed" in _text(page, "#log")
     w.shot("execution-resumed-completed")
 
 
@@ -267,7 +273,7 @@ def test_an_agent_answer_with_html_renders_as_text(
     page = w.page
     page.goto(f"{server.url}/executions/{execution_id}")
     _status(w, "completed")
-    cell = page.inner_text("details.phase[data-phase='Analysis'] tr[data-agent='analyst-a'] .rationale")
+    cell = _text(page, "details.phase[data-phase='Analysis'] tr[data-agent='analyst-a'] .rationale")
     assert cell == f"analyst-a looked at {hostile}"
     assert page.eval_on_selector_all("#main script, #main img, #main b", "els => els.length") == 0
     assert page.evaluate("window.__pwned") is None

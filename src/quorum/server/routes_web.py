@@ -1,15 +1,18 @@
 """``/web``: what the dashboard needs beyond the public API — the executions list with the decision
-column, an id-prefix search and a time range with an end. Not in the OpenAPI document: it follows the
-pages, not a compatibility promise (the public listing is ``GET /executions``)."""
+column, an id-prefix search and a time range with an end; and an execution's journal as one JSON
+document without the checkpoints' snapshots (a page replays it at once, then follows the event stream
+from its end). Not in the OpenAPI document: it follows the pages, not a compatibility promise (the
+public routes are ``GET /executions`` and ``GET /executions/{id}/events``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from quorum.server.deps import get_runtime
+from quorum.server.deps import find_record, get_runtime
 from quorum.server.models import ExecutionSummary
 from quorum.server.paging import Cursor, page_of
 from quorum.server.problems import ApiError
@@ -82,3 +85,20 @@ def _item(record: ExecutionRecord, runtime: Runtime) -> WebExecution:
     decision: Any = None if record.verdict is None else record.verdict.get("decision")
     return WebExecution(**summary_of(record, runtime).model_dump(),
                         decision=None if decision is None else str(decision))
+
+
+@router.get("/web/executions/{execution_id}/journal")
+async def web_journal(execution_id: str, runtime: RuntimeDep) -> Response:
+    """``{"id", "status", "events": [...]}``: every event as the event stream sends it, except that a
+    checkpoint's ``snapshot`` (the whole state, for resuming) is left out: the page does not need it,
+    and it is most of the bytes of a long run."""
+    import json
+
+    record = await find_record(runtime, execution_id)
+    events = [e.to_dict() for e in await runtime.store.read_journal(record.id)]
+    for event in events:
+        if event["type"] == "checkpoint:created" and isinstance(event.get("data"), dict):
+            event["data"] = {k: v for k, v in event["data"].items() if k != "snapshot"}
+    body = json.dumps({"id": record.id, "status": record.status, "events": events}, default=str,
+                      separators=(",", ":"))
+    return Response(body, media_type="application/json", headers={"cache-control": "no-store"})

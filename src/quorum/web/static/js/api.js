@@ -44,8 +44,8 @@ export function showLive(state) {
 // Follow an event stream. EventSource reconnects by itself and sends Last-Event-ID; when it gives up
 // (the server was down long enough, or answered an error), a new one starts after the last event seen
 // (?after= for an execution's stream). Events already seen are dropped: nothing twice, nothing lost.
-export function follow(path, { onEvent, onReconnect, perExecution = true }) {
-  let lastSeq = 0;
+export function follow(path, { onEvent, onReconnect, perExecution = true, after = 0 }) {
+  let lastSeq = after;
   let source = null;
   let stopped = false;
   let delay = 500;

@@ -9,6 +9,13 @@ export function phaseSection(name) {
     h("div", { class: "phase-body" }));
 }
 
+// the data an agent returned, one line per field (a text node each, not a nested list: a phase of 30
+// agents is hundreds of rows, and the page stays light)
+function dataUsed(data) {
+  return Object.entries(data).map(([k, v], i) => [i ? h("br") : null, h("span", { class: "key", text: `${k}: ` }),
+    typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)]);
+}
+
 function tally(answers) {
   const counts = new Map();
   for (const a of answers) {
@@ -50,7 +57,7 @@ export function renderPhase(section, model, name) {
           h("td", { class: "stance", text: r.stance || r.recommendation || "" }),
           h("td", { text: r.confidence != null ? `${Math.round(r.confidence * 100)}%` : "" }),
           h("td", { class: "rationale", text: c.error || r.rationale || r.text || "" }),
-          h("td", {}, r.data && Object.keys(r.data).length ? value(r.data) : ""));
+          h("td", { class: "data-used" }, r.data && Object.keys(r.data).length ? dataUsed(r.data) : ""));
       })))));
     const aggregates = [...p.steps.values()].filter((st) => st.kind === "aggregate");
     const t = tally(calls);

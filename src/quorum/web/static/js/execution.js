@@ -1,9 +1,9 @@
 // The execution page: everything from the event stream (replayed from the first event, then live),
 // the status and pending approvals from GET /executions/{id} whenever the execution's state moves.
-import { api, follow, problemText } from "./api.js";
+import { api, follow, problemText, showLive } from "./api.js";
 import { criticalText, renderDag } from "./dag.js";
 import { phaseSection, renderPhase } from "./deliberation.js";
-import { $, clock, duration, h, replace, setBadge, value } from "./dom.js";
+import { $, clear, clock, duration, h, replace, setBadge, value } from "./dom.js";
 import { renderGantt } from "./gantt.js";
 import { renderMemo } from "./memo.js";
 import { apply, newModel } from "./model.js";
@@ -44,8 +44,8 @@ function render() {
     : model.started ? `${duration(((model.lastTime || model.started) - model.started) * 1000)} so far` : "");
   if (model.error) { replace($("#exec-error"), `✗ ${model.error}`); $("#exec-error").hidden = false; }
   for (const name of model.phaseOrder) if (!(name in graph)) graph[name] = [];
-  renderDag($("#dag"), graph, critical, model.phases);
-  renderGantt($("#gantt"), model);
+  if (model.changed.has("dag") || !$("#dag svg")) renderDag($("#dag"), graph, critical, model.phases);
+  if (model.changed.has("gantt")) renderGantt($("#gantt"), model);
   for (const name of model.phaseOrder) {
     if (!sections.has(name)) {
       const section = phaseSection(name);
@@ -63,9 +63,10 @@ function render() {
       model.checkpoints.map((c) => h("option", { value: c.id, text: `${c.label || c.id} (${c.id})` })));
   }
   model.changed.clear();
-  if (logRows.length) { $("#log").tBodies[0].append(...logRows); logRows = []; filterLog(); }
+  if (logRows.length) { showLog(logRows); logRows = []; }
   controls(status);
   if (model.lastSeq >= readyAt && article.dataset.ready !== "1") {
+    performance.mark("quorum:rendered");
     article.dataset.ready = "1";
     article.setAttribute("aria-busy", "false");
   }
@@ -95,18 +96,37 @@ function logRow(ev) {
     h("td", { text: ev.phase || "" }), h("td", { text: ev.agent || "" }), h("td", { text }));
 }
 
-function filterLog() {
+// The log holds every event; the table shows the newest LOG_ROWS that pass the filter (all of them
+// after "Show every event"). New rows are added as they come; a change of filter redraws it.
+const LOG_ROWS = 300;
+const logged = [];
+let logAll = false;
+
+function passes(ev, kind, text) {
+  return (!kind || ev.type.startsWith(`${kind}:`)) && (!text || logText(ev).includes(text));
+}
+
+function logText(ev) {
+  if (ev.__text === undefined) ev.__text = `${ev.sequence} ${ev.type} ${ev.phase || ""} ${ev.agent || ""} ${summary(ev)}`.toLowerCase();
+  return ev.__text;
+}
+
+function filters() {
   const form = $("#log-filter");
-  const kind = form.elements.kind.value;
-  const text = form.elements.text.value.trim().toLowerCase();
-  let visible = 0;
-  const rows = $("#log").tBodies[0].rows;
-  for (const r of rows) {
-    const show = (!kind || r.dataset.kind === kind) && (!text || r.textContent.toLowerCase().includes(text));
-    r.hidden = !show;
-    if (show) visible += 1;
-  }
-  replace($("#log-count"), `${visible} of ${rows.length} events`);
+  return [form.elements.kind.value, form.elements.text.value.trim().toLowerCase()];
+}
+
+function showLog(events, redraw = false) {
+  const body = $("#log").tBodies[0];
+  const [kind, text] = filters();
+  if (redraw) clear(body);
+  const matching = events.filter((ev) => passes(ev, kind, text));
+  const fresh = logAll ? matching : matching.slice(-LOG_ROWS);
+  body.append(...fresh.map(logRow));
+  while (!logAll && body.rows.length > LOG_ROWS) body.rows[0].remove();
+  const total = logged.filter((ev) => passes(ev, kind, text)).length;
+  replace($("#log-count"), `${body.rows.length} of ${total} events${kind || text ? " that match" : ""} shown`);
+  $("#log-all").hidden = logAll || total <= body.rows.length;
 }
 
 let refreshing = null;
@@ -122,7 +142,10 @@ function refresh() {
       approvals(detail.pending_approvals || []);
       model.changed.add("status");
       schedule();
-    } catch (error) { /* the stream goes on; the next event retries */ }
+    } catch (error) {
+      replace($("#exec-error"), problemText(error));
+      $("#exec-error").hidden = false;
+    }
   }, 50);
 }
 
@@ -179,46 +202,60 @@ async function fork() {
   } catch (error) { replace(out, `✗ ${problemText(error)}`); }
 }
 
+function onEvent(ev) {
+  apply(model, ev);
+  logged.push(ev);
+  logRows.push(ev);
+  if (model.changed.has("status") && model.lastSeq >= readyAt) refresh();
+  schedule();
+}
+
 async function start() {
   const id = article.dataset.id;
   const task = article.dataset.task;
   model = newModel(id);
+  model.status = article.dataset.status || "pending";
+  model.changed.add("status");
   readyAt = Number(article.dataset.lastSequence || 0);
-  // the record, the task's graph and the journal, asked for together
-  const record = api(`/executions/${encodeURIComponent(id)}`);
+  // the task's graph and the journal so far, asked for together; the journal is applied at once,
+  // then the event stream is followed from its end. The record (what the journal does not say: the
+  // gates waiting) is read when the execution waits, and again whenever its state moves.
   const definition = api(`/tasks/${encodeURIComponent(task)}`).catch(() => null);
-  follow(`/executions/${encodeURIComponent(id)}/events`, {
-    onEvent: (ev) => {
-      apply(model, ev);
-      logRows.push(logRow(ev));
-      if (model.changed.has("status") && detail) refresh();
-      schedule();
-    },
+  const journal = api(`/web/executions/${encodeURIComponent(id)}/journal`).catch((error) => {
+    replace($("#exec-error"), problemText(error));
+    $("#exec-error").hidden = false;
+    return { events: [] };
   });
-  const found = await definition;
+  const [found, replay] = await Promise.all([definition, journal]);
   if (found) {  // else a task this server cannot load: the phases in journal order, no edges
     graph = found.graph;
     critical = found.critical_path;
     criticalText($("#critical"), critical);
+    model.changed.add("dag");
   }
-  try {
-    detail = await record;
-  } catch (error) {
-    replace($("#exec-error"), problemText(error));
-    $("#exec-error").hidden = false;
+  performance.mark("quorum:journal-read");
+  for (const ev of replay.events) {
+    apply(model, ev);
+    logged.push(ev);
+  }
+  logRows = logged.slice();
+  readyAt = Math.max(readyAt, model.lastSeq);
+  // the record is read before the journal: an end the journal shows is newer than the record's status
+  if (replay.status && !(TERMINAL.has(model.status) && model.ended)) model.status = replay.status;
+  if (model.status === "waiting") refresh();
+  schedule();
+  if (TERMINAL.has(model.status) && model.ended) {
+    showLive("ended");  // nothing more will be recorded
     return;
   }
-  if (!model.lastSeq) { model.status = detail.status; model.input = detail.input; model.changed.add("input"); }
-  model.changed.add("status");
-  approvals(detail.pending_approvals || []);
-  refresh();
-  schedule();
+  follow(`/executions/${encodeURIComponent(id)}/events`, { onEvent, after: model.lastSeq });
 }
 
 $("#pause").addEventListener("click", () => control("pause"));
 $("#resume").addEventListener("click", () => control("resume"));
 $("#abort").addEventListener("click", () => { if (confirm("Abort this execution? Calls in flight are cancelled.")) control("abort"); });
 $("#fork").addEventListener("click", fork);
-$("#log-filter").addEventListener("input", filterLog);
+$("#log-filter").addEventListener("input", () => showLog(logged, true));
+$("#log-all").addEventListener("click", () => { logAll = true; showLog(logged, true); });
 $("#log-filter").addEventListener("submit", (e) => e.preventDefault());
 start();

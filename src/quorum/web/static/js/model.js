@@ -23,6 +23,9 @@ export function apply(model, ev) {
   const d = ev.data || {};
   const p = ev.phase ? phase(model, ev.phase) : null;
   if (p) model.changedPhases.add(p.name);
+  // what to draw again: the DAG when a phase moves, the timeline when a phase or a call does
+  if (ev.type.startsWith("phase:") || ev.type.startsWith("execution:")) { model.changed.add("dag"); model.changed.add("gantt"); }
+  else if (ev.type.startsWith("agent:")) model.changed.add("gantt");
   switch (ev.type) {
     case "execution:start":
       model.task = ev.task; model.input = d.input || model.input; model.status = "running";
