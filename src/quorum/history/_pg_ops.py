@@ -94,9 +94,22 @@ _TAKE_LEASE = (
 )
 
 
+_TAKE_FREE_LEASE = f"""UPDATE executions SET owner = $2, epoch = epoch + 1, lease_expires_at = $3 + $4,
+    recovery_attempts = recovery_attempts
+        + CASE WHEN owner IS NOT NULL AND owner <> $2 THEN 1 ELSE 0 END
+WHERE id = $1 AND status NOT IN ({", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES))})
+    AND (owner IS NULL OR owner = $2 OR lease_expires_at <= $3)
+RETURNING epoch, lease_expires_at"""
+"""The common case in one round trip: a lease free, ours, or expired (the rules of ``lease_decision``,
+which also counts taking an expired lease from another owner as a recovery attempt)."""
+
+
 async def acquire_lease(conn: Any, execution_id: str, owner: str, ttl_s: float) -> Lease | None:
-    # Compare and swap: read, decide (whether the owner is dead is told here, not by SQL), then write
-    # only if the row is still as read; lost to a concurrent change, read again.
+    taken = await conn.fetchrow(_TAKE_FREE_LEASE, execution_id, owner, time.time(), ttl_s)
+    if taken is not None:
+        return Lease(execution_id=ExecutionId(execution_id), owner=owner, epoch=taken[0], expires_at=taken[1])
+    # Held by another owner (is it dead? told here, by its pid, not by SQL), ended, or unknown: compare
+    # and swap — read, decide, then write only if the row is still as read; else read again.
     while True:
         row = await conn.fetchrow(_LEASE_ROW, execution_id)
         if row is None:
