@@ -49,7 +49,7 @@ class Listener:
         self._ids = itertools.count()
         self._conn: Any = None
         self._lost = asyncio.Event()
-        self._lock = asyncio.Lock()
+        self._connecting: asyncio.Task[None] | None = None
         self._closed = False
         self.received = 0
 
@@ -76,20 +76,28 @@ class Listener:
                 self._watchers.pop((kind, execution_id), None)
 
     async def _ensure(self) -> None:
-        async with self._lock:
-            if self._closed:
-                return
-            if self._conn is not None and not self._conn.is_closed():
-                return
-            conn = await self._connect()
-            try:
-                await conn.add_listener(self._channel, self._dispatch)
-            except BaseException:
-                await conn.close()
-                raise
-            conn.add_termination_listener(self._terminated)
-            self._lost = asyncio.Event()
-            self._conn = conn
+        if self._closed or (self._conn is not None and not self._conn.is_closed()):
+            return
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.get_running_loop().create_task(self._open(), name="quorum-pg-listen")
+            self._connecting.add_done_callback(_retrieve)
+        # Shielded: a watcher cancelled while the connection opens (an execution that ended at once)
+        # must not abort it for the watchers that come next; the listener owns it, ``close`` ends it.
+        await asyncio.shield(self._connecting)
+
+    async def _open(self) -> None:
+        conn = await self._connect()
+        try:
+            await conn.add_listener(self._channel, self._dispatch)
+        except BaseException:
+            conn.terminate()
+            raise
+        if self._closed:
+            conn.terminate()
+            return
+        conn.add_termination_listener(self._terminated)
+        self._lost = asyncio.Event()
+        self._conn = conn
 
     def _is_closed(self) -> bool:
         return self._closed  # a method: close() may have run while this task waited
@@ -112,6 +120,10 @@ class Listener:
 
     async def close(self) -> None:
         self._closed = True
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
+            await asyncio.wait([connecting])
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.remove_termination_listener(self._terminated)
@@ -120,3 +132,10 @@ class Listener:
             except (TimeoutError, OSError):
                 conn.terminate()
         self._lost.set()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # Its watchers may all have gone: read the outcome, so that a failed connect is not reported as
+    # "exception was never retrieved" (the next watcher tries again).
+    if not task.cancelled():
+        task.exception()
