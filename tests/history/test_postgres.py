@@ -306,6 +306,27 @@ async def test_the_feed_reports_appends_and_control_requests_from_another_proces
         assert only_e2 == []
 
 
+async def test_watchers_that_come_and_go_share_one_listening_connection() -> None:
+    async with fresh_schema() as url, PostgresHistoryStore(url) as store:
+        for i in range(20):  # each cancelled at once, most while the connection is still opening
+            watching = store.watch(lambda e, n: None, kind="control", execution_id=f"e{i}")
+            watcher = asyncio.create_task(watching)
+            await asyncio.sleep(0.001 * (i % 3))
+            watcher.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await watcher
+        got = asyncio.Event()
+        watcher = asyncio.create_task(store.watch(lambda e, n: got.set(), kind="control"))
+        await store.create_execution(record("e1"))
+        await store.append([event("e1", 1, EventType.EXECUTION_START)])
+        await asyncio.sleep(0.3)
+        await store.request_control("e1", "pause")
+        await asyncio.wait_for(got.wait(), 5)
+        watcher.cancel()
+        assert store._listener is not None
+        assert store._listener.connects == 1
+
+
 # -- lost connections ---------------------------------------------------------------------------------------
 
 

@@ -52,6 +52,8 @@ class Listener:
         self._connecting: asyncio.Task[None] | None = None
         self._closed = False
         self.received = 0
+        self.connects = 0
+        """Listening connections opened (one for the store's life, unless the server drops it)."""
 
     async def watch(self, on_change: OnChange, *, kind: ChangeKind, execution_id: str | None) -> None:
         token = next(self._ids)
@@ -86,6 +88,7 @@ class Listener:
         await asyncio.shield(self._connecting)
 
     async def _open(self) -> None:
+        self.connects += 1
         conn = await self._connect()
         try:
             await conn.add_listener(self._channel, self._dispatch)
