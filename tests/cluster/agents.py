@@ -46,10 +46,13 @@ class LedgerAgents:
     ledger: str
     shape: tuple[tuple[str, int, bool], ...]
     delay_s: float = 0.02
+    spread: int = 1
+    """Calls take ``delay_s`` × 1..``spread`` (by a hash of the call): a wide phase's answers arrive
+    over a while instead of all at once."""
 
     def __call__(self) -> AgentDirectory:
         manager = AgentManager()
-        ledger, delay_s = self.ledger, self.delay_s
+        ledger, delay_s, spread = self.ledger, self.delay_s, self.spread
 
         async def answer(request: AgentRequest) -> dict[str, Any]:
             fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -57,7 +60,7 @@ class LedgerAgents:
                 os.write(fd, f"{request.execution_id}/{request.key} {os.getpid()}\n".encode())
             finally:
                 os.close(fd)
-            await asyncio.sleep(delay_s)
+            await asyncio.sleep(delay_s * (1 + int(digest(request.key), 16) % spread))
             seen = [p.data.get("value") for p in request.peers]
             return {"value": digest(request.agent_id, request.phase,
                                     request.context.get("input", {}).get("seed"), *seen)}

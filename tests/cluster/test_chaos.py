@@ -12,6 +12,7 @@ import asyncio
 import collections
 import random
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,90 @@ async def test_removing_the_driving_node_loses_nothing_and_reruns_nothing(ray_cl
     assert taken_over >= ROUNDS, "each node removal must have hit executions in flight"
     print(f"taken over: {taken_over} of {len(ids)}; resumed after the removal (s): "
           f"{sorted(round(s, 2) for s in resumed_after)}")
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:  # a poll: the state is another process's writes
+        if await predicate():
+            return
+        assert time.monotonic() < deadline, f"timed out waiting for {predicate.__name__}"
+        await asyncio.sleep(0.05)
+
+
+async def remove_a_driving_node(ray_cluster: Any, runner: RayRunner) -> None:
+    busy = await driver_nodes(runner)
+    ray_cluster.remove_node(next(n for n in ray_cluster.worker_nodes if n.node_id in busy))
+
+
+def put_a_node_back(ray_cluster: Any) -> None:
+    add_worker(ray_cluster)
+    ray_cluster.wait_for_nodes()
+
+
+async def test_a_wide_fan_out_loses_its_node_midway_and_asks_no_answered_call_again(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    """The issue's 1,000-wide fan-out, at 300 wide (20 ms agents) for the 2-core machine."""
+    shape = (("Fan", 300, True), ("Decide", 1, False))
+    book = tmp_path / "ledger"
+    async with fresh_schema() as url:
+        runner = RayRunner(ray_cluster.address, store_url=url, lease_ttl_s=5.0, drivers=1,
+                           agents=LedgerAgents(str(book), shape, spread=30))
+        async with ClusterExecutor(runner, tasks_dir=None) as cluster:
+            store = cluster.history_store
+            handle = await cluster.start(drill_task(shape), {"seed": 3})
+            await until_calls_answered(store, [handle.id], at_least=30)
+            await remove_a_driving_node(ray_cluster, runner)
+            result = await handle.result()
+            assert result.status.value == "completed", result.error
+            journal = await store.read_journal(handle.id)
+            assert [e.sequence for e in journal] == list(range(1, len(journal) + 1))
+            takeover = next(e.sequence for e in journal if e.type == EventType.EXECUTION_RESUMED)
+            done_before = {str(e.data["call_key"]) for e in journal
+                           if e.type == EventType.AGENT_RESPONSE and e.sequence < takeover}
+            counts = collections.Counter(call for _e, call, _pid in ledger(book))
+            assert len(counts) == 301
+            assert len(done_before) >= 30
+            assert all(counts[call] == 1 for call in done_before), "an answered call was asked again"
+        runner.close()
+    put_a_node_back(ray_cluster)
+
+
+async def test_a_paused_execution_whose_node_is_lost_stays_paused_until_resumed(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    shape = (("Gather", 3, True), ("Discuss", 10, False), ("Decide", 1, False))
+    async with fresh_schema() as url:
+        runner = RayRunner(ray_cluster.address, store_url=url, lease_ttl_s=5.0, control_poll_s=0.05,
+                           agents=LedgerAgents(str(tmp_path / "ledger"), shape, delay_s=0.1), drivers=1)
+        async with ClusterExecutor(runner, tasks_dir=None) as cluster:
+            store = cluster.history_store
+            handle = await cluster.start(drill_task(shape), {"seed": 4})
+            await until_calls_answered(store, [handle.id], at_least=3)
+            await cluster.pause_execution(handle.id, "hold")
+
+            async def paused() -> bool:
+                return await handle.status() == "paused"
+
+            async def taken_over() -> bool:
+                if handle.done:  # the driver's call ended: its error says why
+                    await handle.result()
+                record = await store.get_execution(handle.id)
+                return record is not None and record.owner not in (None, first_owner)
+
+            await until(paused)
+            record = await store.get_execution(handle.id)
+            assert record is not None
+            first_owner = record.owner
+            await remove_a_driving_node(ray_cluster, runner)
+            await until(taken_over)  # the restarted driver holds its lease now, and it stays paused
+            assert await handle.status() == "paused"
+            before = len(await store.read_journal(handle.id))
+            await asyncio.sleep(1.0)
+            assert len(await store.read_journal(handle.id)) == before, "it went on while paused"
+            assert await cluster.resume_execution(handle.id) is None  # the new driver holds it
+            result = await handle.result()
+            assert result.status.value == "completed", result.error
+        runner.close()
+    put_a_node_back(ray_cluster)

@@ -10,7 +10,8 @@ first call is lost:
 - a record that has ended: its stored result is returned (the first call finished, its answer was lost);
 - a record still going: it is taken over from its journal (``resume_execution``) as soon as its lease
   is free — at once when the old driver's process is known dead, else when the lease expires — and
-  completed agent calls are answered from the journal. A paused one is paused again at once.
+  completed agent calls are answered from the journal. A paused one stays paused (held by the new
+  driver) until it is resumed.
 
 The lease is the only thing that decides who drives: a driver that lost it (its node came back after a
 partition) is refused by the store's epoch fencing on its next write and ends its copy as failed, which
@@ -28,7 +29,7 @@ from quorum.cluster.settings import AgentFactory, DriverSettings
 from quorum.definition.model import Task
 from quorum.engine.executor import TaskExecutor
 from quorum.engine.handle import ExecutionHandle
-from quorum.engine.recovery import UnresumableError, stored_context
+from quorum.engine.recovery import UnresumableError, plan_resume, stored_context
 from quorum.errors import ConfigurationError, ExecutionNotFoundError, ResumeRefusedError
 from quorum.history.base import TERMINAL_STATUSES, HistoryStore
 
@@ -102,9 +103,8 @@ class ExecutionDriver:
             record = await store.get_execution(execution_id)
             if record is not None and record.status in TERMINAL_STATUSES:
                 return (await stored_context(store, execution_id)).result().to_dict()
-            was_paused = not resume and record is not None and record.status == "paused"
             try:
-                handle = await executor.resume_execution(execution_id)
+                handle = await self._resume(executor, execution_id, settings, keep_paused=not resume)
             except UnresumableError:
                 raise
             except ResumeRefusedError:
@@ -112,9 +112,21 @@ class ExecutionDriver:
                     raise
                 await asyncio.sleep(_TAKEOVER_POLL_S)  # its lease is still held: wait for it to expire
                 continue
-            if was_paused:  # it was paused when its driver was lost: it stays paused here
-                await handle.pause("paused before its driver was lost")
             return handle
+
+    @staticmethod
+    async def _resume(executor: TaskExecutor, execution_id: str, settings: DriverSettings, *,
+                      keep_paused: bool) -> ExecutionHandle:
+        """``resume_execution``, but one paused when its driver was lost stays paused (held here by the
+        engine) unless ``keep_paused`` is false — ``recover``'s way, through the plan it launches."""
+        if not keep_paused:
+            return await executor.resume_execution(execution_id)
+        store = executor.history_store
+        assert store is not None
+        plan = await plan_resume(store, execution_id, owner=executor.owner, lease_ttl_s=settings.lease_ttl_s,
+                                 load_task=executor.load_task, keep_paused=True)
+        # TaskExecutor has no public "take over, keeping a pause" yet (asked for in the report).
+        return await executor._launch_plan(plan)
 
     async def _executor(self, settings: DriverSettings) -> TaskExecutor:
         key = (settings.store_url, settings.agents, settings.lease_ttl_s, settings.control_poll_s)

@@ -34,7 +34,7 @@ def answer_call(blob: bytes) -> bytes:
     import pickle
 
     from quorum.agents.function import FunctionAgent
-    from quorum.agents.providers import resolve_function
+    from quorum.agents.targets import resolve_function
 
     agent_id, model, outputs, payload = pickle.loads(blob)
     try:
