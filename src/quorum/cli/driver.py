@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from quorum.engine.handle import ExecutionHandle
     from quorum.engine.results import ExecutionResult
     from quorum.history.base import HistoryStore
+    from quorum.telemetry.tracker import EtaTracker
 
 __all__ = ("Outcome", "RunSession", "leave_now")
 
@@ -70,6 +71,9 @@ class RunSession:
         self._settled.set()
         self._tasks: set[asyncio.Task[object]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._eta: EtaTracker | None = None
+        self._early: list[Event] | None = [] if store is not None and view is not None else None
+        """The execution's events until its ETA model is learned (then replayed to the tracker)."""
 
     def install(self) -> None:
         """Take Ctrl-C over from now on (call it first thing in the event loop: a Ctrl-C pressed while
@@ -96,6 +100,10 @@ class RunSession:
         handle = self._handle
         if handle is not None and event.execution_id != handle.id:
             return
+        if self._eta is not None:
+            self._eta(event)
+        elif self._early is not None:
+            self._early.append(event)
         kind = event.type
         if kind == EventType.AGENT_START:
             self._in_flight += 1
@@ -138,6 +146,8 @@ class RunSession:
         handle = self._handle = await start()
         if self._view is not None:
             self._view.attach(handle.context)
+            if self._early is not None:
+                self._spawn(self._learn_eta(handle.id))
         for _ in range(self._interrupts):  # pressed while it was being created
             self._interrupts -= 1
             self._on_sigint()
@@ -265,6 +275,32 @@ class RunSession:
                 self._paused.set()
             else:
                 self._paused_by_us = False
+
+    async def _learn_eta(self, execution_id: str) -> None:
+        """The ETA of this run from the history of its task version, shown by the view and updated at
+        every phase boundary (nothing when there is no history: no guess)."""
+        from quorum.telemetry.tracker import EtaTracker
+
+        early = self._early or []
+        start = next((e for e in early if e.type == EventType.EXECUTION_START), None)
+        if start is None or self._store is None or self._view is None:
+            self._early = None  # a resumed run: its boundaries before this process are not here
+            return
+        tracker = EtaTracker()
+        view = self._view
+        show = getattr(view, "show_eta", None)
+        if show is not None:
+            tracker.on_eta.append(show)
+        tracker.on_slow.append(lambda e: view.note(f"phase {e.phase} is running longer than usual "
+                                                   f"(past the p95 of {e.data.get('p95_s', 0):.1f} s)"))
+        try:
+            await tracker.learn(self._store, start.task or "", str(start.data.get("task_hash") or ""))
+        except Exception:  # the ETA is a nicety: a history that cannot say leaves the run alone
+            self._early = None
+            return
+        for event in early:
+            tracker(event)
+        self._eta, self._early = tracker, None
 
     def _spawn(self, coro: Awaitable[object]) -> None:
         task: asyncio.Task[object] = asyncio.ensure_future(coro)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from quorum.engine.context import ExecutionContext
+    from quorum.telemetry.eta import Eta
 
 __all__ = ("EventSink", "LiveView", "PlainView", "format_event")
 
@@ -129,6 +130,7 @@ class LiveView:
         self.progress = progress
         self._console = console
         self._notes: list[str] = []
+        self._eta: Eta | None = None
         self._live: Live = Live(
             get_renderable=self.render,
             console=console,
@@ -155,6 +157,11 @@ class LiveView:
         del self._notes[:-3]
         self._live.refresh()
 
+    def show_eta(self, eta: Eta) -> None:
+        """The expected finish as of the last phase boundary (the header counts it down)."""
+        self._eta = eta
+        self._live.refresh()
+
     def close(self) -> None:
         self._live.refresh()
         self._live.stop()
@@ -176,6 +183,7 @@ class LiveView:
             (p.status, _STATUS_STYLE.get(p.status, "")),
             (f"  {_clock(elapsed)}", ""),
             (f"  calls {p.calls}" + (f"  retries {p.retries}" if p.retries else ""), "dim"),
+            (f"  {self._eta.describe()}" if self._eta is not None and p.status == "running" else "", "cyan"),
         )
         table = Table.grid(padding=(0, 1))
         table.add_column(width=1)
