@@ -16,6 +16,7 @@ from quorum.cli.worker_cmd import ray_start_command, worker
 from quorum.engine.executor import TaskExecutor
 from tests.cluster.conftest import ROOT
 from tests.cluster.inputs import committee_input
+from tests.cluster.test_cluster_run import comparable
 from tests.history.pg import fresh_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -37,7 +38,12 @@ async def test_quorum_run_on_the_cluster_prints_the_local_verdict(ray_cluster: A
         assert result["status"] == "completed"
         # the input as the command made it (with its market data provenance), run in one process
         local = await TaskExecutor(tasks_dir=None).execute("investment-committee-meeting", result["input"])
-        assert result["verdict"] == local.to_dict()["verdict"]
+        assert comparable(result["verdict"]) == comparable(local.to_dict()["verdict"])
+        plain = quorum(*task[:-1], "--plain", "--cluster", ray_cluster.address, "--db", url)
+        assert plain.returncode == 0, plain.stderr
+        assert "runs on the cluster at" in plain.stderr
+        for said in ("Activation", "Verdict", "completed", "full record: quorum show"):
+            assert said in plain.stdout, plain.stdout[-2000:]
         shown = quorum("show", result["id"], "--db", url, "--json")
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["status"] == "completed"

