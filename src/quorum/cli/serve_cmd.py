@@ -6,6 +6,7 @@ FastAPI and uvicorn come with the ``serve`` extra and are imported only here, wh
 from __future__ import annotations
 
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -58,5 +59,26 @@ def serve(
         lines.append(f"API token: from {settings.token_source}")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                timeout_graceful_shutdown=35)
+    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                    lifespan="on", timeout_graceful_shutdown=35))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises the signal again once it has stopped cleanly
+        pass
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, ending the event streams as soon as it is told to stop (see
+        ``Runtime.begin_shutdown``)."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            runtime = getattr(getattr(self.config.app, "state", None), "runtime", None)
+            loop = getattr(runtime, "loop", None)
+            if runtime is not None and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(runtime.begin_shutdown)
+            super().handle_exit(sig, frame)
+
+    return Server

@@ -231,6 +231,16 @@ class FeedHub:
         if feed is not None:
             feed.poke(sequence)
 
+    closing = False
+    """Set by :meth:`end_all`: the server is stopping, and every stream ends now."""
+
+    def end_all(self) -> None:
+        """End every stream (the server is stopping: clients reconnect, with Last-Event-ID, to the next
+        one). Without it, a browser tab left open would hold the shutdown until uvicorn's grace ends."""
+        self.closing = True
+        for feed in list(self._feeds.values()):
+            feed.end()
+
     async def _watch_store(self, store: ChangeFeed) -> None:
         """A store that says when journals grow (PostgreSQL's LISTEN/NOTIFY) wakes their feeds as any
         process commits, instead of at their next poll."""

@@ -35,6 +35,7 @@ def route_table() -> list[tuple[str, str]]:
 
     table = [(method, API_PREFIX + route.path) for router in ROUTERS for route in router.routes
              if isinstance(route, APIRoute) for method in sorted(route.methods or ())]
+    # the dashboard's pages and routes: quorum.web.web_route_table, walked by tests/web/test_web_security.py
     return [*table, ("GET", f"{API_PREFIX}/openapi.json"), *ROOT_ROUTES, *SCRAPE_ROUTES]
 
 

@@ -59,8 +59,10 @@ class Runtime:
     _handles: dict[str, ExecutionHandle] = field(default_factory=dict)
     _watchers: set[asyncio.Task[Any]] = field(default_factory=set)
     _agent_ids: frozenset[str] | None = None
+    loop: asyncio.AbstractEventLoop = field(init=False)
 
     def __post_init__(self) -> None:
+        self.loop = asyncio.get_running_loop()  # where a signal handler hands begin_shutdown over
         # a beat at most half a heartbeat apart: each idle client's heartbeat comes within 1-1.5 intervals
         self.hub = FeedHub(self.store, poll_s=self.settings.poll_s, beat_s=self.settings.heartbeat_s / 2,
                            live=live_source(self.cfg.events))
@@ -151,7 +153,7 @@ class Runtime:
     # --- control -------------------------------------------------------------------------------------
     async def control(self, record: ExecutionRecord, action: Action, reason: str) -> str:
         """Ask for pause/resume/abort; returns what was done, in the CLI's words."""
-        from quorum.cli.control import owner_alive
+        from quorum.cli.store import owner_alive
 
         if record.status in _TERMINAL:
             verb = "resume" if action == "resume" else action
@@ -209,6 +211,11 @@ class Runtime:
         return f"abort requested for execution {record.id}"
 
     # --- stopping ------------------------------------------------------------------------------------
+    def begin_shutdown(self) -> None:
+        """Ctrl-C: end the event streams first, so that the server's graceful shutdown, which waits for
+        open requests, does not wait for clients that would never leave on their own."""
+        self.hub.end_all()
+
     async def close(self) -> None:
         """Leave every execution driven here paused and detached (resumable by ``quorum resume`` or
         the next server), then close the executors and the feeds. Nothing recorded is lost."""

@@ -95,7 +95,7 @@ async def all_executions_stream(store: HistoryStore, hub: FeedHub, *, resume: tu
         next_look = 0.0
         loop = asyncio.get_running_loop()
         last_sent = loop.time()
-        while True:
+        while not hub.closing:
             if loop.time() >= next_look:
                 await _discover(store, hub, feeds, cursors, done, since=since)
                 next_look = loop.time() + _DISCOVER_S
