@@ -166,3 +166,15 @@ def test_the_agent_file_says_where_executor_is_wrong() -> None:
     good = parse_agent_content("---\nid: a\nmodel: builtin:quant-risk-analyst\nexecutor: process\n---\nP.\n")
     assert good.executor == "process"
     assert isinstance(build_agent(good), ProcessAgent)
+
+
+async def test_a_streaming_hook_in_the_request_stays_in_this_process(pool: WorkerPool) -> None:
+    """``quorum run`` listens for agent:chunk, so requests carry an on_chunk callback (a closure)."""
+    chunks: list[str] = []
+    request = _request(n=10)
+    hooked = AgentRequest(**{**{f: getattr(request, f) for f in ("agent_id", "prompt", "execution_id",
+                                                                   "phase", "context")},
+                             "metadata": frozen_mapping({"on_chunk": lambda text: chunks.append(text),
+                                                         "label": "kept"})})
+    answer = await ProcessAgent("cpu", f"{MODULE}:crunch", pool=pool).query(hooked)
+    assert answer.data["total"] == sum(i * i for i in range(10))

@@ -33,13 +33,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from quorum.agents.protocol import AgentRequest, AgentResponse
 from quorum.errors import AgentError
 from quorum.ids import AgentId
 
-__all__ = ("ProcessAgent", "WorkerPool", "shared_pool", "shutdown_workers")
+__all__ = ("AgentPool", "ProcessAgent", "WorkerPool", "installed_pool", "shared_pool", "shutdown_workers",
+           "use_pool")
 
 # --- what crosses the pipe ----------------------------------------------------------------------------
 def _proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -52,8 +53,14 @@ ForkingPickler.register(MappingProxyType, lambda view: (_proxy, (dict(view),)))
 
 
 def request_payload(request: AgentRequest) -> dict[str, Any]:
-    """The request's fields but its abort signal (which stays in this process: a cancel kills the worker)."""
-    return {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    """The request's fields but its abort signal (which stays in this process: a cancel kills the
+    worker) and the hooks in its metadata (a streaming callback lives here; a function's answer comes
+    back whole)."""
+    payload = {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    metadata = request.metadata
+    if any(callable(value) for value in metadata.values()):
+        payload["metadata"] = MappingProxyType({k: v for k, v in metadata.items() if not callable(v)})
+    return payload
 
 
 def request_from_payload(payload: dict[str, Any]) -> AgentRequest:
@@ -223,18 +230,44 @@ async def _receive(worker: _Worker, agent_id: str) -> tuple[str, Any]:
     return answer
 
 
-_shared: WorkerPool | None = None
+class AgentPool(Protocol):
+    """Where ``executor: process`` calls run: this machine's :class:`WorkerPool`, or a cluster's tasks
+    (:class:`quorum.cluster.pool.RayTaskPool`)."""
+
+    async def call(self, agent_id: str, model: str, outputs: Sequence[str] | None,
+                   request: AgentRequest) -> AgentResponse: ...
+
+    def close(self) -> None: ...
+
+
+_shared: AgentPool | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_pool() -> WorkerPool:
-    """The process-wide pool the ``executor: process`` agents share (made on first use)."""
+def shared_pool() -> AgentPool:
+    """The process-wide pool the ``executor: process`` agents share (a WorkerPool made on first use,
+    unless :func:`use_pool` installed another)."""
     global _shared
     with _shared_lock:
         if _shared is None:
             _shared = WorkerPool()
             atexit.register(shutdown_workers)
         return _shared
+
+
+def installed_pool() -> AgentPool | None:
+    """The process-wide pool, if one is made or installed (None: not yet)."""
+    return _shared
+
+
+def use_pool(pool: AgentPool) -> AgentPool | None:
+    """Make ``pool`` the process-wide one (a cluster node runs these calls as its tasks); returns the
+    one it replaces, which the caller may close."""
+    global _shared
+    with _shared_lock:
+        previous, _shared = _shared, pool
+    atexit.register(shutdown_workers)
+    return previous
 
 
 def shutdown_workers() -> None:
@@ -252,7 +285,7 @@ class ProcessAgent:
     __slots__ = ("_pool", "id", "model", "outputs")
 
     def __init__(self, agent_id: str, model: str, *, outputs: Sequence[str] | None = None,
-                 pool: WorkerPool | None = None) -> None:
+                 pool: AgentPool | None = None) -> None:
         self.id = AgentId(agent_id)
         self.model = model
         self.outputs = None if outputs is None else tuple(outputs)

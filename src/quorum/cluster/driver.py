@@ -43,12 +43,13 @@ def install_pool() -> None:
 
     The agents ask :func:`quorum.agents.workers.shared_pool` for their pool; here it is set to a
     :class:`~quorum.cluster.pool.RayTaskPool` before any agent is built."""
-    from quorum.agents import workers
+    from quorum.agents.workers import installed_pool, use_pool
     from quorum.cluster.pool import RayTaskPool
 
-    with workers._shared_lock:  # the module's own lock over its process-wide pool (see the report)
-        if not isinstance(workers._shared, RayTaskPool):
-            workers._shared = RayTaskPool()
+    if not isinstance(installed_pool(), RayTaskPool):
+        previous = use_pool(RayTaskPool())
+        if previous is not None:
+            previous.close()
 
 
 class ExecutionDriver:

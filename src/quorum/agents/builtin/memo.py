@@ -144,8 +144,10 @@ def thesis(
     model: Mapping[str, Any] | None,
 ) -> str:
     side = "bullish" if score > 0 else "bearish"
+    # ties broken by who said what, not by the order the answers of a parallel phase arrived in
     top = sorted(
-        (e for e in items if e.get("direction") == side), key=lambda e: -float(e.get("strength") or 0)
+        (e for e in items if e.get("direction") == side),
+        key=lambda e: (-float(e.get("strength") or 0), str(e.get("agent") or ""), str(e.get("claim") or "")),
     )
     why = "; ".join(str(e.get("claim")) for e in top[:3]) or "no directional evidence in the record"
     ret = (
