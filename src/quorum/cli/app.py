@@ -24,6 +24,7 @@ from quorum.cli import (
     recover_cmd,
     run_cmd,
     serve_cmd,
+    worker_cmd,
 )
 from quorum.cli.common import ExitCode, debug_enabled, print_error, set_debug
 
@@ -130,6 +131,8 @@ _register("approvals", approve_cmd.approvals, "quorum approvals", "quorum approv
 _register("recover", recover_cmd.recover, "quorum recover", "quorum recover --json")
 _register("serve", serve_cmd.serve, "quorum serve",
           "QUORUM_API_TOKEN=$(cat token) quorum serve --host 0.0.0.0 --port 8300")
+_register("worker", worker_cmd.worker, "quorum worker --head --num-cpus 2",
+          "quorum worker --cluster HEAD:6379")
 _register("config", config_cmd.config, "quorum config", "QUORUM_DB=/tmp/h.db quorum config --json")
 
 

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from quorum.cli.common import ExitCode, fail, local_time, out_console, run_async
-from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, TasksDirOpt
-from quorum.cli.run_cmd import PlainOpt
+from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, PlainOpt, TasksDirOpt
 
 if TYPE_CHECKING:
     from quorum.config import Config
@@ -75,9 +74,8 @@ def _user() -> str:
 
 async def _approve(cfg: Config, execution_id: str, decision: str, by: str, comment: str, gate: str | None,
                    *, as_json: bool, plain: bool) -> int:
-    from quorum.cli.control import owner_alive
     from quorum.cli.run_cmd import follow, open_history, view_for
-    from quorum.cli.store import db_exists, find_execution
+    from quorum.cli.store import db_exists, find_execution, owner_alive
     from quorum.engine.approvals import Decision, open_gates
     from quorum.errors import InvalidDecisionError
 

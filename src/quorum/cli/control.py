@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from quorum.cli.common import ExitCode, exit_code_for_status, fail, out_console, parse_duration
-from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, ModelOpt, TasksDirOpt
-from quorum.cli.run_cmd import PlainOpt
+from quorum.cli.options import AgentsDirOpt, DbOpt, ExecutionIdArg, JsonOpt, ModelOpt, PlainOpt, TasksDirOpt
+from quorum.cli.store import owner_alive
 
 if TYPE_CHECKING:
     from quorum.config import Config
@@ -27,9 +27,8 @@ if TYPE_CHECKING:
     from quorum.engine.handle import ExecutionHandle
     from quorum.history.base import ExecutionRecord, HistoryStore
 
-__all__ = ("abort", "owner_alive", "pause", "request", "resume", "wait_for_status")
+__all__ = ("abort", "pause", "request", "resume", "wait_for_status")
 
-_ACTIVE = ("pending", "running", "paused", "waiting")
 _TERMINAL = ("completed", "failed", "aborted", "timeout")
 
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (recorded in the history).")]
@@ -131,15 +130,6 @@ async def _request(
         reached = {"pause": "paused", "abort": "aborted"}[action]
         # it may also have ended some other way before the request was taken up
         return ExitCode.OK if final.status == reached else exit_code_for_status(final.status)
-
-
-async def owner_alive(store: HistoryStore, record: ExecutionRecord) -> bool:
-    """Whether a live process drives the execution (a dead owner or an expired lease makes it an
-    orphan, which ``quorum resume`` / ``quorum recover`` take over)."""
-    if record.status not in _ACTIVE or not record.owner:
-        return False
-    orphans = await store.list_orphans()
-    return all(o.id != record.id for o in orphans)
 
 
 async def wait_for_status(

@@ -14,6 +14,7 @@ __all__ = (
     "ExecutionIdArg",
     "JsonOpt",
     "ModelOpt",
+    "PlainOpt",
     "TaskArg",
     "TasksDirOpt",
     "complete_execution_id",
@@ -127,4 +128,8 @@ ExecutionIdArg = Annotated[
     str,
     typer.Argument(help="Execution id (a unique prefix is enough).", show_default=False,
                    autocompletion=complete_execution_id),
+]
+
+PlainOpt = Annotated[
+    bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
 ]

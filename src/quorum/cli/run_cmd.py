@@ -29,6 +29,7 @@ from quorum.cli.options import (
     ExecutionIdArg,
     JsonOpt,
     ModelOpt,
+    PlainOpt,
     TaskArg,
     TasksDirOpt,
 )
@@ -57,9 +58,6 @@ _PUBLISHERS: weakref.WeakKeyDictionary[TaskExecutor, EventPublisher] = weakref.W
 _TELEMETRY: weakref.WeakKeyDictionary[TaskExecutor, Telemetry] = weakref.WeakKeyDictionary()
 """Its traces/metrics/alerts handlers (inert when nothing is configured), flushed when it closes."""
 
-PlainOpt = Annotated[
-    bool, typer.Option("--plain", help="One line per event even on a terminal (no live view).")
-]
 ModelPricesOpt = Annotated[
     Path | None,
     typer.Option("--model-prices", exists=True, dir_okay=False, metavar="FILE",
@@ -173,8 +171,9 @@ def run(
         if exchanges is not None or no_history:
             fail("--cluster runs on other machines: --record, --replay and --no-history apply only here",
                  code=ExitCode.USAGE)
+        view = view_for(parsed, as_json=as_json, plain=plain)
         raise typer.Exit(run_async(run_on_cluster(cfg, parsed, checked, cluster=on_cluster,
-                                                  as_json=as_json, plain=plain)))
+                                                  as_json=as_json, view=view, print_result=print_result)))
     with _prices(model_prices):
         code = run_async(_run(cfg, parsed, checked, as_json=as_json, plain=plain, no_history=no_history,
                               exchanges=exchanges))
@@ -519,8 +518,7 @@ def resume(
 
 
 async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool, models_given: bool) -> int:
-    from quorum.cli.control import owner_alive
-    from quorum.cli.store import db_exists, find_execution
+    from quorum.cli.store import db_exists, find_execution, owner_alive
 
     if not db_exists(cfg):
         fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))

@@ -13,8 +13,10 @@ if TYPE_CHECKING:
     from quorum.config import Config
     from quorum.history.base import ExecutionRecord, HistoryStore
 
-__all__ = ("db_exists", "find_execution", "opened_store")
+__all__ = ("db_exists", "find_execution", "opened_store", "owner_alive")
 
+_ACTIVE = ("pending", "running", "paused", "waiting")
+"""The statuses of an execution that some process may still drive."""
 _PREFIX_SCAN = 10_000
 """How many recent executions a short id prefix is matched against."""
 
@@ -66,3 +68,12 @@ async def find_execution(store: HistoryStore, id_or_prefix: str, *, where: str =
         code=ExitCode.USAGE,
         details=tuple(f"{r.id}  {r.task}  {r.status}" for r in matches[:10]),
     )
+
+
+async def owner_alive(store: HistoryStore, record: ExecutionRecord) -> bool:
+    """Whether a live process drives the execution (a dead owner or an expired lease makes it an
+    orphan, which ``quorum resume`` / ``quorum recover`` take over)."""
+    if record.status not in _ACTIVE or not record.owner:
+        return False
+    orphans = await store.list_orphans()
+    return all(o.id != record.id for o in orphans)

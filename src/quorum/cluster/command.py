@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 from quorum.cli.common import ExitCode, err_console, exit_code_for_status, fail
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from quorum.cli.render import EventSink
     from quorum.config import Config
     from quorum.definition.model import Task
 
@@ -42,8 +45,9 @@ def cluster_choice(given: str | None) -> str | None:
 
 
 async def run_on_cluster(cfg: Config, task: Task, input: dict[str, Any], *, cluster: str, as_json: bool,
-                         plain: bool) -> int:
-    from quorum.cli.run_cmd import print_result, view_for
+                         view: EventSink | None, print_result: Callable[..., None]) -> int:
+    """``view`` and ``print_result`` are ``quorum run``'s own (given, so that this module does not import
+    the command back)."""
     from quorum.cluster.executor import ClusterExecutor
     from quorum.cluster.runner import RayRunner
     from quorum.cluster.settings import DefaultAgents
@@ -55,8 +59,9 @@ async def run_on_cluster(cfg: Config, task: Task, input: dict[str, Any], *, clus
         runner = RayRunner(cluster, store_url=cfg.db, agents=agents, detached=True)
         runner.connect()
     except ConfigurationError as exc:
+        if view is not None:
+            view.close()
         fail(str(exc).replace(cfg.db, cfg.db_shown), code=ExitCode.USAGE)
-    view = view_for(task, as_json=as_json, plain=plain)
     try:
         async with ClusterExecutor(runner, tasks_dir=None) as executor:
             handle = await executor.start(task, input)
