@@ -116,7 +116,7 @@ ClusterOpt = Annotated[
         "--cluster",
         help="Run on a Ray cluster: ray://HOST:10001 (a head's client server), HOST:6379 from a node, "
         "or auto (this machine's cluster). Also QUORUM_CLUSTER. Needs a postgresql:// --db and "
-        "pip install 'quorum[ray]' (docs/distributed.md).",
+        "pip install 'quorum\\[ray]' (docs/distributed.md).",
         metavar="ADDRESS",
         show_default=False,
     ),

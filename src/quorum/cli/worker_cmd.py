@@ -68,7 +68,7 @@ def worker(
 ) -> None:
     """Run a node of a Ray cluster for quorum (a head with --head, else a worker joining --cluster).
 
-    Needs pip install 'quorum[ray]' and, on every node, the same versions of Python, Ray and quorum.
+    Needs pip install 'quorum\\[ray]' and, on every node, the same versions of Python, Ray and quorum.
     Executions need the PostgreSQL history store, reachable from every node (see docs/distributed.md).
     """
     address = cluster if cluster is not None else (os.environ.get("QUORUM_CLUSTER") or None)
