@@ -369,3 +369,24 @@ def test_unauthenticated_the_browser_gets_the_login_page_then_the_page_it_asked_
     page.wait_for_url(f"**/executions/{execution_id}")
     _status(w, "completed")
     assert page.evaluate("document.cookie") == ""  # HttpOnly: no script can read the session
+
+
+def test_the_second_run_of_a_task_shows_its_eta_counting_down(
+    dashboard_browser: Browser, serve: Serve, watched: list[Watched],
+) -> None:
+    server = serve(delay="0.6")
+    w = _open(dashboard_browser, server, watched)
+    page = w.page
+    with server.client() as client:
+        first = start_demo(client)
+        page.goto(f"{server.url}/executions/{first}")
+        _status(w, "completed")
+        assert _text(page, "#exec-eta") == ""  # no history yet: no guess
+        second = start_demo(client)
+        page.goto(f"{server.url}/executions/{second}")
+        page.wait_for_function("() => document.querySelector('#exec-eta').textContent.startsWith('ETA ')",
+                               timeout=_WAIT_MS)
+        assert "(p95 " in _text(page, "#exec-eta")
+        w.shot("execution-eta")
+        _status(w, "completed")
+        assert _text(page, "#exec-eta") == ""  # ended: no ETA left to show

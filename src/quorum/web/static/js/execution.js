@@ -149,6 +149,34 @@ function refresh() {
   }, 50);
 }
 
+// The expected finish (GET /executions/{id}'s eta, learned from the task version's completed runs): read
+// at the start and at every phase boundary, counted down each second; nothing when there is no history.
+let eta = null;
+let etaFetch = 0;
+let etaTick = 0;
+function showEta() {
+  const el = $("#exec-eta");
+  if (!eta || TERMINAL.has(model.status)) {
+    replace(el, "");
+    if (etaTick) { clearInterval(etaTick); etaTick = 0; }
+    return;
+  }
+  const now = Date.now() / 1000;
+  const left = Math.max(0, eta.finish_at - now) * 1000, p95 = Math.max(0, eta.finish_p95_at - now) * 1000;
+  replace(el, `ETA ${duration(left) || "0 ms"} (p95 ${duration(p95) || "0 ms"})`);
+  el.title = `from ${eta.basis} completed run${eta.basis === 1 ? "" : "s"} of this task version`;
+}
+function refreshEta() {
+  if (etaFetch || TERMINAL.has(model.status)) return;
+  etaFetch = setTimeout(async () => {
+    etaFetch = 0;
+    try { eta = (await api(`/executions/${encodeURIComponent(model.id)}`)).eta; } catch { eta = null; }
+    showEta();
+    if (eta && !etaTick) etaTick = setInterval(showEta, 1000);
+  }, 100);
+}
+const BOUNDARIES = new Set(["execution:start", "execution:resumed", "phase:complete", "phase:skipped"]);
+
 let approvalKey = "";
 function approvals(pending) {
   const key = pending.map((a) => a.gate).join("|");
@@ -206,6 +234,8 @@ function onEvent(ev) {
   apply(model, ev);
   logged.push(ev);
   logRows.push(ev);
+  if (BOUNDARIES.has(ev.type)) refreshEta();
+  if (TERMINAL.has(model.status)) showEta();
   if (model.changed.has("status") && model.lastSeq >= readyAt) refresh();
   schedule();
 }
@@ -248,6 +278,7 @@ async function start() {
     showLive("ended");  // nothing more will be recorded
     return;
   }
+  refreshEta();
   follow(`/executions/${encodeURIComponent(id)}/events`, { onEvent, after: model.lastSeq });
 }
 
