@@ -171,7 +171,7 @@ def test_an_approval_gate_is_approved_from_the_page_and_the_verdict_appears(
         page.click("form.approval button[type=submit]")
         _status(w, "completed")
         done = wait_status(client, execution_id, ("completed",))
-    assert page.is_hidden("#approvals")
+    page.wait_for_selector("#approvals", state="hidden", timeout=_WAIT_MS)
     memo = page.inner_text("#memo")
     assert done["verdict"], done
     assert "alice" in memo or "approve" in memo, memo

@@ -235,7 +235,7 @@ function onEvent(ev) {
   logged.push(ev);
   logRows.push(ev);
   if (BOUNDARIES.has(ev.type)) refreshEta();
-  if (TERMINAL.has(model.status)) showEta();
+  if (TERMINAL.has(model.status)) { showEta(); approvals([]); }  // ended: no gate waits any more
   if (model.changed.has("status") && model.lastSeq >= readyAt) refresh();
   schedule();
 }
