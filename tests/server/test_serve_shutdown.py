@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 
-import httpx
 import pytest
 
 from .serving import Server
