@@ -27,6 +27,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from quorum.server.bodies import read_body
 from quorum.server.problems import problem
 from quorum.server.settings import ServeSettings
 from quorum.web.session import COOKIE_NAME, Sessions
@@ -83,7 +84,7 @@ class SecurityMiddleware:
         if "content-length" not in request.headers and request.method not in ("GET", "HEAD"):
             # a streamed (chunked) body: read it here, up to the limit, so that an endless one is
             # refused before a route sees it (FastAPI would turn a failure while it reads into a 400)
-            body = await self._read_limited(receive)
+            body = await read_body(receive, self.settings.max_body_bytes)
             if body is None:
                 detail = f"the request body is larger than {self.settings.max_body_bytes} bytes"
                 await problem(413, detail, instance=request.url.path)(scope, receive, send)
@@ -91,21 +92,6 @@ class SecurityMiddleware:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    async def _read_limited(self, receive: Receive) -> bytes | None:
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.settings.max_body_bytes:
-                return None
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(parts)
 
     def _refusal(self, request: Request) -> tuple[int, str, dict[str, str] | None] | None:
         host = _host_name(request.headers.get("host", ""))

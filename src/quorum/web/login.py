@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive
 
+from quorum.server.bodies import read_body
 from quorum.web.render import render
 from quorum.web.session import COOKIE_NAME, SESSION_TTL_S, Sessions
 
@@ -64,21 +65,11 @@ def _exchange(request: Request, sessions: Sessions, given: str, *, then: str) ->
 
 async def _form(receive: Receive, limit: int) -> dict[str, str] | None:
     """An urlencoded body's fields (the login form's), read up to ``limit`` bytes; None when over it."""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-        if not message.get("more_body", False):
-            break
+    body = await read_body(receive, limit)
+    if body is None:
+        return None
     try:
-        parsed = parse_qs(b"".join(parts).decode("utf-8"), max_num_fields=10)
+        parsed = parse_qs(body.decode("utf-8"), max_num_fields=10)
     except (UnicodeDecodeError, ValueError):
         return {}
     return {k: v[0] for k, v in parsed.items() if v}
