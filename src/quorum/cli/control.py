@@ -266,12 +266,4 @@ def _say(plan: UpgradePlan, *, dry_run: bool, as_json: bool) -> None:
 
 
 async def _launch_upgrade(executor: TaskExecutor, execution_id: str, target: Task) -> ExecutionHandle:
-    from quorum.engine.recovery import plan_resume
-
-    store = executor.history_store
-    assert store is not None  # follow() built it over the history
-    plan = await plan_resume(store, execution_id, owner=executor.owner,
-                             lease_ttl_s=executor.options.lease_ttl_s, load_task=executor.load_task,
-                             upgrade_to=target)
-    # TaskExecutor has no public way to launch a prepared plan yet (its resume_execution plans itself).
-    return await executor._launch_plan(plan)
+    return await executor.resume_execution(execution_id, upgrade_to=target)

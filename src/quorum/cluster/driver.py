@@ -29,7 +29,7 @@ from quorum.cluster.settings import AgentFactory, DriverSettings
 from quorum.definition.model import Task
 from quorum.engine.executor import TaskExecutor
 from quorum.engine.handle import ExecutionHandle
-from quorum.engine.recovery import UnresumableError, plan_resume, stored_context
+from quorum.engine.recovery import UnresumableError, stored_context
 from quorum.errors import ConfigurationError, ExecutionNotFoundError, ResumeRefusedError
 from quorum.history.base import TERMINAL_STATUSES, HistoryStore
 
@@ -118,16 +118,9 @@ class ExecutionDriver:
     @staticmethod
     async def _resume(executor: TaskExecutor, execution_id: str, settings: DriverSettings, *,
                       keep_paused: bool) -> ExecutionHandle:
-        """``resume_execution``, but one paused when its driver was lost stays paused (held here by the
-        engine) unless ``keep_paused`` is false — ``recover``'s way, through the plan it launches."""
-        if not keep_paused:
-            return await executor.resume_execution(execution_id)
-        store = executor.history_store
-        assert store is not None
-        plan = await plan_resume(store, execution_id, owner=executor.owner, lease_ttl_s=settings.lease_ttl_s,
-                                 load_task=executor.load_task, keep_paused=True)
-        # TaskExecutor has no public "take over, keeping a pause" yet (asked for in the report).
-        return await executor._launch_plan(plan)
+        """``resume_execution``; one paused when its driver was lost stays paused (held here by the
+        engine) unless ``keep_paused`` is false."""
+        return await executor.resume_execution(execution_id, keep_paused=keep_paused)
 
     async def _executor(self, settings: DriverSettings) -> TaskExecutor:
         key = (settings.store_url, settings.agents, settings.lease_ttl_s, settings.control_poll_s)

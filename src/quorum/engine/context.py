@@ -54,9 +54,12 @@ class ExecutionContext:
         *,
         execution_id: str | None = None,
         created_at: float | None = None,
+        parent_id: str | None = None,
     ) -> None:
         self.id: ExecutionId = ExecutionId(execution_id) if execution_id else new_execution_id()
         self.task = task
+        self.parent_id: ExecutionId | None = ExecutionId(parent_id) if parent_id else None
+        """The execution whose ``task:`` step started this one (composition); None for a top-level run."""
         self.input: Mapping[str, Any] = frozen_mapping(input)
         self.status: ExecutionStatus = _S.PENDING
         self.status_reason: str | None = None

@@ -287,17 +287,40 @@ class TaskExecutor:
         """Pause at the next step boundary (calls in flight finish and are recorded)."""
         self._get_live(execution_id).pause(reason)
 
-    async def resume_execution(self, execution_id: str) -> ExecutionHandle:
+    async def resume_execution(
+        self,
+        execution_id: str,
+        *,
+        keep_paused: bool = False,
+        upgrade_to: Task | str | os.PathLike[str] | None = None,
+    ) -> ExecutionHandle:
         """Resume a paused execution of this process; or one found in the history store (a crashed
-        process's) from its journal. Returns its handle."""
+        process's) from its journal. Returns its handle.
+
+        ``keep_paused``: take the execution over without lifting its pause — one paused when its
+        driver was lost stays paused here until ``resume_execution`` is called again (what
+        ``recover`` does, and a cluster node taking over a lost node's executions).
+
+        ``upgrade_to``: go on with that version of its task instead of the one it started with
+        (a Task, a file or a ``name@version`` selector): phases whose content hash is unchanged keep
+        their results; changed phases and everything downstream run again
+        (``quorum.engine.recovery.upgrade_plan`` says which, without changing anything). Only an
+        execution that nobody drives (paused and detached, or its process gone) can be moved."""
         live = self._live.get(ExecutionId(execution_id))
+        if live is not None and upgrade_to is not None:
+            raise ResumeRefusedError(
+                f"execution {execution_id} is running here; detach it (or let it pause and detach) "
+                "before moving it onto another version of its task")
         if live is not None:
-            live.resume()
+            if not keep_paused:
+                live.resume()
             return ExecutionHandle(live)
         if self.history_store is None:
             raise ExecutionNotFoundError(execution_id)
         plan = await plan_resume(self.history_store, execution_id, owner=self.owner,
-                                 lease_ttl_s=self.options.lease_ttl_s, load_task=self.load_task)
+                                 lease_ttl_s=self.options.lease_ttl_s, load_task=self.load_task,
+                                 keep_paused=keep_paused,
+                                 upgrade_to=None if upgrade_to is None else self.load_task(upgrade_to))
         return await self._launch_plan(plan)
 
     async def decide(
