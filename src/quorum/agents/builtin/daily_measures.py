@@ -28,6 +28,7 @@ from typing import Literal
 
 from quorum.agents.builtin.indicators import log_returns, rsi
 from quorum.agents.builtin.risk import max_drawdown as committee_drawdown
+from quorum.agents.builtin.risk_methods import horizon_tail as committee_tail
 from quorum.market import TRADING_DAYS_PER_YEAR, PricePoint, infer_frequency
 
 __all__ = (
@@ -112,35 +113,26 @@ class HorizonTail:
 
 
 def horizon_tail(closes: Sequence[float], bars: int, level: float = 0.95) -> HorizonTail | None:
-    """Horizon VaR/CVaR by the method the sample allows (see the module doc); None under 3 closes."""
+    """Horizon VaR/CVaR by the method the sample allows (see the module doc); None under 3 closes.
+
+    The committee's :func:`~quorum.agents.builtin.risk_methods.horizon_tail` computes it, with the daily
+    conventions: the sample's own volatility and full drift, and the empirical method from
+    ``max(30, 10 h)`` one-bar returns."""
     returns = len(closes) - 1
     if returns < 2 or bars < 1 or not 0.5 < level < 1.0:
         return None
-    if returns >= max(30, 10 * bars):
-        windows = sorted(b / a - 1.0 for a, b in zip(closes, closes[bars:], strict=False))
-        k = max(1, math.ceil(len(windows) * (1.0 - level) - 1e-9))
-        losses = [max(0.0, -r) for r in windows[:k]]
-        return HorizonTail(
-            level=level,
-            bars=bars,
-            var=min(1.0, losses[-1]),
-            cvar=min(1.0, math.fsum(losses) / k),
-            method="empirical",
-            windows=len(windows),
-        )
-    logs = log_returns(closes)
-    mean, sd = statistics.fmean(logs), statistics.stdev(logs)
-    m, s = bars * mean, sd * math.sqrt(bars)
-    z = statistics.NormalDist().inv_cdf(1.0 - level)
-    var = 1.0 - math.exp(m + z * s)
-    tail_mean = math.exp(m + s * s / 2.0) * statistics.NormalDist().cdf(z - s) / (1.0 - level)
+    tail = committee_tail(closes, horizon_bars=bars, level=level,
+                          sizing_vol=statistics.stdev(log_returns(closes)), min_horizons=max(30 / bars, 10))
+    if tail is None:
+        return None
+    empirical = tail.method == "empirical"
     return HorizonTail(
         level=level,
         bars=bars,
-        var=min(1.0, max(0.0, var)),
-        cvar=min(1.0, max(0.0, 1.0 - tail_mean)),
-        method="parametric",
-        windows=len(logs),
+        var=min(1.0, tail.var),
+        cvar=min(1.0, tail.cvar),
+        method=tail.method,
+        windows=tail.windows if empirical else returns,
     )
 
 

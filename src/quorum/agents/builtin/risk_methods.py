@@ -123,7 +123,7 @@ def horizon_tail(
     horizon_bars: int,
     level: float,
     sizing_vol: float,
-    min_horizons: int,
+    min_horizons: float,
     drift_weight: float = 1.0,
 ) -> HorizonTail | None:
     """Horizon VaR and CVaR (see the module doc); None with fewer than 3 closes."""
