@@ -184,21 +184,61 @@ def resume(
     decide which results are kept; the command says what it keeps and runs again before it does so
     (--dry-run only says).
     """
-    if upgrade_to is None:
-        if dry_run:
-            fail("--dry-run goes with --upgrade-to (a plain resume changes nothing to preview)",
-                 code=ExitCode.USAGE)
-        from quorum.cli.run_cmd import resume as plain_resume
-
-        plain_resume(execution_id, as_json=as_json, plain=plain, model=model, db=db, tasks_dir=tasks_dir,
-                     agents_dir=agents_dir)
-        return
+    if upgrade_to is None and dry_run:
+        fail("--dry-run goes with --upgrade-to (a plain resume changes nothing to preview)",
+             code=ExitCode.USAGE)
     from quorum.cli.common import run_async
     from quorum.config import load_config
 
     cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model)
+    if upgrade_to is None:
+        raise typer.Exit(run_async(_resume(cfg, execution_id, as_json=as_json, plain=plain,
+                                           models_given=bool(model))))
     raise typer.Exit(run_async(_upgrade(cfg, execution_id, upgrade_to, dry_run=dry_run, as_json=as_json,
                                         plain=plain, models_given=bool(model))))
+
+
+async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool, models_given: bool) -> int:
+    import json
+    import sys
+
+    from quorum.cli.run_cmd import follow, open_history, view_for
+    from quorum.cli.store import db_exists, find_execution
+
+    if not db_exists(cfg):
+        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
+    store = await open_history(cfg)
+    try:
+        record = await find_execution(store, execution_id, where=cfg.db)
+        if record.status in _TERMINAL:
+            fail(f"execution {record.id} already ended as {record.status}; there is nothing to resume",
+                 details=(f"see it with `quorum show {record.id}`",))
+        if await owner_alive(store, record):
+            if record.status != "paused":
+                fail(f"execution {record.id} is running in another process ({record.owner}); "
+                     "there is nothing to resume")
+            if models_given:
+                fail(f"execution {record.id} is paused in another process ({record.owner}), whose agents "
+                     "are built already: --model cannot change them there",
+                     details=(f"resume it there without --model (`quorum resume {record.id}`), or abort "
+                              f"it and fork it: `quorum fork {record.id} --model ...`",))
+            await store.request_control(record.id, "resume", "requested from the command line")
+            if as_json:
+                sys.stdout.write(json.dumps({"id": record.id, "status": "resume requested"}) + "\n")
+            else:
+                out_console().print(f"resume requested for execution {record.id}; the process driving it "
+                                    f"({record.owner}) continues it")
+            return ExitCode.OK
+        from quorum.cli.choices import recorded_choices
+
+        choices = recorded_choices(cfg, record, models_given=models_given)
+        view = view_for(None, as_json=as_json, plain=plain)
+        return await follow(
+            cfg, store, view, lambda executor: executor.resume_execution(record.id), as_json=as_json,
+            choices=choices,
+        )
+    finally:
+        await store.close()
 
 
 def _target(cfg: Config, record: ExecutionRecord, wanted: str) -> Task:

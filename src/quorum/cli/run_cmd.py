@@ -26,8 +26,6 @@ from quorum.cli.options import (
     AgentsDirOpt,
     ClusterOpt,
     DbOpt,
-    ExecutionIdArg,
-    JsonOpt,
     ModelOpt,
     PlainOpt,
     TaskArg,
@@ -50,7 +48,7 @@ if TYPE_CHECKING:
     from quorum.telemetry import Telemetry
 
 __all__ = (
-    "build_executor", "close_executor", "follow", "open_history", "print_result", "resume", "run", "view_for",
+    "build_executor", "close_executor", "follow", "open_history", "print_result", "run", "view_for",
 )
 
 _PUBLISHERS: weakref.WeakKeyDictionary[TaskExecutor, EventPublisher] = weakref.WeakKeyDictionary()
@@ -493,64 +491,3 @@ def print_result(result: ExecutionResult, *, recorded: bool) -> None:
         console.print()
     if recorded:
         console.print(f"full record: [bold]quorum show {result.id}[/]", soft_wrap=True)
-
-
-def resume(
-    execution_id: ExecutionIdArg,
-    as_json: JsonOpt = False,
-    plain: PlainOpt = False,
-    model: ModelOpt = None,
-    db: DbOpt = None,
-    tasks_dir: TasksDirOpt = None,
-    agents_dir: AgentsDirOpt = None,
-) -> None:
-    """Resume a paused execution, or one whose process died, from its journal.
-
-    Completed phases and completed agent calls are not run again. If another live process drives the
-    execution (paused with `quorum pause`), that process is asked to continue it; otherwise this
-    command drives it to its end, with the same output and exit status as `quorum run`.
-    """
-    from quorum.config import load_config
-
-    cfg = load_config(db=db, tasks_dirs=tasks_dir, agents_dirs=agents_dir, models=model)
-    raise typer.Exit(run_async(_resume(cfg, execution_id, as_json=as_json, plain=plain,
-                                       models_given=bool(model))))
-
-
-async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool, models_given: bool) -> int:
-    from quorum.cli.store import db_exists, find_execution, owner_alive
-
-    if not db_exists(cfg):
-        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
-    store = await open_history(cfg)
-    try:
-        record = await find_execution(store, execution_id, where=cfg.db)
-        if record.status in ("completed", "failed", "aborted", "timeout"):
-            fail(f"execution {record.id} already ended as {record.status}; there is nothing to resume",
-                 details=(f"see it with `quorum show {record.id}`",))
-        if await owner_alive(store, record):
-            if record.status != "paused":
-                fail(f"execution {record.id} is running in another process ({record.owner}); "
-                     "there is nothing to resume")
-            if models_given:
-                fail(f"execution {record.id} is paused in another process ({record.owner}), whose agents "
-                     "are built already: --model cannot change them there",
-                     details=(f"resume it there without --model (`quorum resume {record.id}`), or abort "
-                              f"it and fork it: `quorum fork {record.id} --model ...`",))
-            await store.request_control(record.id, "resume", "requested from the command line")
-            if as_json:
-                sys.stdout.write(json.dumps({"id": record.id, "status": "resume requested"}) + "\n")
-            else:
-                out_console().print(f"resume requested for execution {record.id}; the process driving it "
-                                    f"({record.owner}) continues it")
-            return ExitCode.OK
-        from quorum.cli.choices import recorded_choices
-
-        choices = recorded_choices(cfg, record, models_given=models_given)
-        view = view_for(None, as_json=as_json, plain=plain)
-        return await follow(
-            cfg, store, view, lambda executor: executor.resume_execution(record.id), as_json=as_json,
-            choices=choices,
-        )
-    finally:
-        await store.close()
