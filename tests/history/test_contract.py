@@ -347,6 +347,47 @@ async def test_list_executions_newest_first_with_filters(store: HistoryStore) ->
     assert await store.list_executions(limit=0) == []
 
 
+async def test_task_version_and_parent_are_kept_with_the_row(store: HistoryStore) -> None:
+    await store.create_execution(record("p1", task="committee", task_version="1.2.0", task_hash="h12"))
+    await store.create_execution(record("c1", task="review", task_version="0.3.1", parent_id="p1"))
+    await store.create_execution(record("plain"))
+    parent, child, plain = [await store.get_execution(e) for e in ("p1", "c1", "plain")]
+    assert parent is not None
+    assert child is not None
+    assert plain is not None
+    assert (parent.task_version, parent.parent_id, parent.task_hash) == ("1.2.0", None, "h12")
+    assert (child.task_version, child.parent_id) == ("0.3.1", "p1")
+    assert (plain.task_version, plain.parent_id) == ("", None)
+    # The light records of a listing carry them too, and they survive the events that update the row.
+    await store.append([event("c1", 1, EventType.EXECUTION_START)])
+    await store.append([event("c1", 2, EventType.EXECUTION_COMPLETE)])
+    listed = {str(r.id): r for r in await store.list_executions()}
+    assert (listed["c1"].task_version, listed["c1"].parent_id, listed["c1"].status) == ("0.3.1", "p1",
+                                                                                        "completed")
+    assert (listed["p1"].task_version, listed["p1"].parent_id) == ("1.2.0", None)
+
+
+async def test_list_executions_by_task_version_and_by_parent(store: HistoryStore) -> None:
+    t0 = time.time() - 100
+    rows = [("a", "1.1.0", None), ("a", "1.2.0", None), ("b", "1.1.0", "e0"), ("a", "1.1.0", "e0"),
+            ("b", "2.0.0", "e1"), ("a", "1.1.0", None)]
+    for i, (task, version, parent) in enumerate(rows):
+        await store.create_execution(
+            record(f"e{i}", task=task, created_at=t0 + i, task_version=version, parent_id=parent)
+        )
+    await store.append([event("e5", 1, EventType.EXECUTION_START)])
+    assert [r.id for r in await store.list_executions(task_version="1.1.0")] == ["e5", "e3", "e2", "e0"]
+    assert [r.id for r in await store.list_executions(task="a", task_version="1.1.0")] == ["e5", "e3", "e0"]
+    assert [r.id for r in await store.list_executions(task="a", task_version="1.2.0")] == ["e1"]
+    assert [r.id for r in await store.list_executions(parent_id="e0")] == ["e3", "e2"]
+    assert [r.id for r in await store.list_executions(parent_id="e1")] == ["e4"]
+    assert [r.id for r in await store.list_executions(parent_id="e0", task="b")] == ["e2"]
+    assert [r.id for r in await store.list_executions(parent_id="e0", limit=1)] == ["e3"]
+    assert [r.id for r in await store.list_executions(task_version="1.1.0", status="running")] == ["e5"]
+    assert await store.list_executions(task_version="9.9.9") == []
+    assert await store.list_executions(parent_id="nobody") == []
+
+
 # -- leases and fencing -------------------------------------------------------------------------------------
 
 

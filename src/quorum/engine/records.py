@@ -32,7 +32,8 @@ class StartRecords:
         extra: dict[str, Any] = {"task_definition": self._task_dict(task)} if RECORD_KEEPS_TASK else {}
         return ExecutionRecord(
             id=ctx.id, task=task.name, status=ctx.status.value, created_at=ctx.created_at,
-            updated_at=time.time(), input=ctx.input, task_hash=task.content_hash,
+            updated_at=time.time(), input=ctx.input, task_hash=task.content_hash, task_version=task.version,
+            parent_id=ctx.parent_id,
             phase_hashes={p.name: p.content_hash for p in task.phases}, task_source=task.source, **extra,
         )
 

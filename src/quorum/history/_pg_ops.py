@@ -59,8 +59,8 @@ _CREATE = f"""WITH lk AS MATERIALIZED (
     SELECT $12, $13::int, $14::text, $15::bytea, $16::text FROM lk ON CONFLICT (hash) DO NOTHING
 )
 INSERT INTO executions (id, task, status, created_at, updated_at, started_at, input, task_hash,
-                        phase_hashes, task_source, task_definition, agent_choices)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11)"""
+                        phase_hashes, task_source, task_definition, agent_choices, task_version, parent_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $17, $18)"""
 """One statement (one round trip): the definition's blob, under the blobs' shared lock, and the row."""
 
 
@@ -78,6 +78,7 @@ async def create_execution(conn: Any, record: ExecutionRecord, unique_violation:
             record.id, record.task, record.status, record.created_at, record.updated_at, record.started_at,
             dumps(record.input), record.task_hash, dumps(record.phase_hashes), record.task_source,
             None if record.agent_choices is None else dumps(record.agent_choices), *blob,
+            record.task_version, record.parent_id,
         )
     except unique_violation:
         raise StoreError(f"execution {record.id!r} already exists in the history") from None

@@ -43,12 +43,15 @@ async def get_execution(conn: Any, execution_id: str) -> ExecutionRecord | None:
 
 
 async def list_executions(
-    conn: Any, limit: int, status: str | None, task: str | None
+    conn: Any, limit: int, status: str | None, task: str | None, task_version: str | None,
+    parent_id: str | None,
 ) -> list[ExecutionRecord]:
     rows = await conn.fetch(
         f"SELECT {RECORD_COLUMNS} FROM executions WHERE ($1::text IS NULL OR status = $1)"
-        " AND ($2::text IS NULL OR task = $2) ORDER BY created_at DESC, created_order DESC LIMIT $3",
-        status, task, max(limit, 0),
+        " AND ($2::text IS NULL OR task = $2) AND ($4::text IS NULL OR task_version = $4)"
+        " AND ($5::text IS NULL OR parent_id = $5)"
+        " ORDER BY created_at DESC, created_order DESC LIMIT $3",
+        status, task, max(limit, 0), task_version, parent_id,
     )
     return [record_from_row(r) for r in rows]
 

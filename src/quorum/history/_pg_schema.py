@@ -12,7 +12,8 @@ The columns follow the SQLite schema (:mod:`.migrations`) so that rows map to re
 (:mod:`._rows`); JSON is kept as text (quorum encodes and decodes it; the server never needs to).
 
 Tables: ``executions`` (the row derived from the journal, with the lease: owner, epoch, expiry,
-recovery attempts; the task's hash, phase hashes and definition), ``events`` (the journal, primary key
+recovery attempts; the task's hash, version, phase hashes and definition; the parent execution of a
+child), ``events`` (the journal, primary key
 ``(execution_id, sequence)``), ``calls`` (completed agent calls, unique on ``(execution_id,
 call_key)``), ``checkpoints`` (one row per checkpoint with its parent checkpoint: the lineage a fork
 starts from), ``control`` (requests from other processes), ``blobs`` (content-addressed payloads).
@@ -127,7 +128,13 @@ _V4 = Migration("append fence", (
     $$""",
 ))
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4)
+_V5 = Migration("task version and parent", (
+    "ALTER TABLE executions ADD COLUMN task_version text NOT NULL DEFAULT ''",
+    "ALTER TABLE executions ADD COLUMN parent_id text",
+    "CREATE INDEX executions_parent ON executions (parent_id, created_at) WHERE parent_id IS NOT NULL",
+))
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (_V1, _V2, _V3, _V4, _V5)
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS quorum_migrations (
     version integer PRIMARY KEY,

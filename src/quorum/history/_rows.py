@@ -18,6 +18,7 @@ from quorum.ids import AgentId, ExecutionId, PhaseName
 
 __all__ = (
     "EVENT_COLUMNS",
+    "LIST_FILTERS",
     "RECORD_COLUMNS",
     "STATE_COLUMNS",
     "event_from_row",
@@ -29,9 +30,12 @@ __all__ = (
 RECORD_COLUMNS: Final = (
     "id, task, status, created_at, updated_at, started_at, ended_at, duration_ms, input, task_hash,"
     " phase_hashes, task_source, verdict, error, last_sequence, owner, epoch, lease_expires_at,"
-    " recovery_attempts, agent_choices"
+    " recovery_attempts, agent_choices, task_version, parent_id"
 )
 """The columns of :func:`record_from_row`, in its order (the task definition is read apart)."""
+
+LIST_FILTERS: Final = ("status", "task", "task_version", "parent_id")
+"""The columns ``list_executions`` filters on (each by equality), named as its keyword arguments."""
 
 STATE_COLUMNS: Final = (
     "status, last_sequence, updated_at, started_at, ended_at, duration_ms, verdict, error, last_checkpoint,"
@@ -60,6 +64,7 @@ def record_from_row(row: Sequence[Any]) -> ExecutionRecord:
         verdict=None if verdict is None else frozen_mapping(verdict), error=row[13], last_sequence=row[14],
         owner=row[15], epoch=row[16], lease_expires_at=row[17], recovery_attempts=row[18],
         agent_choices=frozen_mapping(choices) if isinstance(choices, Mapping) else None,
+        task_version=row[20], parent_id=None if row[21] is None else ExecutionId(row[21]),
     )
 
 

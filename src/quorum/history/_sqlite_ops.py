@@ -16,6 +16,7 @@ from quorum.errors import ExecutionNotFoundError, InvalidTransitionError, LeaseL
 from quorum.events import Event
 from quorum.history._rows import (
     EVENT_COLUMNS,
+    LIST_FILTERS,
     RECORD_COLUMNS,
     STATE_COLUMNS,
     event_from_row,
@@ -79,13 +80,14 @@ def create_execution(conn: sqlite3.Connection, record: ExecutionRecord) -> None:
     try:
         conn.execute(
             "INSERT INTO executions (id, task, status, created_at, updated_at, started_at, input, task_hash,"
-            " phase_hashes, task_source, task_definition, agent_choices)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " phase_hashes, task_source, task_definition, agent_choices, task_version, parent_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id, record.task, record.status, record.created_at, record.updated_at,
                 record.started_at, dumps(record.input), record.task_hash, dumps(record.phase_hashes),
                 record.task_source, definition,
                 None if record.agent_choices is None else dumps(record.agent_choices),
+                record.task_version, record.parent_id,
             ),
         )
     except sqlite3.IntegrityError:
@@ -261,15 +263,16 @@ def get_execution(conn: sqlite3.Connection, execution_id: str) -> ExecutionRecor
 
 
 def list_executions(
-    conn: sqlite3.Connection, limit: int, status: str | None, task: str | None
+    conn: sqlite3.Connection, limit: int, filters: Mapping[str, str | None]
 ) -> list[ExecutionRecord]:
+    """``filters``: column -> the value it must equal (None: any); the columns are quorum's own
+    (:data:`~quorum.history._rows.LIST_FILTERS`), never the caller's."""
     where, args = [], []
-    if status is not None:
-        where.append("status = ?")
-        args.append(status)
-    if task is not None:
-        where.append("task = ?")
-        args.append(task)
+    for column in LIST_FILTERS:
+        value = filters.get(column)
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
     sql = f"SELECT {RECORD_COLUMNS} FROM executions"
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -68,6 +68,11 @@ class ExecutionRecord:
     duration_ms: float | None = None
     input: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     task_hash: str = ""
+    task_version: str = ""
+    """The ``version`` of the task definition the execution runs (``Task.version``); "" when unknown
+    (recorded before versions were kept)."""
+    parent_id: ExecutionId | None = None
+    """The execution that started this one as a child (a ``task:`` step); None for a top-level one."""
     phase_hashes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     task_source: str | None = None
     task_definition: Mapping[str, Any] | None = None
@@ -143,9 +148,16 @@ class HistoryStore(Protocol):
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None: ...
 
     async def list_executions(
-        self, *, limit: int = 10, status: str | None = None, task: str | None = None
+        self,
+        *,
+        limit: int = 10,
+        status: str | None = None,
+        task: str | None = None,
+        task_version: str | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first."""
+        """Newest first. Each filter given must match exactly (``task_version`` the recorded version,
+        ``parent_id`` the parent's id: the children of that execution)."""
 
     async def read_journal(
         self, execution_id: str, *, after: int = 0, limit: int | None = None

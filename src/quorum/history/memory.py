@@ -165,13 +165,22 @@ class MemoryHistoryStore:
             return None if entry is None else entry.to_record()
 
     async def list_executions(
-        self, *, limit: int = 10, status: str | None = None, task: str | None = None
+        self,
+        *,
+        limit: int = 10,
+        status: str | None = None,
+        task: str | None = None,
+        task_version: str | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
         with self._lock:
             chosen = [
                 e
                 for e in self._entries.values()
-                if (status is None or e.state.status == status) and (task is None or e.record.task == task)
+                if (status is None or e.state.status == status)
+                and (task is None or e.record.task == task)
+                and (task_version is None or e.record.task_version == task_version)
+                and (parent_id is None or e.record.parent_id == parent_id)
             ]
         # Newest first; creation order breaks ties (dicts keep insertion order, sorted() is stable).
         chosen.reverse()

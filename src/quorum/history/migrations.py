@@ -14,6 +14,8 @@ Tables:
 - ``control``: pause/resume/abort requests from other processes, taken by the owner.
 - ``executions.task_definition`` (v3): the blob hash of the task definition recorded at creation.
 - ``executions.agent_choices`` (v4): the model overrides and base URLs the agents were built with (JSON).
+- ``executions.task_version``, ``executions.parent_id`` (v5): the version of the task the execution runs
+  ("" for rows recorded before), and the execution that started it as a child (NULL for a top-level one).
 - ``blobs``: large values inside event payloads, content-addressed (sha256 of their JSON), stored once
   however many events carry them; compressed when that pays (see ``_sqlite_blobs``).
 """
@@ -123,8 +125,17 @@ def _v4_agent_choices(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE executions ADD COLUMN agent_choices TEXT")
 
 
+def _v5_version_and_parent(conn: sqlite3.Connection) -> None:
+    """The task version with the execution row, and the parent of a child execution (task composition)."""
+    conn.execute("ALTER TABLE executions ADD COLUMN task_version TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE executions ADD COLUMN parent_id TEXT")
+    conn.execute(
+        "CREATE INDEX executions_parent ON executions (parent_id, created_at) WHERE parent_id IS NOT NULL"
+    )
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
-    _v1_journal, _v2_blobs, _v3_task_definition, _v4_agent_choices,
+    _v1_journal, _v2_blobs, _v3_task_definition, _v4_agent_choices, _v5_version_and_parent,
 )
 
 

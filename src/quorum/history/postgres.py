@@ -234,9 +234,17 @@ class PostgresHistoryStore:
         return await self._run(lambda c: reads.get_execution(c, execution_id), retry=True)
 
     async def list_executions(
-        self, *, limit: int = 10, status: str | None = None, task: str | None = None
+        self,
+        *,
+        limit: int = 10,
+        status: str | None = None,
+        task: str | None = None,
+        task_version: str | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
-        return await self._run(lambda c: reads.list_executions(c, limit, status, task), retry=True)
+        return await self._run(
+            lambda c: reads.list_executions(c, limit, status, task, task_version, parent_id), retry=True
+        )
 
     async def read_journal(
         self, execution_id: str, *, after: int = 0, limit: int | None = None

@@ -313,9 +313,16 @@ class SQLiteHistoryStore:
         return await self._read(lambda c: ops.get_execution(c, execution_id))
 
     async def list_executions(
-        self, *, limit: int = 10, status: str | None = None, task: str | None = None
+        self,
+        *,
+        limit: int = 10,
+        status: str | None = None,
+        task: str | None = None,
+        task_version: str | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
-        return await self._read(lambda c: ops.list_executions(c, limit, status, task))
+        filters = {"status": status, "task": task, "task_version": task_version, "parent_id": parent_id}
+        return await self._read(lambda c: ops.list_executions(c, limit, filters))
 
     async def read_journal(
         self, execution_id: str, *, after: int = 0, limit: int | None = None
