@@ -17,12 +17,13 @@ from typing import Any
 
 from quorum.agents.manager import AgentManager
 from quorum.agents.protocol import AgentDirectory, AgentRequest
-from quorum.definition.model import OutputSelector, OutputSpec, Phase, Step, StepKind, Task
+from quorum.definition.model import OutputSelector, OutputSpec, Phase, Step, StepKind, Task, frozen_mapping
 from quorum.ids import AgentId, PhaseName, TaskName
 
 
-def drill_task(shape: tuple[tuple[str, int, bool], ...]) -> Task:
-    """Phases one after another, ``(name, agents, parallel)`` each, every phase a checkpoint."""
+def drill_task(shape: tuple[tuple[str, int, bool], ...], *, spread: tuple[str, ...] = ()) -> Task:
+    """Phases one after another, ``(name, agents, parallel)`` each, every phase a checkpoint; the
+    agent calls of the ``spread`` phases go to the cluster's call servers."""
     phases, previous = [], None
     for name, n, parallel in shape:
         phase = PhaseName(name)
@@ -34,7 +35,8 @@ def drill_task(shape: tuple[tuple[str, int, bool], ...]) -> Task:
         ))
         previous = phase
     return Task(name=TaskName("cluster-drill"), title="Cluster drill", phases=tuple(phases),
-                output=OutputSelector(phase=PhaseName(shape[-1][0])))
+                output=OutputSelector(phase=PhaseName(shape[-1][0])),
+                metadata=frozen_mapping({"cluster": {"spread": list(spread)}} if spread else {}))
 
 
 def digest(*parts: Any) -> str:

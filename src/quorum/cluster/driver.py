@@ -25,7 +25,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from quorum.agents.manager import AgentManager
 from quorum.cluster.settings import AgentFactory, DriverSettings
+from quorum.cluster.spread import CallSpreader, spread_agents, spread_phases
 from quorum.definition.model import Task
 from quorum.engine.executor import TaskExecutor
 from quorum.engine.handle import ExecutionHandle
@@ -59,6 +61,7 @@ class ExecutionDriver:
         install_pool()
         self._stores: dict[str, HistoryStore] = {}
         self._executors: dict[tuple[str, AgentFactory, float, float], TaskExecutor] = {}
+        self._spreaders: dict[AgentFactory, CallSpreader] = {}
         self._lock = asyncio.Lock()
 
     async def where(self) -> dict[str, Any]:
@@ -72,7 +75,12 @@ class ExecutionDriver:
 
         pool = shared_pool()
         return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                "ray_task_calls": getattr(pool, "calls", 0)}
+                "ray_task_calls": getattr(pool, "calls", 0),
+                "spread_calls": sum(s.calls for s in self._spreaders.values())}
+
+    async def call_servers(self) -> list[dict[str, Any]]:
+        """Where this driver's call servers run (:mod:`quorum.cluster.spread`), each with its calls."""
+        return [w for s in self._spreaders.values() for w in await s.where()]
 
     async def drive(self, execution_id: str, task: Mapping[str, Any] | None, input: Mapping[str, Any],
                     settings: DriverSettings, *, resume: bool = False) -> dict[str, Any]:
@@ -81,19 +89,36 @@ class ExecutionDriver:
         executor = await self._executor(settings)
         store = executor.history_store
         assert store is not None
+        spreader = self._spreaders[settings.agents]
         record = await store.get_execution(execution_id)
-        if record is None:
-            if task is None:
-                raise ExecutionNotFoundError(execution_id)
-            handle = await executor.start(Task.from_dict(task), input, execution_id=execution_id)
-        elif record.status in TERMINAL_STATUSES:
-            return (await stored_context(store, execution_id)).result().to_dict()
-        else:
-            taken = await self._take_over(executor, execution_id, settings, resume=resume)
-            if isinstance(taken, dict):
-                return taken
-            handle = taken
-        return (await handle.result()).to_dict()
+        try:
+            if record is None:
+                if task is None:
+                    raise ExecutionNotFoundError(execution_id)
+                definition = Task.from_dict(task)
+                self._spread(spreader, executor, execution_id, definition)
+                handle = await executor.start(definition, input, execution_id=execution_id)
+            elif record.status in TERMINAL_STATUSES:
+                return (await stored_context(store, execution_id)).result().to_dict()
+            else:
+                if record.task_definition:
+                    self._spread(spreader, executor, execution_id, Task.from_dict(record.task_definition))
+                taken = await self._take_over(executor, execution_id, settings, resume=resume)
+                if isinstance(taken, dict):
+                    return taken
+                handle = taken
+            return (await handle.result()).to_dict()
+        finally:
+            spreader.untrack(execution_id)
+
+    @staticmethod
+    def _spread(spreader: CallSpreader, executor: TaskExecutor, execution_id: str, task: Task) -> None:
+        """The task's spread phases (its ``cluster: {spread: ...}``) go to the call servers."""
+        phases = spread_phases(task)
+        if phases and not isinstance(executor.agent_manager, AgentManager):
+            raise ConfigurationError(f"task {task.name!r} spreads phases over the cluster, which needs "
+                                     "an AgentManager from the agent factory")
+        spreader.track(execution_id, phases)
 
     async def _take_over(self, executor: TaskExecutor, execution_id: str, settings: DriverSettings, *,
                          resume: bool) -> ExecutionHandle | dict[str, Any]:
@@ -128,8 +153,10 @@ class ExecutionDriver:
             executor = self._executors.get(key)
             if executor is None:
                 store = await self._store(settings.store_url)
+                spreader = self._spreaders.setdefault(settings.agents, CallSpreader(settings.agents))
                 executor = self._executors[key] = TaskExecutor(
-                    tasks_dir=None, agent_manager=settings.agents(), history_store=store,
+                    tasks_dir=None, agent_manager=spread_agents(settings.agents(), spreader),
+                    history_store=store,
                     lease_ttl_s=settings.lease_ttl_s, control_poll_s=settings.control_poll_s,
                 )
             return executor

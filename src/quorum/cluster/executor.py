@@ -24,6 +24,7 @@ from typing import Any
 
 from quorum.cluster.follow import follow_journal
 from quorum.cluster.runner import RayRunner
+from quorum.cluster.spread import spread_phases
 from quorum.definition.model import Task
 from quorum.engine.approvals import APPROVE, Decision, open_gates
 from quorum.engine.context import new_execution_id
@@ -127,6 +128,7 @@ class ClusterExecutor:
         has taken it)."""
         parsed = self._local.load_task(task)
         checked = self._local.check(parsed, input or {})
+        spread_phases(parsed)  # a bad ``cluster: {spread: ...}`` is refused here, not on a node
         eid = execution_id or new_execution_id()
         return ClusterHandle(eid, self.runner.submit(eid, parsed, checked), self.history_store)
 
