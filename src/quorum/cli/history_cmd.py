@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ("export", "history", "load_view", "prune", "show")
 
+_HASH_SHOWN = 12
+"""How many hex digits of a task's content hash the tables show (enough to tell definitions apart)."""
 _UNBOUNDED = 1_000_000
 """A width no table row reaches: measuring against it gives each column its widest value."""
 _STATUSES = ("pending", "running", "paused", "completed", "failed", "aborted", "timeout")
@@ -44,7 +46,11 @@ def history(
     status: Annotated[
         str | None, typer.Option("--status", help=f"Only this status ({', '.join(_STATUSES)}).")
     ] = None,
-    task: Annotated[str | None, typer.Option("--task", help="Only executions of this task.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="Only executions of this task; NAME@VERSION picks versions too "
+                     "(committee@1.1.0 exactly, committee@1.1 any 1.1.x, committee@^1 any 1.x)."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -53,11 +59,19 @@ def history(
 
     if status is not None and status not in _STATUSES:
         fail(f"unknown status {status!r}; use one of {', '.join(_STATUSES)}", code=ExitCode.USAGE)
+    if task is not None and "@" in task:
+        from quorum.definition.versions import VersionSyntaxError, parse_selector
+
+        try:
+            parse_selector(task)
+        except VersionSyntaxError as exc:
+            fail(f"--task: {exc}", code=ExitCode.USAGE)
     cfg = load_config(db=db)
     records = run_async(_list(cfg, limit, status, task))
     if as_json:
         rows = [
-            {"id": r.id, "task": r.task, "status": r.status, "created_at": r.created_at,
+            {"id": r.id, "task": r.task, "task_version": r.task_version, "task_hash": r.task_hash,
+             "parent_id": r.parent_id, "status": r.status, "created_at": r.created_at,
              "started_at": r.started_at, "ended_at": r.ended_at, "duration_ms": r.duration_ms,
              "error": r.error}
             for r in records
@@ -73,19 +87,26 @@ def history(
     if not records:
         console.print(f"no executions recorded (history: {escape(cfg.db_shown)})")
         return
-    table = report.table("id", "task", "status", "started", "duration", "error")
+    table = report.table("id", "task", "status", "started", "duration", "hash", "error")
     # On a terminal long values wrap to its width; in a pipe (grep, a file) every value stays whole, on
     # its one line, however wide the table gets: a script must never read a cut task name or status.
     piped = not console.is_terminal
     for column in table.columns:
         column.no_wrap = piped or column.header in ("id", "started")
     for r in records:
-        table.add_row(r.id, escape(r.task), status_text(r.status), _when(r.started_at or r.created_at),
-                      _duration(r.duration_ms), escape((r.error or "").splitlines()[0] if r.error else ""))
+        table.add_row(r.id, escape(_task_at(r)), status_text(r.status), _when(r.started_at or r.created_at),
+                      _duration(r.duration_ms), r.task_hash[:_HASH_SHOWN],
+                      escape((r.error or "").splitlines()[0] if r.error else ""))
     if piped:
         _print_whole(console, table)
     else:
         console.print(table)
+
+
+def _task_at(record: ExecutionRecord) -> str:
+    """``name@version`` (what ``--task`` and ``quorum run`` take back), or the name when the version
+    was not recorded."""
+    return f"{record.task}@{record.task_version}" if record.task_version else record.task
 
 
 def _print_whole(console: Console, table: Table) -> None:
@@ -105,11 +126,12 @@ def _print_whole(console: Console, table: Table) -> None:
 
 async def _list(cfg: Config, limit: int, status: str | None, task: str | None) -> list[ExecutionRecord]:
     from quorum.cli.store import db_exists, opened_store
+    from quorum.history.queries import find_executions
 
     if not db_exists(cfg):
         return []
     async with opened_store(cfg) as store:
-        return await store.list_executions(limit=limit, status=status, task=task)
+        return await find_executions(store, limit=limit, status=status, task=task)
 
 
 async def load_view(cfg: Config, execution_id: str) -> ExecutionView:
@@ -218,6 +240,12 @@ def _print_view(view: ExecutionView, *, all_events: bool) -> None:
     head.add_column()
     head.add_row("execution", r.id)
     head.add_row("task", escape(r.task) + (f"  [dim]{escape(r.task_source)}[/]" if r.task_source else ""))
+    if r.task_version:
+        head.add_row("version", escape(r.task_version))
+    if r.task_hash:
+        head.add_row("hash", r.task_hash)
+    if r.parent_id:
+        head.add_row("parent", r.parent_id)
     head.add_row("status", status_text(r.status))
     if r.error:
         head.add_row("error", Text(r.error, style="red"))

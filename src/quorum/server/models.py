@@ -96,6 +96,11 @@ class TaskDetail(TaskSummary):
 class ExecutionSummary(BaseModel):
     id: str
     task: str
+    task_version: str = Field(default="", description="The version of the task it runs (\"\": not "
+                              "recorded, an execution from before versions were kept).")
+    task_hash: str = Field(default="", description="The content hash of the definition it runs.")
+    parent_id: str | None = Field(default=None, description="The execution that started it as a child "
+                                  "(a task: step); null for a top-level one.")
     status: str
     created_at: float
     updated_at: float
