@@ -14,12 +14,14 @@ from quorum.cli.common import ExitCode, fail, out_console, parse_duration, run_a
 from quorum.cli.options import DbOpt, ExecutionIdArg, JsonOpt, TasksDirOpt
 
 if TYPE_CHECKING:
+    import asyncio
+
     from rich.console import Console
     from rich.table import Table
 
     from quorum.cli.history_view import ExecutionView
     from quorum.config import Config
-    from quorum.history.base import ExecutionRecord
+    from quorum.history.base import ExecutionRecord, HistoryStore
 
 __all__ = ("export", "history", "load_view", "prune", "show")
 
@@ -190,35 +192,71 @@ def show(
 _ENDED = ("completed", "failed", "aborted", "timeout")
 
 
+_POLL_S = 0.2
+"""How often ``--follow`` reads a journal whose store cannot tell it of changes (SQLite, memory)."""
+_FEED_POLL_S = (0.2, 1.0)
+"""With a change feed (PostgreSQL LISTEN/NOTIFY) the feed wakes ``--follow`` as events commit; it still
+reads every second in case a notification was missed (the listening connection lost), and once soon
+after starting, for the events committed while the feed was opening."""
+
+
 async def _follow(cfg: Config, execution_id: str, *, all_events: bool, quiet: bool) -> None:
-    """Tail the journal (``read_journal(after=...)``) until the execution ends. Ctrl-C stops following;
+    """Tail the journal (``read_journal(after=...)``) until the execution ends: woken by the store's
+    :class:`~quorum.history.base.ChangeFeed` when it has one, polling otherwise. Ctrl-C stops following;
     it never touches the execution."""
     import asyncio
 
-    from quorum.cli.history_view import TIMELINE_TYPES
-    from quorum.cli.render import format_event
     from quorum.cli.store import db_exists, find_execution, opened_store
+    from quorum.history.base import ChangeFeed
 
     if not db_exists(cfg):
         fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db_shown} (no history yet)",))
     async with opened_store(cfg) as store:
         record = await find_execution(store, execution_id, where=cfg.db_shown)
-        after = 0
-        while True:
-            for event in await store.read_journal(record.id, after=after):
-                after = event.sequence
-                if quiet or (not all_events and event.type not in TIMELINE_TYPES):
-                    continue
-                line = format_event(event)
-                if line is not None:
-                    sys.stdout.write(line + "\n")
-                    sys.stdout.flush()
-            current = await store.get_execution(record.id)
-            if current is None or (current.status in _ENDED and current.last_sequence <= after):
-                break
-            await asyncio.sleep(0.2)
+        changed = asyncio.Event()
+        if not isinstance(store, ChangeFeed):
+            await _tail(store, record.id, changed, (_POLL_S, _POLL_S), all_events=all_events, quiet=quiet)
+        else:
+            async with asyncio.TaskGroup() as group:
+                watcher = group.create_task(
+                    store.watch(lambda _eid, _seq: changed.set(), execution_id=record.id))
+                try:
+                    await _tail(store, record.id, changed, _FEED_POLL_S, all_events=all_events, quiet=quiet)
+                finally:
+                    watcher.cancel()
     if not quiet:
         sys.stdout.write("\n")
+
+
+async def _tail(store: HistoryStore, execution_id: str, changed: asyncio.Event, polls: tuple[float, float],
+                *, all_events: bool, quiet: bool) -> None:
+    """Print the journal's new events each time ``changed`` is set or a poll is due (``polls``: the
+    first wait, then every next one), until the execution has ended and all its events are printed."""
+    import asyncio
+
+    from quorum.cli.history_view import TIMELINE_TYPES
+    from quorum.cli.render import format_event
+
+    after = 0
+    wait = polls[0]
+    while True:
+        changed.clear()  # before reading: a change committed from here on wakes the next wait
+        for event in await store.read_journal(execution_id, after=after):
+            after = event.sequence
+            if quiet or (not all_events and event.type not in TIMELINE_TYPES):
+                continue
+            line = format_event(event)
+            if line is not None:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+        current = await store.get_execution(execution_id)
+        if current is None or (current.status in _ENDED and current.last_sequence <= after):
+            return
+        try:
+            await asyncio.wait_for(changed.wait(), wait)
+        except TimeoutError:
+            pass
+        wait = polls[1]
 
 
 def _print_view(view: ExecutionView, *, all_events: bool) -> None:
