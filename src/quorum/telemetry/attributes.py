@@ -23,6 +23,7 @@ __all__ = (
     "chat_attributes",
     "model_parts",
     "response_attributes",
+    "response_model",
     "scrub",
     "task_version",
 )
@@ -74,6 +75,18 @@ def agent_attributes(event: Event) -> dict[str, AttributeValue]:
     return out
 
 
+def response_model(response: Mapping[str, Any]) -> str:
+    """``gen_ai.response.model``: the model the provider says answered (``response_model`` of the answer,
+    e.g. a dated snapshot of the model asked for), never merely the one requested. An agent answered in
+    this process (``builtin:``, ``python:``) is its own model; a remote answer that does not report one
+    has none ("")."""
+    reported = response.get("response_model")
+    if isinstance(reported, str) and reported:
+        return model_parts(reported)[1]
+    provider, name = model_parts(response.get("model"))
+    return name if provider in LOCAL_PROVIDERS else ""
+
+
 def response_attributes(response: Mapping[str, Any], *, capture_content: bool) -> dict[str, AttributeValue]:
     """What an ``agent:response`` adds to its ``invoke_agent`` span."""
     provider, name = model_parts(response.get("model"))
@@ -82,7 +95,9 @@ def response_attributes(response: Mapping[str, Any], *, capture_content: bool) -
         out["gen_ai.provider.name"] = provider
     if name:
         out["gen_ai.request.model"] = name
-        out["gen_ai.response.model"] = name
+    answered_by = response_model(response)
+    if answered_by:
+        out["gen_ai.response.model"] = answered_by
     out.update(_usage(response))
     cost = response.get("cost_usd")
     if cost is not None:
@@ -99,7 +114,10 @@ def chat_attributes(response: Mapping[str, Any], *, capture_content: bool) -> di
     """The ``chat`` span of an LLM agent's model call."""
     provider, name = model_parts(response.get("model"))
     out: dict[str, AttributeValue] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
-                                      "gen_ai.request.model": name, "gen_ai.response.model": name}
+                                      "gen_ai.request.model": name}
+    answered_by = response_model(response)
+    if answered_by:
+        out["gen_ai.response.model"] = answered_by
     out.update(_usage(response))
     if capture_content:
         out.update(_content(response))

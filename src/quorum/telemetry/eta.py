@@ -13,6 +13,12 @@ How it is computed (docs/observability.md tells the same):
    in parallel need no model of the graph: the samples already hold how they overlapped.
 3. **Slow phases.** A phase running longer than the 95th percentile of its past durations is slow
    (``phase:slow``, :class:`~quorum.telemetry.tracker.EtaTracker`).
+4. **Work that grows with the inputs.** Each sample also counts the agent calls of each phase, the
+   latency of each call (by agent and by model) and its cost. Where a phase's call count varied across
+   the samples (agents selected from the inputs), a least-squares line ``duration = a + b × calls`` is
+   fitted (:class:`Scale`) and used by :meth:`EtaModel.phase_estimate` for a planned call count (a dry
+   run), when the data supports it: at least 4 samples, 2 distinct counts, ``b >= 0`` and R² >= 0.5;
+   the phase's quantiles otherwise.
 
 No sample, no estimate: :func:`estimate` returns None and the caller says there is no history, instead
 of guessing.
@@ -29,7 +35,10 @@ from typing import Any, Final
 from quorum.events import Event, EventType
 from quorum.history.base import ExecutionRecord, HistoryStore
 
-__all__ = ("Eta", "EtaModel", "Quantiles", "RunTimeline", "estimate", "quantiles", "timeline_of")
+__all__ = (
+    "Eta", "EtaModel", "PhaseEstimate", "Quantiles", "RunTimeline", "Scale", "estimate", "fit_scale",
+    "quantiles", "timeline_of",
+)
 
 _T = EventType
 _START: Final = "<start>"
@@ -70,6 +79,72 @@ def quantiles(values: Iterable[float]) -> Quantiles | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Scale:
+    """``seconds = intercept + per_call × calls``, fitted on ``n`` samples whose call counts ranged over
+    ``calls_min..calls_max``; ``residual`` holds the quantiles of the samples' errors (actual − fitted)."""
+
+    intercept: float
+    per_call: float
+    r2: float
+    n: int
+    calls_min: int
+    calls_max: int
+    residual: Quantiles
+
+    def at(self, calls: int) -> float:
+        return max(0.0, self.intercept + self.per_call * calls)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intercept": self.intercept, "per_call": self.per_call, "r2": self.r2, "n": self.n,
+                "calls_min": self.calls_min, "calls_max": self.calls_max}
+
+
+MIN_SCALE_SAMPLES: Final = 4
+MIN_R2: Final = 0.5
+
+
+def fit_scale(points: Sequence[tuple[int, float]]) -> Scale | None:
+    """The least-squares line through ``(calls, seconds)`` points, or None where the data does not
+    support one (fewer than 4 points, a single call count, a negative slope, R² below 0.5)."""
+    if len(points) < MIN_SCALE_SAMPLES or len({c for c, _ in points}) < 2:
+        return None
+    n = len(points)
+    mean_x = sum(c for c, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((c - mean_x) ** 2 for c, _ in points)
+    sxy = sum((c - mean_x) * (y - mean_y) for c, y in points)
+    syy = sum((y - mean_y) ** 2 for _, y in points)
+    slope = sxy / sxx
+    intercept = mean_y - slope * mean_x
+    if slope < 0:
+        return None
+    residuals = [y - (intercept + slope * c) for c, y in points]
+    r2 = 1.0 if syy == 0 else 1.0 - sum(r * r for r in residuals) / syy
+    if r2 < MIN_R2:
+        return None
+    q = quantiles(residuals)
+    assert q is not None
+    return Scale(intercept=intercept, per_call=slope, r2=r2, n=n, calls_min=min(c for c, _ in points),
+                 calls_max=max(c for c, _ in points), residual=q)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseEstimate:
+    """How long one phase should take: ``p50`` expected, ``p95`` the high end; ``basis`` says from what:
+    ``"history"`` (its past durations), ``"history-scaled"`` (the :class:`Scale` at ``calls``)."""
+
+    p50: float
+    p95: float
+    basis: str
+    n: int
+    calls: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"p50_s": self.p50, "p95_s": self.p95, "basis": self.basis, "samples": self.n,
+                "calls": self.calls}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunTimeline:
     """One execution's timing, from its journal (seconds since the epoch)."""
 
@@ -82,6 +157,14 @@ class RunTimeline:
     """phase -> when it started, for phases started and not settled."""
     last_boundary: str = _START
     last_boundary_at: float = 0.0
+    phase_calls: Mapping[str, int] = field(default_factory=dict)
+    """phase -> agent calls started in it (every attempt)."""
+    phase_cost: Mapping[str, float] = field(default_factory=dict)
+    """phase -> USD its answers cost (answers without a cost count 0)."""
+    call_latencies: tuple[tuple[str, str, float], ...] = ()
+    """(agent, model, seconds) of each answered call that was not served from a cache."""
+    call_costs: tuple[tuple[str, float], ...] = ()
+    """(agent, USD) of each answer that carried a cost."""
 
     @property
     def total(self) -> float | None:
@@ -95,6 +178,10 @@ def timeline_of(events: Iterable[Event], *, until_sequence: int | None = None) -
     first_start: dict[str, float] = {}
     settled: dict[str, float] = {}
     durations: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    cost: dict[str, float] = {}
+    latencies: list[tuple[str, str, float]] = []
+    costs: list[tuple[str, float]] = []
     last, last_at = _START, 0.0
     for event in events:
         if until_sequence is not None and event.sequence > until_sequence:
@@ -110,13 +197,37 @@ def timeline_of(events: Iterable[Event], *, until_sequence: int | None = None) -
             if kind == _T.PHASE_COMPLETE and event.phase in first_start:
                 durations[event.phase] = event.timestamp - first_start[event.phase]
             last, last_at = event.phase, event.timestamp
+        elif kind == _T.AGENT_START and event.phase is not None:
+            calls[event.phase] = calls.get(event.phase, 0) + 1
+        elif kind == _T.AGENT_RESPONSE and event.phase is not None:
+            _answered(event, cost, latencies, costs)
         elif kind in (_T.EXECUTION_COMPLETE, _T.EXECUTION_ERROR, _T.EXECUTION_TIMEOUT, _T.EXECUTION_ABORTED):
             ended = event.timestamp
     if started is None:
         return None
     running = {p: t for p, t in first_start.items() if p not in settled}
     return RunTimeline(started=started, ended=ended, settled=settled, phase_durations=durations,
-                       running=running, last_boundary=last, last_boundary_at=last_at or started)
+                       running=running, last_boundary=last, last_boundary_at=last_at or started,
+                       phase_calls=calls, phase_cost=cost, call_latencies=tuple(latencies),
+                       call_costs=tuple(costs))
+
+
+def _answered(event: Event, cost: dict[str, float], latencies: list[tuple[str, str, float]],
+              costs: list[tuple[str, float]]) -> None:
+    """An ``agent:response``: its cost to its phase and agent, its latency (unless cached or failed)."""
+    assert event.phase is not None
+    response = event.data.get("response")
+    if not isinstance(response, Mapping):
+        return
+    agent = str(event.agent or response.get("agent_id") or "")
+    spent = response.get("cost_usd")
+    if isinstance(spent, int | float) and not isinstance(spent, bool):
+        cost[event.phase] = cost.get(event.phase, 0.0) + float(spent)
+        costs.append((agent, float(spent)))
+    if response.get("cached") or response.get("error") or event.error:
+        return
+    seconds = event.duration_ms if event.duration_ms is not None else response.get("latency_ms") or 0.0
+    latencies.append((agent, str(response.get("model") or ""), float(seconds) / 1000.0))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,6 +290,18 @@ class EtaModel:
     remaining_after: Mapping[str, Quantiles] = field(default_factory=dict)
     phase_durations: Mapping[str, Quantiles] = field(default_factory=dict)
     total: Quantiles | None = None
+    phase_calls: Mapping[str, Quantiles] = field(default_factory=dict)
+    """Agent calls per phase (counts, not seconds)."""
+    phase_cost: Mapping[str, Quantiles] = field(default_factory=dict)
+    """USD per phase (not seconds)."""
+    phase_scale: Mapping[str, Scale] = field(default_factory=dict)
+    """Duration against call count, for the phases whose data supports a line (module, point 4)."""
+    agent_latency: Mapping[str, Quantiles] = field(default_factory=dict)
+    """Seconds per call, by agent id."""
+    model_latency: Mapping[str, Quantiles] = field(default_factory=dict)
+    """Seconds per call, by model string (``builtin:...``, ``openai:...``)."""
+    cost_per_call: Mapping[str, Quantiles] = field(default_factory=dict)
+    """USD per answered call, by agent id."""
 
     @classmethod
     def learn(cls, task: str, task_hash: str, timelines: Sequence[RunTimeline]) -> EtaModel:
@@ -186,6 +309,11 @@ class EtaModel:
         done = [t for t in timelines if t.ended is not None]
         remaining: dict[str, list[float]] = {}
         durations: dict[str, list[float]] = {}
+        calls: dict[str, list[float]] = {}
+        cost: dict[str, list[float]] = {}
+        points: dict[str, list[tuple[int, float]]] = {}
+        by_agent: dict[str, list[float]] = {}
+        by_model: dict[str, list[float]] = {}
         for t in done:
             assert t.ended is not None
             remaining.setdefault(_START, []).append(t.ended - t.started)
@@ -193,10 +321,39 @@ class EtaModel:
                 remaining.setdefault(phase, []).append(max(0.0, t.ended - at))
             for phase, seconds in t.phase_durations.items():
                 durations.setdefault(phase, []).append(seconds)
+                count = t.phase_calls.get(phase, 0)
+                calls.setdefault(phase, []).append(float(count))
+                cost.setdefault(phase, []).append(t.phase_cost.get(phase, 0.0))
+                points.setdefault(phase, []).append((count, seconds))
+            for agent, model, seconds in t.call_latencies:
+                by_agent.setdefault(agent, []).append(seconds)
+                if model:
+                    by_model.setdefault(model, []).append(seconds)
+        per_call: dict[str, list[float]] = {}
+        for t in done:
+            for agent, spent in t.call_costs:
+                per_call.setdefault(agent, []).append(spent)
         return cls(task=task, task_hash=task_hash, basis=len(done),
-                   remaining_after={k: q for k, v in remaining.items() if (q := quantiles(v)) is not None},
-                   phase_durations={k: q for k, v in durations.items() if (q := quantiles(v)) is not None},
-                   total=quantiles(t.ended - t.started for t in done if t.ended is not None))
+                   remaining_after=_quantiles_of(remaining), phase_durations=_quantiles_of(durations),
+                   total=quantiles(t.ended - t.started for t in done if t.ended is not None),
+                   phase_calls=_quantiles_of(calls), phase_cost=_quantiles_of(cost),
+                   phase_scale={k: f for k, v in points.items() if (f := fit_scale(v)) is not None},
+                   agent_latency=_quantiles_of(by_agent), model_latency=_quantiles_of(by_model),
+                   cost_per_call=_quantiles_of(per_call))
+
+    def phase_estimate(self, phase: str, calls: int | None = None) -> PhaseEstimate | None:
+        """How long ``phase`` should take with ``calls`` agent calls (None: as in the samples): the
+        fitted line where there is one and ``calls`` is known, its past quantiles otherwise; None when
+        the samples never completed it."""
+        q = self.phase_durations.get(phase)
+        if q is None:
+            return None
+        scale = self.phase_scale.get(phase)
+        if scale is not None and calls is not None:
+            p50 = scale.at(calls)
+            spread = max(0.0, scale.residual.p95 - scale.residual.p50)
+            return PhaseEstimate(p50=p50, p95=p50 + spread, basis="history-scaled", n=scale.n, calls=calls)
+        return PhaseEstimate(p50=q.p50, p95=q.p95, basis="history", n=q.n, calls=calls)
 
     @classmethod
     async def from_history(cls, store: HistoryStore, task: str, task_hash: str, *,
@@ -235,6 +392,10 @@ class EtaModel:
                    elapsed_s=max(0.0, now - timeline.started), remaining=left, finish_at=at + left.p50,
                    finish_low_at=at + left.p10, finish_high_at=at + left.p90, finish_p95_at=at + left.p95,
                    total=self.total, slow_phases=self.slow_phases(timeline, now))
+
+
+def _quantiles_of(samples: Mapping[str, list[float]]) -> dict[str, Quantiles]:
+    return {k: q for k, v in samples.items() if (q := quantiles(v)) is not None}
 
 
 _cache: dict[tuple[int, str, str], tuple[str, HistoryStore, EtaModel]] = {}
