@@ -27,6 +27,9 @@ agent:start            step, agent; data: call_key, round, attempt
 agent:response         step, agent, duration_ms, error; data: call_key, round, attempt, response (dict)
 agent:error            step, agent, duration_ms, error; data: call_key, round, attempt, error_type
 checkpoint:created     phase; data: checkpoint_id, label, phase, snapshot (when recorded)
+child:started          phase, step; data: child_id, task, version, index, attached (a ``task:`` step started,
+                       or after a recovery re-attached to, the child execution ``child_id``)
+child:ended            phase, step, duration_ms, error; data: child_id, task, index, status, verdict
 =====================  ============================================================================
 """
 
@@ -83,6 +86,8 @@ class EventType(StrEnum):
     CHECKPOINT_CREATED = "checkpoint:created"
     APPROVAL_REQUESTED = "approval:requested"
     APPROVAL_DECIDED = "approval:decided"
+    CHILD_STARTED = "child:started"
+    CHILD_ENDED = "child:ended"
 
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(EventType)

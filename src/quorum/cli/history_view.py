@@ -2,7 +2,10 @@
 
 ``quorum show`` and ``quorum export`` read an execution from another process's history, so they cannot
 ask the executor: they fold the journal (one pass, in sequence order) into :class:`PhaseRow`\\ s, taking
-each phase's outputs from its ``phase:complete`` event, or from the latest checkpoint's snapshot.
+each phase's outputs from its ``phase:complete`` event, or from the latest checkpoint's snapshot. The
+child executions its ``task:`` steps started are in ``children`` (from its ``child:*`` events; a caller
+with the store can put the whole tree there instead: :func:`quorum.engine.tree.execution_tree`), drawn
+by :func:`children_lines`.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from quorum.definition.model import thaw
+from quorum.engine.tree import ExecutionNode, children_from_journal, tree_lines
 from quorum.events import Event, EventType
 from quorum.history.base import ExecutionRecord
 
 if TYPE_CHECKING:
     from quorum.telemetry.eta import Eta
 
-__all__ = ("TIMELINE_TYPES", "ExecutionView", "PhaseRow", "build_view", "input_for_display", "series_summary")
+__all__ = (
+    "TIMELINE_TYPES", "ExecutionView", "PhaseRow", "build_view", "children_lines", "input_for_display",
+    "series_summary",
+)
 
 _T = EventType
 
@@ -27,6 +34,7 @@ TIMELINE_TYPES = frozenset(
         _T.EXECUTION_START, _T.EXECUTION_COMPLETE, _T.EXECUTION_ERROR, _T.EXECUTION_TIMEOUT,
         _T.EXECUTION_PAUSED, _T.EXECUTION_RESUMED, _T.EXECUTION_ABORTED, _T.PHASE_START,
         _T.PHASE_COMPLETE, _T.PHASE_FAILED, _T.PHASE_RETRY, _T.PHASE_SKIPPED, _T.CHECKPOINT_CREATED,
+        _T.CHILD_STARTED, _T.CHILD_ENDED,
     }
 )  # fmt: skip
 """The events ``quorum show`` lists by default (``--events`` lists every one)."""
@@ -69,6 +77,8 @@ class ExecutionView:
     """When a running execution is expected to finish (``quorum show``; None when it has ended)."""
     eta_note: str | None = None
     """Why a running execution has no ETA (no history of its task version yet)."""
+    children: tuple[ExecutionNode, ...] = ()
+    """The child executions of its ``task:`` steps (and theirs, when read with the store)."""
 
     def to_dict(self, *, all_events: bool = False) -> dict[str, Any]:
         r = self.record
@@ -88,6 +98,7 @@ class ExecutionView:
             "task_hash": r.task_hash,
             "phases": {name: row.to_dict() for name, row in self.phases.items()},
             "events": [e.to_dict() for e in self.events if all_events or e.type in TIMELINE_TYPES],
+            "children": [c.to_dict() for c in self.children],
             **({"eta": self.eta.to_dict()} if self.eta is not None else {}),
             **({"eta_note": self.eta_note} if self.eta_note is not None else {}),
         }
@@ -109,7 +120,18 @@ def build_view(record: ExecutionRecord, events: Sequence[Event], *, checkpoint: 
         for row in rows.values():
             if row.status in ("running", "retrying"):
                 row.status = "cancelled"
-    return ExecutionView(record=record, phases=rows, events=tuple(events))
+    return ExecutionView(record=record, phases=rows, events=tuple(events),
+                         children=tuple(children_from_journal(events)))
+
+
+def children_lines(view: ExecutionView) -> list[str]:
+    """The tree of executions under this one, one a line (empty when its steps started none)."""
+    if not view.children:
+        return []
+    r = view.record
+    root = ExecutionNode(id=r.id, task=r.task, status=r.status, version=r.task_version,
+                         children=view.children)
+    return tree_lines(root)
 
 
 def _fold(row: PhaseRow, event: Event) -> None:

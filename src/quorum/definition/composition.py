@@ -26,9 +26,13 @@ from quorum.definition.suggest import did_you_mean
 from quorum.definition.versions import Selector, VersionSyntaxError, parse_selector
 from quorum.errors import DefinitionError, Problem
 
-__all__ = ("TASK_STEP", "TaskCall", "check_task_calls", "parse_task_call", "task_calls", "tokens")
+__all__ = (
+    "ALLOCATE_STEP", "TASK_STEP", "TaskCall", "check_task_calls", "parse_task_call", "task_calls", "tokens",
+)
 
 TASK_STEP = "task"
+ALLOCATE_STEP = "allocate"
+"""The engine's step that splits a budget over the verdicts of child executions (portfolio-review)."""
 MAX_CALL_DEPTH = 16
 
 

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Collection
 from typing import Any
 
-from quorum.definition.composition import TASK_STEP, call_parameters, parse_task_call
+from quorum.definition.composition import ALLOCATE_STEP, TASK_STEP, call_parameters, parse_task_call
 from quorum.definition.durations import DurationError, parse_time_string
 from quorum.definition.lookalike import suspicious_characters
 from quorum.definition.markdown import Item
@@ -192,6 +192,8 @@ def parse_step(ctx: StepContext, item: Item, index: int) -> Step | None:
         return _approval(ctx, rest, base)
     if kind == TASK_STEP and kind not in ctx.step_types:
         return _task_call(ctx, rest, base)
+    if kind == ALLOCATE_STEP and kind not in ctx.step_types:
+        return _allocate(ctx, rest, base)
     near = _near_builtin(kind)
     if near is not None and kind not in ctx.step_types:
         ctx.report.error(
@@ -393,6 +395,42 @@ def _approval(ctx: StepContext, rest: str, base: dict[str, Any]) -> Step | None:
         return None
     params["default"] = default
     return Step(kind=StepKind.APPROVAL, text=question, parameters=frozen_mapping(params), **base)
+
+
+def _allocate(ctx: StepContext, rest: str, base: dict[str, Any]) -> Step | None:
+    """``allocate: from=<expression> budget=<expression> [maxWeight=<fraction or expression>]`` (the engine's
+    :mod:`quorum.engine.allocation`: a budget split over child executions' verdicts)."""
+    line = base["line"]
+    hint = "write allocate: from=<list of children> budget=<amount> [maxWeight=0.4]"
+    try:
+        params = _parameters(shlex.split(rest))
+    except ValueError as exc:
+        ctx.report.error(f"phase {ctx.phase!r}: allocate step: {exc}", line, hint)
+        return None
+    if params is None or not params.get("from") or not params.get("budget"):
+        ctx.report.error(f"phase {ctx.phase!r}: allocate step needs from=... and budget=...", line, hint)
+        return None
+    unknown = sorted(set(params) - {"from", "budget", "maxWeight"})
+    if unknown:
+        ctx.report.error(f"phase {ctx.phase!r}: allocate step: unknown option {', '.join(unknown)}",
+                         line, hint)
+        return None
+    weight = params.get("maxWeight", 1.0)
+    for key in ("from", "budget", "maxWeight"):
+        if key in params and isinstance(params[key], str):
+            problem = ctx.engine.check_expression(params[key])
+            if problem:
+                ctx.report.error(f"phase {ctx.phase!r}: allocate {key}= does not compile: {problem}",
+                                 line, hint)
+                return None
+    if not isinstance(weight, str) and (isinstance(weight, bool) or not isinstance(weight, int | float)
+                                        or not 0 < weight <= 1):
+        ctx.report.error(
+            f"phase {ctx.phase!r}: allocate maxWeight must be a fraction in (0, 1], not {weight!r}",
+            line, hint)
+        return None
+    return Step(kind=StepKind.CUSTOM, type=ALLOCATE_STEP, text=rest, parameters=frozen_mapping(params),
+                **base)
 
 
 def _task_call(ctx: StepContext, rest: str, base: dict[str, Any]) -> Step | None:

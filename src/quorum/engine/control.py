@@ -41,7 +41,8 @@ INTERRUPTIBLE: Final[Mapping[Interrupt, frozenset[ExecutionStatus]]] = {
 class ExecutionControl:
     __slots__ = (
         "_backlog", "_cancel_drive", "_clocks", "_ctx", "_deadline", "_deferred_pause", "_emitter", "_log",
-        "_remaining_s", "_resumed", "_waiting_for", "finished", "interrupted", "store_error", "time_limit_s"
+        "_remaining_s", "_resumed", "_waiting_for", "finished", "interrupted", "on_change", "store_error",
+        "time_limit_s"
     )
 
     def __init__(
@@ -73,6 +74,9 @@ class ExecutionControl:
         """Each running phase clock -> the time it had left when the execution paused (None: running)."""
         self._waiting_for: set[str] | None = None
         """The approval gates a step waits at (None: none, the usual case)."""
+        self.on_change: Callable[[str, str], object] | None = None
+        """Told ``("pause", reason)`` / ``("resume", "")`` after the execution paused or resumed: the
+        live execution passes it on to its child executions (:class:`~quorum.engine.links.ChildLinks`)."""
 
     # --- the gate -------------------------------------------------------------------------------------
     async def boundary(self) -> None:
@@ -134,6 +138,8 @@ class ExecutionControl:
             self._stop_clocks()
         self._emitter.emit(EventType.EXECUTION_PAUSED, data={"reason": reason})
         self._log.info("execution %s paused: %s", ctx.id, reason)
+        if self.on_change is not None:
+            self.on_change("pause", reason)
 
     def resume(self) -> None:
         ctx = self._ctx
@@ -151,6 +157,8 @@ class ExecutionControl:
         self._emitter.emit(EventType.EXECUTION_RESUMED,
                            data={"paused_ms": paused_s * 1000.0, "status": ctx.status.value})
         self._log.info("execution %s resumed", ctx.id)
+        if self.on_change is not None:
+            self.on_change("resume", "")
 
     # --- waiting for approval -------------------------------------------------------------------------
     def wait_started(self, gate_id: str) -> None:

@@ -25,14 +25,19 @@ from typing import TYPE_CHECKING, Any
 
 from quorum.agents.choices import AgentChoices
 from quorum.agents.protocol import AgentDirectory
+from quorum.definition.composition import ALLOCATE_STEP, TASK_STEP
 from quorum.definition.model import Task
+from quorum.engine.allocation import allocate_step
 from quorum.engine.approvals import APPROVE, Decision, Gate, open_gates
 from quorum.engine.bus import EventBus, Handler
+from quorum.engine.children import TaskStep
 from quorum.engine.context import ExecutionContext, new_execution_id
 from quorum.engine.handle import ActiveExecution, ExecutionHandle
+from quorum.engine.links import ChildLinks
 from quorum.engine.live import LiveExecution, RunEnvironment, TakeOver
 from quorum.engine.log import EngineLogger
 from quorum.engine.options import UNSET, Ceilings, RunOptions, Unset
+from quorum.engine.ports import Emitter
 from quorum.engine.preflight import check_before_run
 from quorum.engine.recorder import Backlog
 from quorum.engine.records import RECORD_KEEPS_TASK, StartRecords, record_of, survives_crash
@@ -132,6 +137,10 @@ class TaskExecutor:
         self._log = EngineLogger(logger)
         self._bus = EventBus(on_handler_error=self._handler_failed)
         self._registry = StepRegistry()
+        self._children = ChildLinks()
+        # ``task:`` steps run child executions through this executor; ``allocate:`` splits a budget.
+        self._registry.install(TASK_STEP, TaskStep(self, poll_s=control_poll_s))
+        self._registry.install(ALLOCATE_STEP, allocate_step)
         self._live: dict[ExecutionId, LiveExecution] = {}
         self._scope = ExecutorScope()
         # Finished executions of this process, newest first (their contexts: results and forks).
@@ -141,6 +150,7 @@ class TaskExecutor:
         self._owner: str | None = None
         self._records = StartRecords()
         self._env: RunEnvironment | None = None
+        self._child_env: RunEnvironment | None = None
 
     # --- collaborators --------------------------------------------------------------------------------
     @property
@@ -230,10 +240,12 @@ class TaskExecutor:
         return check_before_run(task, input, self.agent_manager, self._registry)
 
     async def _launch(
-        self, ctx: ExecutionContext, *, lease: Lease | None = None, take_over: TakeOver | None = None
+        self, ctx: ExecutionContext, *, lease: Lease | None = None, take_over: TakeOver | None = None,
+        child: bool = False,
     ) -> ExecutionHandle:
         """Run ``ctx`` here: a new execution (recorded first, when there is a store), or one taken over
-        (with the lease already held)."""
+        (with the lease already held). A ``child`` (of a ``task:`` step) is not counted by
+        ``max_concurrent_executions``: its parent holds a slot already, and waits for it."""
         if ctx.id in self._live:
             raise ValueError(f"execution {ctx.id} is already running")
         store = self.history_store
@@ -245,7 +257,7 @@ class TaskExecutor:
             lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.options.lease_ttl_s)
             if lease is None:
                 raise ResumeRefusedError(f"execution {ctx.id} is owned by another process")
-        env = self._environment()
+        env = self._environment(child=child)
         live = LiveExecution(ctx, env, self.options.for_task(ctx.task),
                              start_data=self._records.start_data(ctx, recorded=store is not None),
                              lease=lease, take_over=take_over, on_finished=self._finished)
@@ -253,8 +265,9 @@ class TaskExecutor:
         await self._scope.start(self._run(live), name=f"quorum-execution-{ctx.id}")
         return ExecutionHandle(live)
 
-    def _environment(self) -> RunEnvironment:
-        """What every execution runs with (made again only when the store or the agents change)."""
+    def _environment(self, *, child: bool = False) -> RunEnvironment:
+        """What every execution runs with (made again only when the store or the agents change); a
+        child's is the same less the admission."""
         store, directory = self.history_store, self.agent_manager
         env = self._env
         if env is None or env.store is not store or env.directory is not directory:
@@ -262,8 +275,49 @@ class TaskExecutor:
                 bus=self._bus, log=self._log, directory=directory, registry=self._registry, store=store,
                 backlog=self._backlog, admission=self._admission,
                 durable_start=store is not None and not RECORD_KEEPS_TASK and survives_crash(store),
+                children=self._children,
             )
-        return env
+            self._child_env = None
+        if not child or env.admission is None:
+            return env
+        if self._child_env is None:
+            self._child_env = dataclasses.replace(env, admission=None)
+        return self._child_env
+
+    # --- child executions (``task:`` steps, quorum.engine.children) -----------------------------------
+    @property
+    def child_links(self) -> ChildLinks:
+        return self._children
+
+    def live_execution(self, execution_id: str) -> LiveExecution | None:
+        """The execution of that id driven by this executor now, if any."""
+        return self._live.get(ExecutionId(execution_id))
+
+    def emitter_of(self, execution_id: str) -> Emitter | None:
+        live = self._live.get(ExecutionId(execution_id))
+        return None if live is None else live.emitter
+
+    def children_limit(self, task: Task) -> int | None:
+        """How many children of one ``task:`` step of a parallel phase run at once (the task's
+        ``maxConcurrentAgents`` under the executor's ceiling; None: all)."""
+        return self.options.for_task(task).max_concurrent_agents
+
+    async def start_child(self, task: Task, input: Mapping[str, Any], *, execution_id: str,
+                          parent_id: str) -> ExecutionHandle:
+        """Check and start a child execution under the id its parent's step chose."""
+        checked = self.check(task, input)
+        ctx = ExecutionContext(task, checked, execution_id=execution_id, parent_id=parent_id)
+        return await self._launch(ctx, child=True)
+
+    async def resume_child(self, execution_id: str, *, keep_paused: bool) -> ExecutionHandle:
+        """Take a child over from the history (its parent was taken over: the child's process is gone)."""
+        if self.history_store is None:
+            raise ExecutionNotFoundError(execution_id)
+        plan = await plan_resume(self.history_store, execution_id, owner=self.owner,
+                                 lease_ttl_s=self.options.lease_ttl_s, load_task=self.load_task,
+                                 keep_paused=keep_paused)
+        await self._record_new_choices(plan)
+        return await self._launch(plan.ctx, lease=plan.lease, take_over=plan.take_over, child=True)
 
     async def _run(self, live: LiveExecution) -> None:
         try:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quorum.agents.protocol import AgentDirectory
+from quorum.definition.composition import TASK_STEP
+from quorum.definition.model import Task
 from quorum.engine.approvals import Approvals, Decision
 from quorum.engine.attempt import AttemptRunner
 from quorum.engine.bus import EventBus, Subscription
@@ -35,6 +37,7 @@ from quorum.engine.calls import AgentCaller
 from quorum.engine.context import ExecutionContext
 from quorum.engine.control import ExecutionControl
 from quorum.engine.emitter import EventEmitter
+from quorum.engine.links import ChildLinks
 from quorum.engine.log import EngineLogger
 from quorum.engine.options import RunOptions
 from quorum.engine.phase import AttemptFactory, PhaseRunner
@@ -78,6 +81,9 @@ class RunEnvironment:
     durable_start: bool = False
     """Wait for the start event to be written before any phase runs (it carries the definition a
     resume needs, and the store outlives this process)."""
+    children: ChildLinks | None = None
+    """The child executions (``task:`` steps) running here, by parent: a pause or resume of an
+    execution is passed on to its children."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +141,8 @@ class LiveExecution:
             ctx, self.emitter, env.log, time_limit_s=options.time_limit_s, used_s=self._take_over.used_s,
             backlog=env.backlog if recording else None,
         )
+        if env.children is not None and _calls_tasks(ctx.task):
+            self.control.on_change = functools.partial(env.children.tell, ctx.id)
         self.recorder = (
             Recorder(store, on_failure=self.control.store_failed, backlog=env.backlog)
             if store is not None else None
@@ -410,6 +418,11 @@ class _HandlerTasks:
         _, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in late:
             task.cancel()
+
+
+def _calls_tasks(task: Task) -> bool:
+    """Whether the task has a ``task:`` step (only such an execution can have children)."""
+    return any(step.type == TASK_STEP for phase in task.phases for step in phase.steps)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

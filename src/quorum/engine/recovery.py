@@ -407,7 +407,9 @@ async def recover(
     Paused executions are parked, not lost: they wait for an explicit ``resume_execution(id)`` and are
     left alone; so are executions waiting for approval, until a gate's deadline has passed (then its
     default is applied and the execution goes on). One that reaches a new wait is detached again.
-    Pause and abort requests made before the crash are picked up. With ``wait`` it returns
+    A child execution (of a ``task:`` step) whose parent is recovered too is left to its parent's
+    step, which re-attaches to it. Pause and abort requests made before the crash are picked up.
+    With ``wait`` it returns
     when every recovered execution has ended or has paused; one that pauses (a pending pause request)
     is detached, so it stays paused for a later ``resume`` instead of holding this call forever.
 
@@ -415,8 +417,16 @@ async def recover(
     (:class:`UnresumableError`: its task file changed, its journal is incomplete) is marked failed with
     the reason, through the journal like any outcome; each refusal is told to ``on_refused``."""
     handles: list[ExecutionHandle] = []
-    for record in await store.list_orphans():
+    orphans = await store.list_orphans()
+    taken = {r.id for r in orphans if only is None or r.id in only}
+    for record in orphans:
         if only is not None and record.id not in only:
+            continue
+        if record.parent_id is not None and record.parent_id in taken:
+            # A child execution (task: step) is its parent's to drive: the parent's step, taken over
+            # with it, re-attaches to it (resuming it from its journal), so it is not driven twice.
+            log.info("execution %s is a child of %s, whose task: step takes it over", record.id,
+                     record.parent_id)
             continue
         if record.status == ExecutionStatus.PAUSED:
             log.info("execution %s is paused; `quorum resume %s` continues it", record.id, record.id)

@@ -8,6 +8,10 @@ providers do (``quorum.providers``)::
     [project.entry-points."quorum.aggregators"]
     median = "my_package.aggregate:median"        # used by '- aggregate: median' steps
 
+The engine installs its own strategies too (:meth:`StepRegistry.install`): ``task`` (a child
+execution, :mod:`quorum.engine.children`) and ``allocate`` (:mod:`quorum.engine.allocation`). One
+registered under the same name wins over them.
+
 They are looked up lazily, by name, the first time a task uses that name (nothing is imported for
 tasks that do not); a registered one wins over an installed one. An entry point that fails to import,
 or names something that is not callable, is a ``ConfigurationError`` naming the entry point.
@@ -51,6 +55,8 @@ def _installed(group: str, name: str, what: str) -> Any | None:
 class StepRegistry:
     def __init__(self) -> None:
         self.strategies: dict[str, StepStrategy] = {}
+        self.engine_strategies: dict[str, StepStrategy] = {}
+        """The engine's own step types (``task``, ``allocate``): used unless one is registered."""
         self.aggregators: dict[str, Aggregator] = dict(BUILTIN_AGGREGATORS)
         # Entry points looked up already (None: no package provides the name), so each is looked up once.
         self._installed_strategies: dict[str, StepStrategy | None] = {}
@@ -63,6 +69,12 @@ class StepRegistry:
             raise TypeError("a step strategy must be callable: handler(step, phase, context)")
         self.strategies[step_type] = handler
 
+    def install(self, step_type: str, handler: StepStrategy) -> None:
+        """An engine-provided strategy (the executor's ``task`` steps): a registered one wins."""
+        if step_type in _BUILTIN_STEPS:
+            raise ValueError(f"{step_type!r} is a built-in step type")
+        self.engine_strategies[step_type] = handler
+
     def register_aggregator(self, name: str, aggregator: Aggregator) -> None:
         if not callable(aggregator):
             raise TypeError("an aggregator must be callable: aggregator(answers, parameters)")
@@ -71,6 +83,9 @@ class StepRegistry:
     def strategy(self, step_type: str) -> StepStrategy | None:
         found = self.strategies.get(step_type)
         if found is not None or step_type in _BUILTIN_STEPS:
+            return found
+        found = self.engine_strategies.get(step_type)
+        if found is not None:
             return found
         if step_type not in self._installed_strategies:
             loaded = _installed(STEP_STRATEGY_GROUP, step_type, "step strategy")
