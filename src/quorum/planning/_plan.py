@@ -1,0 +1,242 @@
+"""``dry_run(executor, task, input) -> DryRunPlan``: what an execution will do, take and cost, before it
+spends anything.
+
+The input is checked exactly as :meth:`TaskExecutor.start` checks it (the same errors); then the
+phases are decided from the inputs (:mod:`quorum.planning._static`), and each phase that runs gets a
+duration and a cost with their basis (:mod:`quorum.planning._estimate`), from the history of the same
+task version where it has one. No agent is called and nothing is written to the history.
+
+The wall time is the critical path of the phases' expected durations (a phase that will not run weighs
+nothing) plus what the history shows outside the phases (start, checkpoints, the verdict); its p95
+keeps the history's ratio of p95 to p50. Without history it is an upper bound, from the timeouts,
+capped by the task's time limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from quorum.definition.model import Task, thaw
+from quorum.graph import PhaseGraph
+from quorum.ids import AgentId, PhaseName
+from quorum.planning._estimate import AgentFacts, Estimate, agent_facts, phase_cost, phase_duration, weakest
+from quorum.planning._static import Fate, StaticPhase, decide
+from quorum.telemetry.eta import EtaModel
+
+if TYPE_CHECKING:
+    from quorum.agents.prices import PriceTable
+    from quorum.engine.executor import TaskExecutor
+    from quorum.history.base import HistoryStore
+    from quorum.steps.registry import StepRegistry
+
+__all__ = ("DryRunParts", "DryRunPlan", "PhasePlan", "dry_run")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DryRunParts:
+    """What a dry run needs when there is no :class:`~quorum.engine.executor.TaskExecutor` at hand."""
+
+    directory: Any
+    """An :class:`~quorum.agents.protocol.AgentDirectory` (an AgentManager knows models and timeouts)."""
+    store: HistoryStore | None = None
+    registry: StepRegistry | None = None
+    agent_timeout_s: float | None = None
+    time_limit_s: float | None = 300.0
+    max_concurrent_phases: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhasePlan:
+    name: PhaseName
+    fate: Fate
+    reason: str | None
+    depends_on: tuple[PhaseName, ...]
+    parallel: bool
+    rounds: int
+    max_attempts: int
+    agents: tuple[AgentId, ...]
+    agents_known: bool
+    calls: int
+    child_tasks: int
+    approvals: int
+    duration: Estimate
+    cost: Estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "fate": self.fate, "reason": self.reason,
+                "depends_on": list(self.depends_on), "parallel": self.parallel, "rounds": self.rounds,
+                "max_attempts": self.max_attempts,
+                "agents": list(self.agents), "agents_known": self.agents_known, "calls": self.calls,
+                "child_tasks": self.child_tasks, "approvals": self.approvals,
+                "duration_s": self.duration.to_dict(), "cost_usd": self.cost.to_dict()}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DryRunPlan:
+    """What an execution of ``task`` with ``input`` will do (see the module)."""
+
+    task: str
+    version: str
+    task_hash: str
+    input: Mapping[str, Any]
+    phases: tuple[PhasePlan, ...]
+    critical_path: tuple[PhaseName, ...]
+    calls: int
+    calls_known: bool
+    wall: Estimate
+    cost: Estimate
+    history: int
+    """Completed executions of this task version the estimates learned from (0: none)."""
+    time_limit_s: float | None
+    budget: Mapping[str, float] = field(default_factory=dict)
+    agents: tuple[AgentFacts, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def phase(self, name: str) -> PhasePlan:
+        for planned in self.phases:
+            if planned.name == name:
+                return planned
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dry_run": True, "task": self.task, "version": self.version, "task_hash": self.task_hash,
+                "input": thaw(self.input), "phases": [p.to_dict() for p in self.phases],
+                "critical_path": list(self.critical_path), "calls": self.calls,
+                "calls_known": self.calls_known, "wall_s": self.wall.to_dict(),
+                "cost_usd": self.cost.to_dict(),
+                "history": self.history, "time_limit_s": self.time_limit_s, "budget": dict(self.budget),
+                "agents": [a.to_dict() for a in self.agents], "notes": list(self.notes)}
+
+
+def _parts(source: TaskExecutor | DryRunParts, task: Task) -> DryRunParts:
+    if isinstance(source, DryRunParts):
+        return source
+    options = source.options.for_task(task)
+    return DryRunParts(directory=source.agent_manager, store=source.history_store,
+                       registry=getattr(source, "_registry", None),  # the executor's own strategies
+                       agent_timeout_s=options.agent_timeout_s, time_limit_s=options.time_limit_s,
+                       max_concurrent_phases=options.max_concurrent_phases)
+
+
+def _check(source: TaskExecutor | DryRunParts, parts: DryRunParts, task: Task,
+           input: Mapping[str, Any]) -> dict[str, Any]:
+    """The input coerced, or the errors a real start raises."""
+    if not isinstance(source, DryRunParts):
+        return source.check(task, input)
+    from quorum.engine.preflight import check_before_run
+    from quorum.steps.registry import StepRegistry
+
+    return check_before_run(task, input, parts.directory, parts.registry or StepRegistry())
+
+
+async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
+                  input: Mapping[str, Any] | None = None, *, prices: PriceTable | None = None) -> DryRunPlan:
+    """The plan of an execution of ``task`` with ``input`` (see the module); raises what a real start
+    raises for a bad input or an unknown agent. Calls no agent, records nothing."""
+    if not isinstance(task, Task):
+        if isinstance(source, DryRunParts):
+            raise TypeError("with DryRunParts, pass a parsed Task (TaskLoader().load(name))")
+        task = source.load_task(task)
+    parts = _parts(source, task)
+    checked = _check(source, parts, task, input or {})
+    decided = decide(task, checked, parts.directory.has_agent)
+    model = None
+    if parts.store is not None and task.content_hash:
+        learned = await EtaModel.from_history(parts.store, task.name, task.content_hash)
+        model = learned if learned.basis else None
+    agents = dict.fromkeys(a for s in decided for a in s.calls_by_agent)
+    facts = {a: agent_facts(parts.directory, a, parts.agent_timeout_s) for a in agents}
+    phases = tuple(_phase_plan(task, s, model, facts, prices) for s in decided)
+    graph = PhaseGraph.from_task(task)
+    weights: dict[str, float] = {
+        p.name: p.duration.p50 if p.duration.p50 is not None else p.duration.p95 or 0.0
+        for p in phases if p.fate in ("runs", "may-run")}
+    critical = graph.critical_path(weights)
+    notes = _notes(task, phases, model)
+    return DryRunPlan(
+        task=task.name, version=task.version, task_hash=task.content_hash, input=checked, phases=phases,
+        critical_path=critical, calls=sum(p.calls for p in phases if p.fate in ("runs", "may-run")),
+        calls_known=all(p.agents_known and p.fate != "may-run" for p in phases if p.fate != "skipped"),
+        wall=_wall(phases, critical, graph, model, parts.time_limit_s),
+        cost=_total_cost(phases), history=model.basis if model is not None else 0,
+        time_limit_s=parts.time_limit_s, budget=dict(task.budget),
+        agents=tuple(facts.values()), notes=notes)
+
+
+def _phase_plan(task: Task, planned: StaticPhase, model: EtaModel | None,
+                facts: Mapping[AgentId, AgentFacts], prices: PriceTable | None) -> PhasePlan:
+    phase = planned.phase
+    if planned.fate in ("skipped", "fails"):
+        nothing = Estimate(p50=0.0, p95=0.0, basis="local", detail=planned.fate)
+        duration = cost = nothing
+    else:
+        duration = phase_duration(planned, model, facts)
+        cost = phase_cost(planned, model, facts, prices)
+    return PhasePlan(name=phase.name, fate=planned.fate, reason=planned.reason, depends_on=phase.depends_on,
+                     parallel=phase.parallel, rounds=max(phase.rounds, 1),
+                     max_attempts=task.retry_for(phase).max_attempts, agents=planned.agents,
+                     agents_known=planned.agents_known, calls=planned.calls, child_tasks=planned.child_tasks,
+                     approvals=planned.approvals, duration=duration, cost=cost)
+
+
+def _wall(phases: tuple[PhasePlan, ...], critical: tuple[PhaseName, ...], graph: PhaseGraph,
+          model: EtaModel | None, time_limit_s: float | None) -> Estimate:
+    by_name = {p.name: p for p in phases}
+    on_path = [by_name[n] for n in critical if by_name[n].fate in ("runs", "may-run")]
+    bases = [p.duration.basis for p in on_path]
+    if on_path and all(p.duration.p50 is not None for p in on_path) and model is not None \
+            and model.total is not None and all(b.startswith("history") or b == "local" for b in bases):
+        past = {n: q.p50 for n, q in model.phase_durations.items()}
+        past_path = graph.critical_path(past)
+        outside = max(0.0, model.total.p50 - sum(past.get(n, 0.0) for n in past_path))
+        p50 = outside + sum(p.duration.p50 or 0.0 for p in on_path)
+        spread = model.total.p95 / model.total.p50 if model.total.p50 > 0 else 1.0
+        basis = weakest(bases)
+        return Estimate(p50=p50, p95=p50 * spread, basis=basis,
+                        detail=f"critical path of {len(on_path)} phases, {model.basis} past runs "
+                        f"(their total: p50 {model.total.p50:.3g} s, p95 {model.total.p95:.3g} s)")
+    if all(p.duration.p50 is not None for p in on_path):
+        p50 = sum(p.duration.p50 or 0.0 for p in on_path)
+        p95 = sum(p.duration.p95 or 0.0 for p in on_path)
+        return Estimate(p50=p50, p95=p95, basis=weakest(bases),
+                        detail="critical path of the phases' estimates")
+    if all(p.duration.p95 is not None for p in on_path):
+        bound = sum(p.duration.p95 or 0.0 for p in on_path)
+        detail = "at most: the timeouts along the critical path"
+        if time_limit_s is not None and time_limit_s < bound:
+            bound, detail = time_limit_s, "at most: the task's time limit"
+        return Estimate(p50=None, p95=bound, basis="timeouts", upper_bound=True, detail=detail)
+    if time_limit_s is not None:
+        return Estimate(p50=None, p95=time_limit_s, basis="timeouts", upper_bound=True,
+                        detail="at most: the task's time limit (no history, some agents have no timeout)")
+    return Estimate(p50=None, p95=None, basis="unknown", detail="no history, no timeouts")
+
+
+def _total_cost(phases: tuple[PhasePlan, ...]) -> Estimate:
+    running = [p for p in phases if p.fate in ("runs", "may-run")]
+    if any(p.cost.p95 is None for p in running):
+        unknown = next(p for p in running if p.cost.p95 is None)
+        return Estimate(p50=None, p95=None, basis="unknown",
+                        detail=f"phase {unknown.name}: {unknown.cost.detail}")
+    bases = [p.cost.basis for p in running]
+    p95 = sum(p.cost.p95 or 0.0 for p in running)
+    if any(p.cost.p50 is None for p in running):
+        return Estimate(p50=None, p95=p95, basis=weakest(bases), upper_bound=True,
+                        detail="at most: every LLM answer at its max_tokens")
+    return Estimate(p50=sum(p.cost.p50 or 0.0 for p in running), p95=p95, basis=weakest(bases))
+
+
+def _notes(task: Task, phases: tuple[PhasePlan, ...], model: EtaModel | None) -> tuple[str, ...]:
+    notes: list[str] = []
+    if model is None:
+        notes.append(f"no completed execution of {task.name} {task.version} in the history: times are "
+                     "bounds from the agents' timeouts, costs from the prices table")
+    if any(p.max_attempts > 1 for p in phases):
+        notes.append("estimates are for one attempt per phase; a failed attempt is retried (maxAttempts)")
+    if any(p.approvals and p.fate != "skipped" for p in phases):
+        notes.append("approval steps wait for people: that wait is not in the wall time")
+    if any(p.child_tasks and p.fate != "skipped" for p in phases):
+        notes.append("task: steps run child executions, whose calls and cost are not counted here")
+    return tuple(notes)
