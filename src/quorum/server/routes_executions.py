@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from quorum.server.deps import find_record, get_runtime
 from quorum.server.models import (
+    ApprovalOut,
     ControlAnswer,
     ControlBody,
     ExecutionCreate,
@@ -26,6 +28,7 @@ from quorum.server.routes_approvals import approvals_of
 from quorum.server.runtime import Action, Runtime
 
 if TYPE_CHECKING:
+    from quorum.events import Event
     from quorum.history.base import ExecutionRecord
 
 __all__ = ("router", "summary_of")
@@ -96,33 +99,54 @@ async def list_executions(
                          next_cursor=None if next_cursor is None else next_cursor.encode())
 
 
-async def _view(runtime: Runtime, record: ExecutionRecord) -> Any:
+async def _view(runtime: Runtime, record: ExecutionRecord,
+                events: Sequence[Event] | None = None) -> Any:
     from quorum.cli.history_view import build_view
 
-    events = await runtime.store.read_journal(record.id)
-    checkpoint = await runtime.store.latest_checkpoint(record.id)
+    if events is None:
+        events = await runtime.journal(record)
     order = [str(p) for p in record.phase_hashes]
-    return build_view(record, events, checkpoint=checkpoint, phase_order=order)
+    return build_view(record, events, checkpoint=_latest_checkpoint(events), phase_order=order)
+
+
+def _latest_checkpoint(events: Sequence[Event]) -> Event | None:
+    """What ``HistoryStore.latest_checkpoint`` answers (the record points at its last checkpoint), taken
+    from the journal in hand instead of a second read of its snapshot."""
+    from quorum.events import EventType
+
+    return next((e for e in reversed(events) if e.type == EventType.CHECKPOINT_CREATED), None)
 
 
 @router.get("/executions/{execution_id}", response_model=ExecutionDetail, responses=_ERRORS,
             summary="One execution: its record, phases with outputs, verdict, pending approvals")
 async def get_execution(execution_id: str, runtime: RuntimeDep) -> ExecutionDetail:
     from quorum.definition.model import thaw
-    from quorum.telemetry.eta import estimate
 
     record = await runtime.store.get_execution(execution_id) or await find_record(runtime, execution_id)
-    view = await _view(runtime, record)
-    eta = await estimate(runtime.store, record)
+    # one read of the journal (its new events only, see Runtime.journal) serves the phases, the gates
+    # and the ETA: a dashboard page asks for this at every phase boundary
+    events = await runtime.journal(record)
+    view = await _view(runtime, record, events)
+    eta = await runtime.eta(record, events)
     return ExecutionDetail(
         **summary_of(record, runtime).model_dump(),
         input=_jsonable(thaw(record.input)),
         verdict=None if record.verdict is None else _jsonable(thaw(record.verdict)),
         phases=[_jsonable(row.to_dict()) for row in view.phases.values()],
-        pending_approvals=await approvals_of(runtime, record.id),
+        pending_approvals=await _pending(runtime, record, events),
         eta=None if eta is None else _jsonable(eta.to_dict()),
         eta_note=None if eta is not None else _no_eta(record.status),
     )
+
+
+async def _pending(runtime: Runtime, record: ExecutionRecord, events: Sequence[Event]) -> list[ApprovalOut]:
+    """The gates waiting: asked of the executor when this server drives the execution; otherwise none
+    unless the journal shows a gate opened (then ``approvals_of`` folds the gates' events)."""
+    from quorum.events import EventType
+
+    if runtime.drives(record.id) is None and not any(e.type == EventType.APPROVAL_REQUESTED for e in events):
+        return []
+    return await approvals_of(runtime, record.id)
 
 
 def _no_eta(status: str) -> str:

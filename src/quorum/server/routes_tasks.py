@@ -29,9 +29,7 @@ def _summary(task: Task) -> TaskSummary:
 
 @router.get("/tasks", response_model=list[TaskSummary], summary="The tasks this server can run")
 def list_tasks(runtime: RuntimeDep) -> list[TaskSummary]:
-    from quorum.definition.loader import TaskLoader
-
-    entries = TaskLoader(list(runtime.cfg.tasks_dirs)).scan()
+    entries = runtime.scan_tasks()  # parsed once per file version, not at every call
     tasks = sorted((e.task for e in entries if e.task is not None), key=lambda t: t.name)
     return [_summary(t) for t in tasks]
 

@@ -95,7 +95,7 @@ async def web_journal(execution_id: str, runtime: RuntimeDep) -> Response:
     import json
 
     record = await find_record(runtime, execution_id)
-    events = [e.to_dict() for e in await runtime.store.read_journal(record.id)]
+    events = [e.to_dict() for e in await runtime.journal(record)]
     for event in events:
         if event["type"] == "checkpoint:created" and isinstance(event.get("data"), dict):
             event["data"] = {k: v for k, v in event["data"].items() if k != "snapshot"}

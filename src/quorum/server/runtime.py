@@ -10,9 +10,11 @@ execution whose process is gone is taken over here on resume, as ``quorum resume
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping
+import os
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,16 +27,21 @@ from quorum.server.settings import ServeSettings
 if TYPE_CHECKING:
     from quorum.agents.choices import AgentChoices
     from quorum.config import Config
+    from quorum.definition.loader import TaskEntry, TaskLoader
     from quorum.definition.model import Task
     from quorum.engine.executor import TaskExecutor
     from quorum.engine.handle import ExecutionHandle
+    from quorum.events import Event
     from quorum.history.base import ExecutionRecord, HistoryStore
+    from quorum.telemetry.eta import Eta, EtaModel
 
 __all__ = ("ConfigFlags", "Runtime")
 
 Action = Literal["pause", "resume", "abort"]
 _TERMINAL = ("completed", "failed", "aborted", "timeout")
 _SHUTDOWN_SETTLE_S = 30.0
+_JOURNALS = 32
+"""How many executions' journals are kept in memory (the most recently read ones)."""
 _log = logging.getLogger("quorum.server")
 
 
@@ -59,6 +66,10 @@ class Runtime:
     _handles: dict[str, ExecutionHandle] = field(default_factory=dict)
     _watchers: set[asyncio.Task[Any]] = field(default_factory=set)
     _agent_ids: frozenset[str] | None = None
+    _loader: TaskLoader | None = None
+    _included: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
+    _journals: collections.OrderedDict[str, list[Event]] = field(default_factory=collections.OrderedDict)
+    _eta_models: dict[tuple[str, str], tuple[str, EtaModel]] = field(default_factory=dict)
     loop: asyncio.AbstractEventLoop = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,13 +117,86 @@ class Runtime:
         task.add_done_callback(self._watchers.discard)
 
     # --- tasks ---------------------------------------------------------------------------------------
-    def load_task(self, name: str) -> Task:
-        """A task by name only: a client names tasks, it does not point the server at its files."""
+    def task_loader(self) -> TaskLoader:
+        """One loader for the server's life: a task file is parsed once, and again only when it changed
+        (the loader checks each file's mtime, size and inode; :meth:`_check_includes` the files it
+        includes), so ``GET /tasks`` costs a ``stat`` per file instead of a parse."""
         from quorum.definition.loader import TaskLoader
 
+        if self._loader is None:
+            self._loader = TaskLoader(list(self.cfg.tasks_dirs))
+        return self._loader
+
+    def load_task(self, name: str) -> Task:
+        """A task by name only: a client names tasks, it does not point the server at its files."""
         if "/" in name or "\\" in name or name.startswith(".") or name.endswith(".md"):
             raise ApiError(422, f"task {name!r}: give a task name (see GET /api/v1/tasks), not a path")
-        return TaskLoader(list(self.cfg.tasks_dirs)).load(name)
+        task = self.task_loader().load(name)
+        if self._check_includes([task]):
+            task = self.task_loader().load(name)
+        return task
+
+    def scan_tasks(self) -> list[TaskEntry]:
+        """Every task file on the search path, loaded or with its error (``TaskLoader.scan``), cached."""
+        entries = self.task_loader().scan()
+        if self._check_includes([e.task for e in entries if e.task is not None]):
+            entries = self.task_loader().scan()
+        return entries
+
+    def _check_includes(self, tasks: Sequence[Task]) -> bool:
+        """Whether a file that one of ``tasks`` includes changed since it was parsed (the loader's cache
+        is keyed by the including file alone); if so the cache is dropped, for the caller to load again."""
+        changed = False
+        for task in tasks:
+            for source in {p.source for p in task.phases if p.source and p.source != task.source}:
+                now = _signature(source)
+                if self._included.setdefault(source, now) != now:
+                    self._included[source] = now
+                    changed = True
+        if changed:
+            self.task_loader().clear_cache()
+        return changed
+
+    # --- journals ------------------------------------------------------------------------------------
+    async def journal(self, record: ExecutionRecord) -> Sequence[Event]:
+        """The execution's journal so far (at least up to ``record.last_sequence``): read whole once, then
+        only what was appended since — a journal only grows, and its events become durable in sequence
+        order (what the event feeds rely on too) — for the most recently read executions. A page that
+        reads the execution at every phase boundary costs the new events, not the whole run again."""
+        cached = self._journals.get(record.id)
+        after = cached[-1].sequence if cached else 0
+        fresh = await self.store.read_journal(record.id, after=after)
+        # another request may have read meanwhile: extend the longer of the two complete prefixes
+        current = self._journals.get(record.id)
+        if current is None or (current[-1].sequence if current else 0) < after:
+            current = cached if cached is not None else []
+        last = current[-1].sequence if current else 0
+        current.extend(e for e in fresh if e.sequence > last)
+        self._journals[record.id] = current
+        self._journals.move_to_end(record.id)
+        while len(self._journals) > _JOURNALS:
+            self._journals.popitem(last=False)
+        return tuple(current)
+
+    async def eta(self, record: ExecutionRecord, events: Sequence[Event]) -> Eta | None:
+        """``quorum.telemetry.eta.estimate`` over the journal in hand (``estimate`` reads it again): the
+        model of the task version is learned again only when another execution of it has completed."""
+        from quorum.telemetry.eta import EtaModel, timeline_of
+
+        if record.status in _TERMINAL or not record.task_hash:
+            return None
+        newest = await self.store.list_executions(limit=1, status="completed", task=record.task)
+        if not newest:
+            return None
+        key = (record.task, record.task_hash)
+        learned = self._eta_models.get(key)
+        if learned is None or learned[0] != newest[0].id:
+            learned = (newest[0].id, await EtaModel.from_history(self.store, record.task, record.task_hash))
+            self._eta_models[key] = learned
+        timeline = timeline_of(events)
+        if learned[1].basis == 0 or timeline is None:
+            return None
+        return learned[1].predict(record.id, timeline)
 
     def known_agent_ids(self) -> frozenset[str] | None:
         """The agent ids tasks may name (to catch typos in POST /tasks/validate), looked up once."""
@@ -245,6 +329,14 @@ class Runtime:
         except QuorumError as exc:
             # not paused in time: it stays as the journal has it, and `quorum recover` takes it over
             _log.warning("execution %s could not be detached cleanly: %s", execution_id, exc)
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
 
 
 _BACKGROUND: set[asyncio.Future[object]] = set()

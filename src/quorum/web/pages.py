@@ -51,10 +51,7 @@ async def compare_page(request: Request, a: str = "", b: str = "") -> Response:
 
 @router.get("/tasks")
 async def tasks_page(request: Request) -> Response:
-    from quorum.definition.loader import TaskLoader
-
-    runtime = request.app.state.runtime
-    entries = TaskLoader(list(runtime.cfg.tasks_dirs)).scan()
+    entries = request.app.state.runtime.scan_tasks()  # the server's loader: a parse per file version
     tasks = sorted((e.task for e in entries if e.task is not None), key=lambda t: t.name)
     return render(request, "tasks.html", active="tasks", tasks=tasks)
 
