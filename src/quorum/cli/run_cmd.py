@@ -130,6 +130,17 @@ def run(
                      "does not hold fails."),
     ] = None,
     model_prices: ModelPricesOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the input and print what would run, the agent calls, "
+                           "the critical path, the expected time and cost (from this task version's "
+                           "history, else timeouts and prices); calls no agent, records nothing.")
+    ] = False,
+    fixtures: Annotated[
+        Path | None,
+        typer.Option("--fixtures", exists=True, dir_okay=False, metavar="FILE",
+                     help="Simulate the whole execution with every agent answered from FILE (recorded "
+                     "answers as JSON, or a --record file); calls no agent, records nothing."),
+    ] = None,
     db: DbOpt = None,
     tasks_dir: TasksDirOpt = None,
     agents_dir: AgentsDirOpt = None,
@@ -161,6 +172,14 @@ def run(
     if cfg.timeout:
         parsed = replace(parsed, max_execution_time_s=parse_duration(cfg.timeout, what="--timeout"))
     parsed = _with_budget(parsed, max_cost=max_cost, max_tokens=max_tokens, max_calls=max_calls)
+    if dry_run or fixtures is not None:
+        from quorum.cli.dry_run import planning_command
+
+        raise typer.Exit(planning_command(cfg, parsed, checked, dry_run=dry_run, fixtures=fixtures,
+                                          as_json=as_json, plain=plain, no_history=no_history,
+                                          exclusive={"--record": record, "--replay": replay,
+                                                     "--cluster": cluster},
+                                          prices=_prices(model_prices)))
     exchanges = _exchanges(record=record, replay=replay)
     from quorum.cluster.command import cluster_choice, run_on_cluster
 
