@@ -91,6 +91,8 @@ class DryRunPlan:
     """Completed executions of this task version the estimates learned from (0: none)."""
     time_limit_s: float | None
     budget: Mapping[str, float] = field(default_factory=dict)
+    past_wall: Estimate | None = None
+    """The past executions' own total durations (what the history says, before any scaling)."""
     agents: tuple[AgentFacts, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -107,6 +109,7 @@ class DryRunPlan:
                 "calls_known": self.calls_known, "wall_s": self.wall.to_dict(),
                 "cost_usd": self.cost.to_dict(),
                 "history": self.history, "time_limit_s": self.time_limit_s, "budget": dict(self.budget),
+                "past_wall_s": None if self.past_wall is None else self.past_wall.to_dict(),
                 "agents": [a.to_dict() for a in self.agents], "notes": list(self.notes)}
 
 
@@ -161,8 +164,15 @@ async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
         calls_known=all(p.agents_known and p.fate != "may-run" for p in phases if p.fate != "skipped"),
         wall=_wall(phases, critical, graph, model, parts.time_limit_s),
         cost=_total_cost(phases), history=model.basis if model is not None else 0,
-        time_limit_s=parts.time_limit_s, budget=dict(task.budget),
+        time_limit_s=parts.time_limit_s, budget=dict(task.budget), past_wall=_past(model),
         agents=tuple(facts.values()), notes=notes)
+
+
+def _past(model: EtaModel | None) -> Estimate | None:
+    if model is None or model.total is None:
+        return None
+    return Estimate(p50=model.total.p50, p95=model.total.p95, basis="history",
+                    detail=f"{model.total.n} past runs")
 
 
 def _phase_plan(task: Task, planned: StaticPhase, model: EtaModel | None,
