@@ -90,12 +90,20 @@ class Gate:
         self.released = asyncio.Event()
         self.calls = 0
         self.cancelled = 0
+        self._called = asyncio.Condition()
+
+    async def until_calls(self, n: int) -> None:
+        """Wait until ``n`` calls have entered."""
+        async with self._called:
+            await self._called.wait_for(lambda: self.calls >= n)
 
     async def query(self, request: AgentRequest) -> Any:
         from quorum.agents.function import coerce_response
 
         self.calls += 1
         self.entered.set()
+        async with self._called:
+            self._called.notify_all()
         try:
             await self.released.wait()
         except asyncio.CancelledError:

@@ -124,7 +124,7 @@ def _label(node: ExecutionNode) -> str:
         where = f"{node.phase} step {node.step}" + (f", #{node.index}" if node.index is not None else "")
         text += f"  ({where})"
     if node.error and node.status != "completed":
-        text += f"  {node.error.splitlines()[0][:100]}"
+        text += f"  {node.error.splitlines()[0][:200]}"
     return text
 
 
