@@ -106,7 +106,7 @@ def test_phases_turn_complete_in_order_without_a_reload(
               if (!window.__completed.includes(n.dataset.phase)) window.__completed.push(n.dataset.phase); });
             seen();
             new MutationObserver(seen).observe(document.querySelector('#dag'),
-                                               {childList: true, subtree: true});
+                {childList: true, subtree: true, attributes: true, attributeFilter: ['data-status']});
         }""")
         page.wait_for_selector("#dag g.node[data-phase='Analysis'][data-status='running']", timeout=_WAIT_MS)
         w.shot("execution-running")

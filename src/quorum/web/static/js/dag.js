@@ -31,7 +31,16 @@ export function layout(graph) {
 }
 
 // phases: name -> {status, duration_ms}; graph: name -> [dependencies]; critical: [names]
+// The figure is drawn once per graph; after that only the nodes whose state or duration changed are
+// touched (an attribute and two texts each), so a phase event costs the same on a page of 3 phases
+// as on one of 300.
 export function renderDag(container, graph, critical, phases = new Map()) {
+  const key = `${JSON.stringify(graph)}|${critical.join("→")}`;
+  const drawn = DRAWN.get(container);
+  if (drawn && drawn.key === key && container.contains(drawn.svg)) {
+    for (const [name, node] of drawn.nodes) updateNode(node, name, phases.get(name));
+    return;
+  }
   const { pos, width, height } = layout(graph);
   const onPath = new Set();
   for (let i = 1; i < critical.length; i += 1) onPath.add(`${critical[i - 1]}→${critical[i]}`);
@@ -46,26 +55,44 @@ export function renderDag(container, graph, critical, phases = new Map()) {
         class: crit ? "edge critical" : "edge", "marker-end": "url(#arrow)" }));
     }
   }
-  const nodes = Object.keys(graph).map((name) => {
+  const crits = new Set(critical);
+  const nodes = new Map();
+  for (const name of Object.keys(graph)) {
     const p = pos.get(name);
-    const state = phases.get(name) || {};
-    const status = state.status || "pending";
-    const crit = critical.includes(name);
-    const label = `${name}: ${status}${state.duration_ms != null ? `, ${duration(state.duration_ms)}` : ""}${crit ? ", on the critical path" : ""}`;
-    return s("g", { class: `node status-${status}${crit ? " critical" : ""}`, transform: `translate(${p.x},${p.y})`,
-      "data-phase": name, "data-status": status, role: "listitem", "aria-label": label },
-      s("title", { text: label }),
-      s("rect", { width: W, height: H, rx: 8 }),
+    const crit = crits.has(name);
+    const node = { crit, state: "", g: null, title: s("title"), status: s("text", { x: 10, y: 38, class: "state" }),
+      dur: s("text", { x: 10, y: 52, class: "dur" }) };
+    node.g = s("g", { class: "node", transform: `translate(${p.x},${p.y})`, "data-phase": name, role: "listitem" },
+      node.title, s("rect", { width: W, height: H, rx: 8 }),
       s("text", { x: 10, y: 20, class: "name", text: name.length > 22 ? `${name.slice(0, 21)}…` : name }),
-      s("text", { x: 10, y: 38, class: "state", text: `${ICON[status] || "•"} ${status}` }),
-      s("text", { x: 10, y: 52, class: "dur", text: `${state.duration_ms != null ? duration(state.duration_ms) : ""}${crit ? "  ★ critical" : ""}` }));
-  });
+      node.status, node.dur);
+    updateNode(node, name, phases.get(name));
+    nodes.set(name, node);
+  }
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "dag", role: "list",
     "aria-label": "Phase graph, left to right by dependency" },
   s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 8, refY: 5, markerWidth: 6, markerHeight: 6,
     orient: "auto-start-reverse" }, s("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }))),
-  edges, nodes);
+  edges, [...nodes.values()].map((n) => n.g));
+  DRAWN.set(container, { key, svg, nodes });
   replace(container, svg);
+}
+
+const DRAWN = new WeakMap();
+
+function updateNode(node, name, state = {}) {
+  const status = state.status || "pending";
+  const took = state.duration_ms != null ? duration(state.duration_ms) : "";
+  const now = `${status}|${took}`;
+  if (node.state === now) return;
+  node.state = now;
+  const label = `${name}: ${status}${took ? `, ${took}` : ""}${node.crit ? ", on the critical path" : ""}`;
+  node.g.setAttribute("class", `node status-${status}${node.crit ? " critical" : ""}`);
+  node.g.setAttribute("aria-label", label);
+  node.title.textContent = label;
+  node.status.textContent = `${ICON[status] || "•"} ${status}`;
+  node.dur.textContent = `${took}${node.crit ? "  ★ critical" : ""}`;
+  node.g.setAttribute("data-status", status);  // last: what a watcher of the figure waits for
 }
 
 const ICON = { pending: "○", running: "◔", completed: "✓", failed: "✗", skipped: "↷", retrying: "↻", paused: "⏸", waiting: "⌛" };

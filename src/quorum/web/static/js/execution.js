@@ -38,10 +38,13 @@ function render() {
   frame = 0;
   lastDrawn = performance.now();
   const status = model.status;
-  setBadge($("#exec-status"), status);
-  article.dataset.status = status;
-  replace($("#exec-duration"), model.durationMs != null ? duration(model.durationMs)
-    : model.started ? `${duration(((model.lastTime || model.started) - model.started) * 1000)} so far` : "");
+  if (article.dataset.status !== status || !$("#exec-status").dataset.status) {
+    setBadge($("#exec-status"), status);
+    article.dataset.status = status;
+  }
+  const took = model.durationMs != null ? duration(model.durationMs)
+    : model.started ? `${duration(((model.lastTime || model.started) - model.started) * 1000)} so far` : "";
+  if ($("#exec-duration").textContent !== took) replace($("#exec-duration"), took);
   if (model.error) { replace($("#exec-error"), `✗ ${model.error}`); $("#exec-error").hidden = false; }
   for (const name of model.phaseOrder) if (!(name in graph)) graph[name] = [];
   if (model.changed.has("dag") || !$("#dag svg")) renderDag($("#dag"), graph, critical, model.phases);
@@ -101,6 +104,7 @@ function logRow(ev) {
 const LOG_ROWS = 300;
 const logged = [];
 let logAll = false;
+let logMatched = 0;  // how many of `logged` pass the filter: counted as they come, again on a new filter
 
 function passes(ev, kind, text) {
   return (!kind || ev.type.startsWith(`${kind}:`)) && (!text || logText(ev).includes(text));
@@ -119,12 +123,13 @@ function filters() {
 function showLog(events, redraw = false) {
   const body = $("#log").tBodies[0];
   const [kind, text] = filters();
-  if (redraw) clear(body);
+  if (redraw) { clear(body); logMatched = 0; }
   const matching = events.filter((ev) => passes(ev, kind, text));
+  logMatched += matching.length;
   const fresh = logAll ? matching : matching.slice(-LOG_ROWS);
   body.append(...fresh.map(logRow));
   while (!logAll && body.rows.length > LOG_ROWS) body.rows[0].remove();
-  const total = logged.filter((ev) => passes(ev, kind, text)).length;
+  const total = logMatched;
   replace($("#log-count"), `${body.rows.length} of ${total} events${kind || text ? " that match" : ""} shown`);
   $("#log-all").hidden = logAll || total <= body.rows.length;
 }
