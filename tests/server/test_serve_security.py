@@ -33,7 +33,8 @@ def test_the_route_table_is_walked_whole() -> None:
     paths = {p for _, p in table}
     # the walk sees what the API documents; a new route is in it without anyone listing it
     assert {"/api/v1/tasks", "/api/v1/executions", "/api/v1/executions/0000/events", "/api/v1/events",
-            "/api/v1/executions/0000/fork", "/api/v1/healthz", "/healthz"} <= paths
+            "/api/v1/executions/0000/fork", "/api/v1/executions/0000/children", "/api/v1/dry-runs",
+            "/api/v1/healthz", "/healthz"} <= paths
     assert len(table) >= 15
 
 

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from quorum.server import (
     routes_approvals,
+    routes_children,
+    routes_dryrun,
     routes_events,
     routes_executions,
     routes_health,
@@ -21,8 +23,8 @@ __all__ = ("API_PREFIX", "ROOT_ROUTES", "include_routes", "route_table")
 
 API_PREFIX = "/api/v1"
 
-ROUTERS = (routes_tasks.router, routes_executions.router, routes_approvals.router, routes_events.router,
-           routes_health.router)
+ROUTERS = (routes_tasks.router, routes_executions.router, routes_children.router, routes_dryrun.router,
+           routes_approvals.router, routes_events.router, routes_health.router)
 ROOT_ROUTES = (("GET", "/healthz"),)
 """Served outside /api/v1 and outside the OpenAPI document."""
 SCRAPE_ROUTES = (("GET", "/metrics"),)
