@@ -1,10 +1,14 @@
-"""Committee executions on a Ray cluster against one process; resume time after a node is lost; the
-Monte Carlo step as Ray tasks beside benchmarks/monte_carlo.py's ways.
+"""Committee executions on a Ray cluster against one process; a wide fan-out spread over the nodes
+against one process; resume time after a node is lost; the Monte Carlo step as Ray tasks beside
+benchmarks/monte_carlo.py's ways. Every time is also given as a ratio to its *floor*: the same waits
+as bare ``asyncio.sleep`` calls in this process, measured in the same run.
 
 ::
 
-    python benchmarks/cluster.py                  # 24 committees at L = 20 ms, 1/2/3 worker nodes
-    python benchmarks/cluster.py --n 60 --resumes 3
+    python benchmarks/cluster.py                  # 24 committees at L = 20 ms, 1/2/3 worker nodes,
+                                                  # and a 10,000-wide fan-out at L = 10 ms
+    python benchmarks/cluster.py --n 60 --resumes 3 --fanout 2000
+    python benchmarks/cluster.py --only fanout    # one part: committee, fanout, resume, monte-carlo
     python benchmarks/cluster.py --short          # tiny sizes (a smoke run)
 
 A real Ray cluster on this machine (``ray.cluster_utils.Cluster``: a head that takes no work and 1, then
@@ -19,6 +23,10 @@ specialist answers, on the node or in the local process alike.
 - *resume after node loss*: ``--resumes`` rounds; each removes the node driving executions in flight,
   then measures, for each execution taken over, the time from the removal to its ``execution:resumed``
   event (Ray's detection of the lost node, the driver's restart elsewhere, the lease);
+- *fan-out*: a task of one parallel phase of ``--fanout`` agents (then one more agent), each call
+  ``--fanout-latency-ms``, in one process and on 1, 2, 3 nodes with the phase spread over them
+  (``cluster: {spread: [Fan]}``: its calls go to the nodes' call servers) and, on 2 nodes, not spread
+  (every call in the driver's process); the floor is ``asyncio.gather`` of as many sleeps, then one;
 - *Monte Carlo*: the bootstrap of benchmarks/monte_carlo.py in the loop and as Ray tasks, 1 and
   ``--concurrent`` calls; the numbers must agree.
 """
@@ -73,6 +81,117 @@ class LatentAgents:
         from quorum.agents.defaults import default_agent_manager
 
         return _Latent(default_agent_manager(), self.latency_ms / 1000.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SleepAgents:
+    """``fan-0`` .. ``fan-<width-1>`` and ``decide-0``, each answering after ``latency_ms``, having
+    first kept its process's CPU busy for ``cpu_ms`` (parsing a large answer, say). An AgentManager,
+    so that a spread phase's calls can go to the call servers."""
+
+    latency_ms: float
+    width: int
+    cpu_ms: float = 0.0
+
+    def __call__(self) -> AgentDirectory:
+        from quorum.agents.manager import AgentManager
+
+        manager = AgentManager()
+        delay, cpu_s = self.latency_ms / 1000.0, self.cpu_ms / 1000.0
+
+        async def answer(request: AgentRequest) -> dict[str, Any]:
+            busy_until = time.perf_counter() + cpu_s
+            while time.perf_counter() < busy_until:  # the agent's own work, holding its process
+                pass
+            await asyncio.sleep(delay)
+            return {"value": request.agent_id}
+
+        for i in range(self.width):
+            manager.register(f"fan-{i}", answer)
+        manager.register("decide-0", answer)
+        return manager
+
+
+def fan_task(width: int, *, spread: bool) -> Any:
+    from tests.cluster.agents import drill_task
+
+    return drill_task((("Fan", width, True), ("Decide", 1, False)), spread=("Fan",) if spread else ())
+
+
+async def fan_floor(width: int, latency_ms: float) -> float:
+    """The fan-out's waits alone: ``width`` sleeps at once, then one."""
+    started = time.perf_counter()
+    await asyncio.gather(*(asyncio.sleep(latency_ms / 1000.0) for _ in range(width)))
+    await asyncio.sleep(latency_ms / 1000.0)
+    return time.perf_counter() - started
+
+
+async def committee_floor(n: int, latency_ms: float) -> float:
+    """``n`` committees' waits alone, at once: each phase in order, a parallel phase's calls at once,
+    the others one by one, a debate's rounds one after another (no agent's own work, no engine)."""
+    from quorum.definition.model import StepKind
+    from quorum.engine.executor import TaskExecutor
+
+    task = TaskExecutor(tasks_dir=None).load_task(TASK)
+    delay = latency_ms / 1000.0
+
+    async def one() -> None:
+        for phase in task.phases:
+            for step in phase.steps:
+                if step.kind is StepKind.AGENT:
+                    await asyncio.sleep(delay)
+                elif step.kind is StepKind.PROMPT:
+                    for _ in range(phase.rounds):
+                        if phase.parallel:
+                            await asyncio.gather(*(asyncio.sleep(delay) for _ in phase.agents))
+                        else:
+                            for _agent in phase.agents:
+                                await asyncio.sleep(delay)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(n)))
+    return time.perf_counter() - started
+
+
+async def fan_local(url: str, width: int, latency_ms: float, cpu_ms: float) -> dict[str, Any]:
+    from quorum.engine.executor import TaskExecutor
+    from quorum.history.postgres import PostgresHistoryStore
+
+    store = PostgresHistoryStore(url)
+    await store.open()
+    try:
+        async with TaskExecutor(tasks_dir=None, agent_manager=SleepAgents(latency_ms, width, cpu_ms)(),
+                                history_store=store) as executor:
+            await executor.execute(fan_task(10, spread=False), {})  # warm
+            started = time.perf_counter()
+            result = await executor.execute(fan_task(width, spread=False), {})
+            wall = time.perf_counter() - started
+            assert result.ok, result.error
+    finally:
+        await store.close()
+    return {"where": "one process", "nodes": 0, "spread": False, "wall_s": wall}
+
+
+async def fan_cluster(cluster: Any, url: str, width: int, latency_ms: float, cpu_ms: float, nodes: int,
+                      spread: bool) -> dict[str, Any]:
+    from quorum.cluster import ClusterExecutor, RayRunner
+
+    runner = RayRunner(cluster.address, store_url=url, agents=SleepAgents(latency_ms, width, cpu_ms),
+                       drivers=1)
+    try:
+        async with ClusterExecutor(runner, tasks_dir=None) as executor:
+            warm = await executor.execute(fan_task(10, spread=spread), {})  # the driver, its call servers
+            assert warm.ok, warm.error
+            started = time.perf_counter()
+            result = await executor.execute(fan_task(width, spread=spread), {})
+            wall = time.perf_counter() - started
+            assert result.ok, result.error
+            (driver,) = runner.drivers()
+            servers = await driver.call_servers.remote()
+    finally:
+        runner.close()
+    return {"where": "ray", "nodes": nodes, "spread": spread, "wall_s": wall,
+            "servers": len({s["node_id"] for s in servers if s["calls"]})}
 
 
 def committee_input(seed: int) -> dict[str, Any]:
@@ -220,29 +339,79 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
     from quorum.cluster import DRIVER_RESOURCE
 
+    parts = set(args.only or PARTS)
     schema = f"qb_{secrets.token_hex(6)}"
     url = schema_url(args.db, schema)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    report: dict[str, Any] = {"latency_ms": args.latency_ms}
+    report: dict[str, Any] = {"latency_ms": args.latency_ms, "runs": [], "fanout": []}
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "object_store_memory": STORE_MB, "include_dashboard": False,
         "_system_config": SYSTEM_CONFIG})
     try:
-        report["runs"] = [await local(url, args.n, args.latency_ms)]
+        if "committee" in parts:
+            report["committee_floor_s"] = await committee_floor(args.n, args.latency_ms)
+            report["runs"].append(await local(url, args.n, args.latency_ms))
+        if "fanout" in parts:
+            report["fanout_floor_s"] = await fan_floor(args.fanout, args.fanout_latency_ms)
+            report["fanout"].append(await fan_local(url, args.fanout, args.fanout_latency_ms,
+                                                    args.fanout_cpu_ms))
         ray.init(address=cluster.address, log_to_driver=False)
         for nodes in (1, 2, 3):
             cluster.add_node(num_cpus=1, resources={DRIVER_RESOURCE: 100}, object_store_memory=STORE_MB)
             cluster.wait_for_nodes()
-            report["runs"].append(await on_cluster(cluster, url, args.n, args.latency_ms, nodes))
-        resumed = await resumes(cluster, url, args.resumes, args.per_round, args.latency_ms)
-        report["resume_s"] = {"samples": len(resumed), "p50": pct(resumed, 0.5), "p95": pct(resumed, 0.95),
-                              "all": sorted(resumed)}
-        report["monte_carlo"] = await monte_carlo(args.paths, args.horizon, args.concurrent)
+            if "committee" in parts:
+                report["runs"].append(await on_cluster(cluster, url, args.n, args.latency_ms, nodes))
+            if "fanout" in parts:
+                for spread in (True, False) if nodes == 2 else (True,):
+                    report["fanout"].append(await fan_cluster(
+                        cluster, url, args.fanout, args.fanout_latency_ms, args.fanout_cpu_ms, nodes, spread))
+        if "resume" in parts:
+            resumed = await resumes(cluster, url, args.resumes, args.per_round, args.latency_ms)
+            report["resume_s"] = {"samples": len(resumed), "p50": pct(resumed, 0.5),
+                                  "p95": pct(resumed, 0.95), "all": sorted(resumed)}
+        if "monte-carlo" in parts:
+            report["monte_carlo"] = await monte_carlo(args.paths, args.horizon, args.concurrent)
     finally:
         ray.shutdown()
         cluster.shutdown()  # type: ignore[no-untyped-call]  # Ray leaves it untyped
         await drop_schema(args.db, schema)
     return report
+
+
+PARTS = ("committee", "fanout", "resume", "monte-carlo")
+
+
+def print_report(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    if report["runs"]:
+        base, floor = report["runs"][0], report["committee_floor_s"]
+        print(f"committee executions at L = {args.latency_ms:g} ms, {base['calls']} agent calls each, "
+              f"{args.n} at once; floor (their waits as bare asyncio sleeps) {floor:.2f} s")
+        print(f"{'where':<12} {'nodes':>5} {'wall s':>8} {'× floor':>8} {'exec/s':>8} {'mean s':>8} "
+              f"{'alone s':>8} {'overhead ms/call':>17}")
+        for r in report["runs"]:
+            overhead = (r["single_s"] - base["single_s"]) / r["calls"] * 1000
+            print(f"{r['where']:<12} {r['nodes']:>5} {r['wall_s']:>8.2f} {r['wall_s'] / floor:>8.1f} "
+                  f"{r['per_s']:>8.2f} {r['mean_s']:>8.2f} {r['single_s']:>8.2f} "
+                  f"{'' if r is base else f'{overhead:.1f}':>17}")
+    if report["fanout"]:
+        floor = report["fanout_floor_s"]
+        cpu = f" after {args.fanout_cpu_ms:g} ms of CPU each" if args.fanout_cpu_ms else ""
+        print(f"fan-out of {args.fanout:,} agents at L = {args.fanout_latency_ms:g} ms{cpu}, then one; "
+              f"floor (the waits alone) {floor:.3f} s")
+        print(f"{'where':<12} {'nodes':>5} {'spread':>7} {'wall s':>8} {'× floor':>8} {'calls/s':>9}")
+        for r in report["fanout"]:
+            print(f"{r['where']:<12} {r['nodes']:>5} {'yes' if r['spread'] else 'no':>7} {r['wall_s']:>8.2f} "
+                  f"{r['wall_s'] / floor:>8.1f} {(args.fanout + 1) / r['wall_s']:>9.0f}")
+    if "resume_s" in report:
+        rs = report["resume_s"]
+        print(f"resume after a node is removed: {rs['samples']} executions taken over, "
+              f"p50 {rs['p50']:.2f} s, p95 {rs['p95']:.2f} s")
+    if "monte_carlo" in report:
+        rows = report["monte_carlo"]
+        print(f"Monte Carlo, {args.paths:,} paths of {args.horizon} bars; every way: "
+              f"VaR {rows[0]['var']:.4%} CVaR {rows[0]['cvar']:.4%}")
+        for r in rows:
+            print(f"  {r['way']:<12} {r['calls']:>3} calls {r['wall_s']:>7.2f} s")
 
 
 def main() -> int:
@@ -255,32 +424,22 @@ def main() -> int:
     parser.add_argument("--horizon", type=int, default=30)
     parser.add_argument("--concurrent", type=int, default=2)
     parser.add_argument("--db", default=os.environ.get("QUORUM_TEST_POSTGRES", "postgresql://root@127.0.0.1:5432/test"))
+    parser.add_argument("--fanout", type=int, default=10_000, help="agents of the fan-out's phase")
+    parser.add_argument("--fanout-latency-ms", type=float, default=10.0)
+    parser.add_argument("--fanout-cpu-ms", type=float, default=0.0,
+                        help="CPU each fan-out call keeps busy in its agent's process")
+    parser.add_argument("--only", action="append", choices=PARTS, help="run this part (repeatable)")
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.short:
         args.n, args.resumes, args.per_round, args.paths, args.horizon = 4, 1, 2, 2_000, 5
+        args.fanout = 200
     report = asyncio.run(main_async(args))
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
-    base = report["runs"][0]
-    print(f"committee executions at L = {args.latency_ms:g} ms, {base['calls']} agent calls each, "
-          f"{args.n} at once")
-    print(f"{'where':<12} {'nodes':>5} {'wall s':>8} {'exec/s':>8} {'mean s':>8} {'alone s':>8} "
-          f"{'overhead ms/call':>17}")
-    for r in report["runs"]:
-        overhead = (r["single_s"] - base["single_s"]) / r["calls"] * 1000
-        print(f"{r['where']:<12} {r['nodes']:>5} {r['wall_s']:>8.2f} {r['per_s']:>8.2f} {r['mean_s']:>8.2f} "
-              f"{r['single_s']:>8.2f} {'' if r is base else f'{overhead:.1f}':>17}")
-    rs = report["resume_s"]
-    print(f"resume after a node is removed: {rs['samples']} executions taken over, p50 {rs['p50']:.2f} s, "
-          f"p95 {rs['p95']:.2f} s")
-    rows = report["monte_carlo"]
-    print(f"Monte Carlo, {args.paths:,} paths of {args.horizon} bars; every way: VaR {rows[0]['var']:.4%} "
-          f"CVaR {rows[0]['cvar']:.4%}")
-    for r in rows:
-        print(f"  {r['way']:<12} {r['calls']:>3} calls {r['wall_s']:>7.2f} s")
+    else:
+        print_report(args, report)
     return 0
 
 

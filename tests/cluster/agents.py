@@ -21,9 +21,11 @@ from quorum.definition.model import OutputSelector, OutputSpec, Phase, Step, Ste
 from quorum.ids import AgentId, PhaseName, TaskName
 
 
-def drill_task(shape: tuple[tuple[str, int, bool], ...], *, spread: tuple[str, ...] = ()) -> Task:
+def drill_task(shape: tuple[tuple[str, int, bool], ...], *, spread: tuple[str, ...] = (),
+               max_agents: int | None = None) -> Task:
     """Phases one after another, ``(name, agents, parallel)`` each, every phase a checkpoint; the
-    agent calls of the ``spread`` phases go to the cluster's call servers."""
+    agent calls of the ``spread`` phases go to the cluster's call servers; ``max_agents``: calls in
+    flight at once (the task's ``maxConcurrentAgents``)."""
     phases, previous = [], None
     for name, n, parallel in shape:
         phase = PhaseName(name)
@@ -35,7 +37,7 @@ def drill_task(shape: tuple[tuple[str, int, bool], ...], *, spread: tuple[str, .
         ))
         previous = phase
     return Task(name=TaskName("cluster-drill"), title="Cluster drill", phases=tuple(phases),
-                output=OutputSelector(phase=PhaseName(shape[-1][0])),
+                output=OutputSelector(phase=PhaseName(shape[-1][0])), max_concurrent_agents=max_agents,
                 metadata=frozen_mapping({"cluster": {"spread": list(spread)}} if spread else {}))
 
 

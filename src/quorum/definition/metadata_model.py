@@ -186,6 +186,24 @@ class BudgetModel(_Block):
     )
 
 
+PhaseRef = Annotated[str, StringConstraints(pattern=r"\S", max_length=200)]
+
+
+class ClusterModel(_Block):
+    spread: (
+        Annotated[Literal["parallel"], WithJsonSchema({"type": "string", "enum": ["parallel"]})]
+        | Annotated[list[PhaseRef], Field(min_length=1)]
+        | SkipJsonSchema[None]
+    ) = Field(
+        None,
+        union_mode="left_to_right",
+        description=(
+            "On a Ray cluster, the phases whose agent calls go to every node: their names, or 'parallel' "
+            "for every parallel phase (docs/distributed.md). Ignored by a run in one process."
+        ),
+    )
+
+
 EnumValue = Annotated[bool | int | float | str, Field(union_mode="left_to_right")]
 TypeName = Literal["string", "number", "integer", "boolean", "list", "object"]
 
@@ -333,6 +351,9 @@ class TaskMetadata(_Block):
     author: Any = None
     metadata: dict[Any, Any] | SkipJsonSchema[None] = Field(
         None, description="Anything else you want to keep."
+    )
+    cluster: ClusterModel | SkipJsonSchema[None] = Field(
+        None, description="How the task runs on a Ray cluster (docs/distributed.md)."
     )
 
     @field_validator("output")

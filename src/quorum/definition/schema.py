@@ -43,7 +43,7 @@ SEMVER = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}(?:-[0-9A-Za-z.-]{1,64})
 
 TASK_KEYS = (
     "name", "description", "version", "maxExecutionTime", "retry", "concurrency", "budget",
-    "requirements", "output", "tags", "author", "metadata",
+    "requirements", "output", "tags", "author", "metadata", "cluster",
 )  # fmt: skip
 PHASE_KEYS = (
     "dependsOn", "parallel", "timeout", "retry", "checkpoint", "when", "optional", "minAgents", "rounds",
@@ -52,6 +52,7 @@ PHASE_KEYS = (
 RETRY_KEYS = ("maxAttempts", "backoffMs", "maxBackoffMs", "jitter")
 CONCURRENCY_KEYS = ("maxConcurrentPhases", "maxConcurrentAgents")
 BUDGET_KEYS = ("maxTokens", "maxCost", "maxCalls")
+CLUSTER_KEYS = ("spread",)
 
 MAX_ATTEMPTS = 100
 MAX_BACKOFF_S = 3600.0
@@ -235,6 +236,8 @@ def read_metadata(report: Report, doc: YamlDoc, base_line: int, engine: Template
         _read_concurrency(report, data["concurrency"], meta, line_of)
     if "budget" in data:
         _read_budget(report, data["budget"], meta, line_of)
+    if "cluster" in data:
+        _read_cluster(report, data["cluster"], meta, line_of)
     if "requirements" in data:
         meta.requirements = data["requirements"]
         meta.requirements_line_of = line_of
@@ -303,6 +306,43 @@ def _read_concurrency(report: Report, value: Any, meta: TaskMeta, line_of: LineO
             minimum=1,
             maximum=10_000,
             pointer=json_pointer("concurrency", "maxConcurrentAgents"),
+        )
+
+
+def _read_cluster(report: Report, value: Any, meta: TaskMeta, line_of: LineOf) -> None:
+    """``cluster: {spread: [Analysis]}`` (or ``spread: parallel``): on a Ray cluster, the agent calls of
+    those phases go to every node (docs/distributed.md); kept in the task's metadata. That the names are
+    phases of the task is checked when it starts on a cluster."""
+    mapping = check_mapping(
+        report, value, "cluster", line_of("cluster"), "{spread: [Analysis]}", pointer=json_pointer("cluster")
+    )
+    if mapping is None:
+        return
+    check_keys(
+        report,
+        mapping,
+        CLUSTER_KEYS,
+        "cluster",
+        lambda k: line_of("cluster", k),
+        pointer_of=lambda k: json_pointer("cluster", k),
+    )
+    if "spread" not in mapping:
+        return
+    spread = mapping["spread"]
+    if spread == "parallel":
+        meta.metadata["cluster"] = {"spread": "parallel"}
+    elif (
+        isinstance(spread, list)
+        and spread
+        and all(isinstance(name, str) and name.strip() and len(name) <= 200 for name in spread)
+    ):
+        meta.metadata["cluster"] = {"spread": [name.strip() for name in spread]}
+    else:
+        report.error(
+            f"cluster.spread must be a list of phase names or 'parallel', not {type_name(spread)}",
+            line_of("cluster", "spread"),
+            "e.g. spread: [Analysis] (those phases), or spread: parallel (every parallel phase)",
+            pointer=json_pointer("cluster", "spread"),
         )
 
 
