@@ -19,6 +19,13 @@ Measured in the browser, not in this process:
   first contentful paint. Target ≤ 500 ms.
 - **list with 10,000 executions**: from navigation start to the first page of the list rendered with
   its controls wired (``data-ready``). Target ≤ 300 ms to interactive.
+- **CPU per event per page** (beside each phase-latency row): the CPU time (``/proc``, user + system)
+  that the server and Chromium's renderers (descendants of this process only) spent from the resume
+  until every page showed the end, divided by the events and the pages. Unlike the latency, it does
+  not depend on what else the machine runs; the server's share per extra page is the difference
+  between the 1-page and the N-page runs.
+- **server requests**: what the page asks the server for, timed from this process over loopback
+  (median of 15): the task, the journal, the execution (once per phase boundary per page), the list.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -172,6 +180,51 @@ class Serve:
             self.proc.wait()
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """pid -> Chromium process type (renderer, gpu-process, ..., browser) of root's descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found: dict[int, str] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                line = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        # Chromium's children rewrite their command line as one string: "... --type=renderer ..."
+        kind = re.search(r"--type=(\S+)", line)
+        if kind is not None or "chrom" in line.split(" ", 1)[0]:
+            found[pid] = kind.group(1) if kind is not None else "browser"
+        todo += children.get(pid, [])
+    return found
+
+
+def _cpu_snapshot(serve: Serve) -> dict[str, float]:
+    out = {"server": _cpu_s(serve.proc.pid), "renderer": 0.0, "chromium_other": 0.0}
+    for pid, kind in _descendants(os.getpid()).items():
+        out["renderer" if kind == "renderer" else "chromium_other"] += _cpu_s(pid)
+    return out
+
+
 def _page(browser: Any, serve: Serve) -> Any:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_init_script(_OBSERVER)
@@ -184,16 +237,18 @@ def _page(browser: Any, serve: Serve) -> Any:
 def phase_latency(browser: Any, serve: Serve, *, pages: int) -> dict[str, Any]:
     execution_id = serve.start("bench-chain")
     serve.api.post(f"/executions/{execution_id}/pause", json={})
-    serve.wait(execution_id, ("paused",))
+    paused_at = serve.wait(execution_id, ("paused",))["last_sequence"]
     opened = [_page(browser, serve) for _ in range(pages)]
     for page in opened:
         page.goto(f"{serve.base}/executions/{execution_id}")
     for page in opened:
         page.wait_for_selector("#execution[data-ready='1']", timeout=120_000)
+    before = _cpu_snapshot(serve)
     serve.api.post(f"/executions/{execution_id}/resume", json={})
     serve.wait(execution_id, ("completed",))
     for page in opened:
         page.wait_for_selector("#exec-status[data-status='completed']", timeout=120_000)
+    after = _cpu_snapshot(serve)
     exported = serve.api.get(f"/executions/{execution_id}/export").json()
     completed = {e["phase"]: e["timestamp"] * 1000 for e in exported["events"]
                  if e["type"] == "phase:complete"}
@@ -203,7 +258,10 @@ def phase_latency(browser: Any, serve: Serve, *, pages: int) -> dict[str, Any]:
         ready = page.evaluate("window.__ready")["epoch"]
         samples += [seen[phase] - at for phase, at in completed.items() if at > ready and phase in seen]
         page.context.close()
-    return {"pages": pages, **_stats(samples)}
+    events = sum(1 for e in exported["events"] if e["sequence"] > paused_at)
+    cpu = {k: after[k] - before[k] for k in before}
+    per = {f"{k}_ms_per_event_per_page": 1000 * v / max(1, events * pages) for k, v in cpu.items()}
+    return {"pages": pages, **_stats(samples), "events": events, "cpu_s": cpu, **per}
 
 
 def wide_page(browser: Any, serve: Serve, *, repeat: int) -> dict[str, Any]:
@@ -222,7 +280,23 @@ def wide_page(browser: Any, serve: Serve, *, repeat: int) -> dict[str, Any]:
             "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN"))
     page.context.close()
     return {"agent_calls": calls, "events": detail["last_sequence"], "ready": _stats(ready),
-            "first_contentful_paint": _stats(paint)}
+            "first_contentful_paint": _stats(paint), "server": _requests(serve, execution_id)}
+
+
+def _requests(serve: Serve, execution_id: str, *, repeat: int = 15) -> dict[str, float]:
+    """Median milliseconds of what the execution page asks the server for (over the wide execution)."""
+    paths = {"task": "/tasks/bench-wide", "tasks": "/tasks",
+             "journal": f"/web/executions/{execution_id}/journal", "execution": f"/executions/{execution_id}",
+             "list": "/web/executions?limit=50"}
+    out: dict[str, float] = {}
+    for name, path in paths.items():
+        took = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            serve.api.get(path).raise_for_status()
+            took.append((time.perf_counter() - start) * 1000)
+        out[f"{name}_ms"] = _percentile(took, 50)
+    return out
 
 
 def list_page(browser: Any, serve: Serve, *, repeat: int, executions: int) -> dict[str, Any]:
@@ -288,12 +362,23 @@ def _print(result: dict[str, Any], *, short: bool) -> None:
         print(f"  {row['pages']:>3} page(s): n={row['n']:<4} p50 {row['p50_ms']:6.1f} ms"
               f"  p95 {row['p95_ms']:6.1f} ms  max {row['max_ms']:6.1f} ms"
               f"{verdict(row['p95_ms'], TARGETS['phase_p95_ms'])}")
+    print("  CPU per event per page (ms): "
+          + "  ".join(f"{row['pages']} page(s): server {row['server_ms_per_event_per_page']:.3f}, "
+                      f"renderer {row['renderer_ms_per_event_per_page']:.3f}, "
+                      f"other Chromium {row['chromium_other_ms_per_event_per_page']:.3f}"
+                      for row in result["phases"]))
+    one, many = result["phases"][0], result["phases"][-1]
+    if many["pages"] > one["pages"]:
+        extra = (many["cpu_s"]["server"] - one["cpu_s"]["server"]) * 1000
+        print(f"  server CPU per extra page per event: "
+              f"{extra / max(1, (many['pages'] - one['pages']) * many['events']):.3f} ms")
     wide = result["wide"]
     print(f"execution page, {wide['agent_calls']} agent calls ({wide['events']} events)")
     print(f"  whole journal rendered: p50 {wide['ready']['p50_ms']:6.1f} ms"
           f"  p95 {wide['ready']['p95_ms']:6.1f} ms"
           f"{verdict(wide['ready']['p95_ms'], TARGETS['wide_ready_ms'])}")
     print(f"  first contentful paint: p50 {wide['first_contentful_paint']['p50_ms']:6.1f} ms")
+    print("  server, median: " + ", ".join(f"{k[:-3]} {v:.1f} ms" for k, v in wide["server"].items()))
     listed = result["list"]
     print(f"executions list, {listed['executions']:,} executions "
           f"({listed['rows_shown']} rows on the first page)")
