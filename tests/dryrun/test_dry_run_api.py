@@ -4,6 +4,7 @@ security middleware in front), 422 for a bad input as ``POST /executions`` answe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,14 +20,16 @@ from tests.cli.helpers import AGENTS, FIXTURES
 pytestmark = pytest.mark.integration
 
 TOKEN = "test-token-0123456789abcdef"
-BODY = {"task": "cli-demo", "input": {"ticker": "BTC", "amount": 10000, "riskTolerance": "medium"}}
+INPUT: dict[str, Any] = {"ticker": "BTC", "amount": 10000, "riskTolerance": "medium"}
+BODY: dict[str, Any] = {"task": "cli-demo", "input": INPUT}
 
 
 async def test_a_dry_run_over_the_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(FIXTURES))  # the demo's python:cli_agents agents
     db = tmp_path / "history.db"
     cfg = load_config(db=str(db), tasks_dirs=[FIXTURES / "tasks"], agents_dirs=[AGENTS])
-    app = create_app(cfg, ServeSettings(token=TOKEN, token_source="env"), ConfigFlags(db=str(db)))
+    settings = ServeSettings(token=TOKEN, token_source="QUORUM_API_TOKEN")
+    app = create_app(cfg, settings, ConfigFlags(db=str(db)))
     app.include_router(router, prefix=API_PREFIX)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -41,9 +44,9 @@ async def test_a_dry_run_over_the_api(tmp_path: Path, monkeypatch: pytest.Monkey
         assert [p["fate"] for p in plan["phases"]] == ["runs", "runs", "skipped", "runs"]
         assert plan["critical_path"] == ["Intake", "Analysis", "Verdict"]
         bad = await client.post(f"{API_PREFIX}/dry-runs", headers=headers,
-                                json={**BODY, "input": {**BODY["input"], "amount": 0}})
+                                json={**BODY, "input": {**INPUT, "amount": 0}})
         started = await client.post(f"{API_PREFIX}/executions", headers=headers,
-                                    json={**BODY, "input": {**BODY["input"], "amount": 0}})
+                                    json={**BODY, "input": {**INPUT, "amount": 0}})
         assert bad.status_code == started.status_code == 422
         assert bad.json()["errors"] == started.json()["errors"]
         listed = await client.get(f"{API_PREFIX}/executions", headers=headers)
