@@ -12,7 +12,7 @@ from quorum.testing import ScriptedAgent, make_manager
 from tests.engine.run_helpers import agent_step, phase, prompt, task
 
 PANEL = tuple(f"p{i}" for i in range(1, 9))
-LATENCY_S = 0.04
+LATENCY_S = 0.1
 
 
 def panel_task(**kw: Any) -> Task:

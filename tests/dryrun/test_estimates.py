@@ -4,6 +4,7 @@ timeouts and prices without history; and nothing is called or recorded."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from tests.telemetry.helpers import LocalChat
 
 pytestmark = pytest.mark.integration
 
-HISTORY_SIZES = (2, 3, 4, 5, 3, 2)
+HISTORY_SIZES = (2, 3, 4, 3, 2)
 
 
 async def test_the_estimate_is_within_25_percent_of_the_real_run(tmp_path: Path) -> None:
@@ -29,21 +30,24 @@ async def test_the_estimate_is_within_25_percent_of_the_real_run(tmp_path: Path)
     manager, agents = panel_agents()
     executor = TaskExecutor(agent_manager=manager, history_store=store)
     the_task = panel_task()
+    # a first run pays for imports and template compilation: another version, not learned from
+    await executor.execute(dataclasses.replace(the_task, content_hash="warm-up"),
+                           {"topic": "rates", "panel": ["p1"]})
     for size in HISTORY_SIZES:
         result = await executor.execute(the_task, {"topic": "rates", "panel": list(PANEL[:size])})
         assert result.status.value == "completed"
     calls_before = sum(a.calls for a in agents.values())
     recorded_before = len(await store.list_executions(limit=100))
 
-    wanted = {"topic": "rates", "panel": list(PANEL[:7])}
+    wanted = {"topic": "rates", "panel": list(PANEL[:6])}
     plan = await dry_run(executor, the_task, wanted)
     assert sum(a.calls for a in agents.values()) == calls_before  # no agent called
     assert len(await store.list_executions(limit=100)) == recorded_before  # nothing recorded
     assert plan.history == len(HISTORY_SIZES)
     panel = plan.phase("Panel")
-    assert panel.calls == 7
-    assert panel.agents == tuple(PANEL[:7])
-    assert panel.duration.basis == "history-scaled"  # 7 panellists: more than any past run had
+    assert panel.calls == 6
+    assert panel.agents == tuple(PANEL[:6])
+    assert panel.duration.basis == "history-scaled"  # 6 panellists: more than any past run had
     assert plan.wall.basis == "history-scaled"
     assert plan.wall.p50 is not None
     assert plan.wall.p95 is not None
@@ -58,7 +62,7 @@ async def test_the_estimate_is_within_25_percent_of_the_real_run(tmp_path: Path)
     assert plan.past_wall is not None
     assert plan.past_wall.p50 is not None
     assert abs(plan.wall.p50 - actual) < abs(plan.past_wall.p50 - actual)
-    assert panel.duration.p50 == pytest.approx(7 * LATENCY_S, rel=0.25)
+    assert panel.duration.p50 == pytest.approx(6 * LATENCY_S, rel=0.25)
     await executor.aclose()
     await store.close()
 
