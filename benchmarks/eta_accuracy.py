@@ -5,6 +5,7 @@
     python benchmarks/eta_accuracy.py --n 50 --latency-ms 40
     python benchmarks/eta_accuracy.py --db history.db --task investment-committee-meeting   # a real history
     python benchmarks/eta_accuracy.py --short               # 6 executions: that it runs (tests)
+    python benchmarks/eta_accuracy.py --skip-committee      # only the dry-run part (below)
 
 Without ``--db`` it first records ``--n`` runs of the shipped ``investment-committee-meeting`` task with
 the built-in agents, each call delayed by a latency-injecting wrapper (every agent its own typical
@@ -16,6 +17,14 @@ before=...)``) and predicts its finish at the start and at each phase boundary, 
 would be predicted. The error at a boundary is ``|predicted finish − actual finish| / actual duration``;
 the table gives its mean (MAPE) per boundary, and at the halfway point (the boundary at which half the
 phases had settled). Target (issue 22): ≤ 20 % at halfway.
+
+Second part, **work that grows with the inputs** (the dry run's estimate at the start): ``--n`` runs of
+a ``panel`` task (an opening call, then a round table of as many agents as the input names, 1-8 drawn
+at random, then a closing call), through the same latency-injecting wrapper. Each execution, in time
+order, is predicted before it starts from the executions before it, two ways: the history's total
+duration (p50: quantiles only, blind to the panel's size) and :func:`quorum.planning.dry_run` (the
+phase's duration-per-call line at the planned number of calls, where the data supports one). The table
+gives the MAPE of each.
 """
 
 from __future__ import annotations
@@ -128,6 +137,65 @@ async def replay(store: Any, task: str) -> dict[str, list[float]]:
     return errors
 
 
+PANEL = tuple(f"panellist-{i}" for i in range(1, 9))
+
+
+def panel_task() -> Any:
+    import dataclasses
+
+    from quorum.definition.model import Phase, Step, StepKind, Task
+    from quorum.ids import AgentId, PhaseName, TaskName
+
+    def one(agent: str, text: str) -> Step:
+        return Step(kind=StepKind.AGENT, index=0, agent=AgentId(agent), text=text, raw=text)
+
+    phases = (
+        Phase(name=PhaseName("Open"), steps=(one("host", "Open on {{ input.topic }}"),)),
+        Phase(name=PhaseName("Panel"), depends_on=(PhaseName("Open"),), agent_expressions=("input.panel",),
+              steps=(Step(kind=StepKind.PROMPT, index=0, text="Your view on {{ input.topic }}"),)),
+        Phase(name=PhaseName("Close"), depends_on=(PhaseName("Panel"),), steps=(one("host", "Close"),)),
+    )
+    return dataclasses.replace(Task(name=TaskName("panel"), phases=phases), content_hash="panel-bench-v1")
+
+
+async def panel_accuracy(store: Any, n: int, latency_ms: float, sigma: float,
+                         seed: int) -> dict[str, list[float]]:
+    """Record ``n`` panels of random size; the absolute percentage errors of the two predictions."""
+    from quorum.engine.executor import TaskExecutor
+    from quorum.planning import dry_run
+    from quorum.telemetry.eta import EtaModel
+    from quorum.testing import ScriptedAgent, make_manager
+
+    rng = random.Random(seed + 1)
+    inner = make_manager({a: ScriptedAgent({"view": a}) for a in ("host", *PANEL)})
+    directory = LatencyInjected(inner, latency_ms=latency_ms, sigma=sigma, seed=seed + 1)
+    executor = TaskExecutor(agent_manager=directory, history_store=store)
+    task = panel_task()
+    errors: dict[str, list[float]] = {"history total (quantiles)": [], "dry run (scaled)": []}
+    try:
+        for _ in range(n):
+            wanted = {"topic": "rates", "panel": list(PANEL[:rng.randint(1, len(PANEL))])}
+            model = await EtaModel.from_history(store, task.name, task.content_hash)
+            plan = await dry_run(executor, task, wanted, model=model) if model.basis >= 2 else None
+            result = await executor.execute(task, wanted)
+            actual = (result.duration_ms or 0.0) / 1000.0
+            if plan is None or model.total is None or actual <= 0 or plan.wall.p50 is None:
+                continue
+            errors["history total (quantiles)"].append(abs(model.total.p50 - actual) / actual)
+            errors["dry run (scaled)"].append(abs(plan.wall.p50 - actual) / actual)
+    finally:
+        await executor.aclose()
+    return errors
+
+
+def _panel_table(errors: dict[str, list[float]]) -> str:
+    rows = ["| prediction at the start of a panel (1-8 agents) | predictions | MAPE of the duration |",
+            "|---|---:|---:|"]
+    rows += [f"| {label} | {len(v)} | {100 * statistics.fmean(v):.1f} % |"
+             for label, v in errors.items() if v]
+    return "\n".join(rows)
+
+
 def _table(errors: dict[str, list[float]]) -> str:
     rows = ["| boundary | predictions | MAPE of the finish time |", "|---|---:|---:|"]
     for label, values in errors.items():
@@ -150,26 +218,38 @@ async def main() -> None:
     ap.add_argument("--db", help="replay this SQLite history instead of recording one")
     ap.add_argument("--task", default=TASK)
     ap.add_argument("--short", action="store_true", help="6 executions at 2 ms")
+    ap.add_argument("--skip-committee", action="store_true", help="only the dry run's panel part")
     args = ap.parse_args()
     from quorum.history.sqlite import SQLiteHistoryStore
 
     if args.short:
         args.n, args.latency_ms = 6, 2.0
     with tempfile.TemporaryDirectory() as folder:
-        store = SQLiteHistoryStore(Path(args.db) if args.db else Path(folder) / "history.db")
-        await store.open()
+        errors: dict[str, list[float]] = {}
+        if not args.skip_committee:
+            store = SQLiteHistoryStore(Path(args.db) if args.db else Path(folder) / "history.db")
+            await store.open()
+            try:
+                if not args.db:
+                    began = time.perf_counter()
+                    await record(store, args.n, args.latency_ms, args.sigma, args.seed)
+                    print(f"recorded {args.n} executions of {args.task} in {time.perf_counter() - began:.1f} "
+                          f"s (typical agent latency {args.latency_ms:g} ms, noise sigma {args.sigma:g})")
+                errors = await replay(store, args.task)
+            finally:
+                await store.close()
+            if not errors:
+                raise SystemExit(f"no completed execution of {args.task} to replay (need at least 2)")
+            print(_table(errors))
+        panels = SQLiteHistoryStore(Path(folder) / "panels.db")
+        await panels.open()
         try:
-            if not args.db:
-                began = time.perf_counter()
-                await record(store, args.n, args.latency_ms, args.sigma, args.seed)
-                print(f"recorded {args.n} executions of {args.task} in {time.perf_counter() - began:.1f} s "
-                      f"(typical agent latency {args.latency_ms:g} ms, noise sigma {args.sigma:g})")
-            errors = await replay(store, args.task)
+            began = time.perf_counter()
+            panel_errors = await panel_accuracy(panels, args.n, args.latency_ms, args.sigma, args.seed)
         finally:
-            await store.close()
-    if not errors:
-        raise SystemExit(f"no completed execution of {args.task} to replay (need at least 2)")
-    print(_table(errors))
+            await panels.close()
+        print(f"\nrecorded {args.n} panels in {time.perf_counter() - began:.1f} s")
+        print(_panel_table(panel_errors))
 
 
 if __name__ == "__main__":

@@ -135,9 +135,12 @@ def _check(source: TaskExecutor | DryRunParts, parts: DryRunParts, task: Task,
 
 
 async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
-                  input: Mapping[str, Any] | None = None, *, prices: PriceTable | None = None) -> DryRunPlan:
+                  input: Mapping[str, Any] | None = None, *, prices: PriceTable | None = None,
+                  model: EtaModel | None = None) -> DryRunPlan:
     """The plan of an execution of ``task`` with ``input`` (see the module); raises what a real start
-    raises for a bad input or an unknown agent. Calls no agent, records nothing."""
+    raises for a bad input or an unknown agent. Calls no agent, records nothing. ``model``: the
+    history's :class:`~quorum.telemetry.eta.EtaModel` to use instead of learning it from the store
+    (what was known at some time: ``EtaModel.from_history(..., before=...)``)."""
     if not isinstance(task, Task):
         if isinstance(source, DryRunParts):
             raise TypeError("with DryRunParts, pass a parsed Task (TaskLoader().load(name))")
@@ -145,10 +148,10 @@ async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
     parts = _parts(source, task)
     checked = _check(source, parts, task, input or {})
     decided = decide(task, checked, parts.directory.has_agent)
-    model = None
-    if parts.store is not None and task.content_hash:
-        learned = await EtaModel.from_history(parts.store, task.name, task.content_hash)
-        model = learned if learned.basis else None
+    if model is None and parts.store is not None and task.content_hash:
+        model = await EtaModel.from_history(parts.store, task.name, task.content_hash)
+    if model is not None and not model.basis:
+        model = None
     agents = dict.fromkeys(a for s in decided for a in s.calls_by_agent)
     facts = {a: agent_facts(parts.directory, a, parts.agent_timeout_s) for a in agents}
     phases = tuple(_phase_plan(task, s, model, facts, prices) for s in decided)
