@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,23 @@ from quorum.testing import ConcurrencyProbe, ScriptedAgent, failing_agent, make_
 from .helpers import decider_answer, parent, reviewer_answer, write_tasks
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
-    s: HistoryStore = (MemoryHistoryStore() if request.param == "memory"
-                       else SQLiteHistoryStore(tmp_path / "h.db"))
-    await s.open()
-    yield s
-    await s.close()
+    """Each history backend in turn, open (PostgreSQL in a schema of its own)."""
+    async with contextlib.AsyncExitStack() as stack:
+        s: HistoryStore
+        if request.param == "memory":
+            s = MemoryHistoryStore()
+        elif request.param == "sqlite":
+            s = SQLiteHistoryStore(tmp_path / "h.db")
+        else:
+            from quorum.history.postgres import PostgresHistoryStore
+            from tests.history.pg import fresh_schema
+
+            s = PostgresHistoryStore(await stack.enter_async_context(fresh_schema()))
+        await s.open()
+        stack.push_async_callback(s.close)
+        yield s
 
 
 def _manager(**extra: Agent) -> AgentManager:
