@@ -323,8 +323,9 @@ async def test_watchers_that_come_and_go_share_one_listening_connection() -> Non
         await store.request_control("e1", "pause")
         await asyncio.wait_for(got.wait(), 5)
         watcher.cancel()
-        assert store._listener is not None
-        assert store._listener.connects == 1
+        assert store._listeners is not None
+        assert store._listeners["control"].connects == 1
+        assert store._listeners["journal"].connects == 0  # nobody watched a journal
 
 
 # -- lost connections ---------------------------------------------------------------------------------------

@@ -141,8 +141,8 @@ async def append_batch(
             cache.forget(eid)
     for attempt in range(_ATTEMPTS):
         await _load(conn, cache, [eid for eid in ids if eid not in cache.rows])
-        current: dict[str, RowState] = dict(cache.rows)
-        before = {eid: (s.epoch, s.last_sequence) for eid, s in current.items() if eid in ids}
+        current = {eid: cache.rows[eid] for eid in ids if eid in cache.rows}  # not the whole cache
+        before = {eid: (s.epoch, s.last_sequence) for eid, s in current.items()}
         blobs, staged = BlobBatch(), _Staged()
         outcomes: list[BaseException | None] = []
         for job in jobs:

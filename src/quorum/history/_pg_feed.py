@@ -1,11 +1,15 @@
 """LISTEN/NOTIFY for the PostgreSQL store: one listening connection per store, shared by its watchers.
 
-The store NOTIFYs on its schema's channel in the statement that writes (so a notification goes out
-exactly when its transaction commits): ``j <execution id>:<last sequence>`` when a journal grew,
-``c <execution id>:<request id>`` when a control request was made. :class:`Listener` keeps one
-dedicated connection (not one of the pool's: a listening connection must stay open) that LISTENs, and
-dispatches each notification to the watchers registered for its kind and execution (or for all
-executions) — a dict lookup per notification, however many executions watch.
+The store NOTIFYs in the statement that writes (so a notification goes out exactly when its
+transaction commits), on one channel per kind: ``j <execution id>:<last sequence>`` on the journal
+channel when a journal grew, ``c <execution id>:<request id>`` on the control channel when a control
+request was made. Two channels, because every driving process watches control requests while few
+(``quorum serve``, ``show --follow``) watch journals: on one channel every driver was sent, and
+parsed, a notification for every batch of every execution. A :class:`Listener` serves one channel: it
+keeps one dedicated connection (not one of the pool's: a listening connection must stay open), opened
+by its first watcher, that LISTENs, and dispatches each notification to the watchers registered for
+its kind and execution (or for all executions) — a dict lookup per notification, however many
+executions watch.
 
 A lost listening connection is opened again with backoff while anyone watches; notifications sent
 meanwhile are missed, which is why every user of the feed keeps polling as its fallback.

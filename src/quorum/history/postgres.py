@@ -9,8 +9,9 @@
   batch (:mod:`._pg_append`), fenced; ``append`` returns once it committed.
 - Fencing by epoch in the statement that writes; leases by compare-and-swap; ``claim_orphans`` uses
   ``FOR UPDATE SKIP LOCKED`` so that recoverers share orphans out and never take the same one.
-- LISTEN/NOTIFY (:mod:`._pg_feed`): a journal append and a control request NOTIFY when they commit;
-  the store implements :class:`~quorum.history.base.ChangeFeed` (``watch``).
+- LISTEN/NOTIFY (:mod:`._pg_feed`): a journal append and a control request NOTIFY when they commit,
+  each on its own channel (``quorum_<schema>_j``, ``quorum_<schema>``); the store implements
+  :class:`~quorum.history.base.ChangeFeed` (``watch``).
 - A lost connection: an append is tried again (never a silently lost event, see :mod:`._pg_writer`);
   a read is tried again once; other writes fail with a StoreError. No message shows the password.
 
@@ -49,6 +50,7 @@ __all__ = ("PostgresHistoryStore",)
 
 T = TypeVar("T")
 
+_IDENTIFIER_MAX: Final = 63
 _CONTROLS_FRESH_S: Final = 0.05
 """How long one look at the pending control requests answers every execution's poll (as in SQLite);
 a control notification makes the next poll look again at once."""
@@ -73,13 +75,17 @@ class PostgresHistoryStore:
         self.settings: PgSettings = pg_settings(url)
         self.blob_threshold = blob_threshold
         self.retry_s = retry_s
-        self.channel = f"quorum_{self.settings.schema}"
+        self.channel = channel_name(self.settings.schema)
+        """Where control requests are NOTIFYed (every process that drives executions LISTENs here)."""
+        self.journal_channel = channel_name(self.settings.schema, "_j")
+        """Where journal appends are NOTIFYed: apart, so that a process watching only control requests
+        (a worker, ``quorum run``) is not sent a notification for every batch of every execution."""
         self._pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._committer: GroupCommitter | None = None
         self._rows = StateCache()
         self._flusher: asyncio.Task[None] | None = None
-        self._listener: Listener | None = None
+        self._listeners: dict[ChangeKind, Listener] | None = None
         self._opening: asyncio.Task[None] | None = None
         self._closed = False
         self.migrations_applied = 0
@@ -128,6 +134,7 @@ class PostgresHistoryStore:
             pool = await asyncpg.create_pool(
                 s.dsn, min_size=min(s.pool_min, s.pool_max), max_size=s.pool_max,
                 server_settings={"search_path": s.schema, "application_name": f"quorum {s.schema}"},
+                reset=_keep_session,
             )
         except Exception as exc:
             raise self._connect_error(exc) from None
@@ -143,17 +150,20 @@ class PostgresHistoryStore:
                                    as_error=self._store_error, retry_s=self.retry_s)
         self._committer = committer
         self._flusher = asyncio.get_running_loop().create_task(committer.run(), name="quorum-pg-flusher")
-        self._listener = Listener(self._connect_listener, self.channel, on_control=self._control_seen)
+        self._listeners = {
+            "control": Listener(self._connect_listener, self.channel, on_control=self._control_seen),
+            "journal": Listener(self._connect_listener, self.journal_channel, on_control=self._control_seen),
+        }
         self._pool = pool
 
     async def close(self) -> None:
         self._closed = True
-        committer, flusher, listener, pool = self._committer, self._flusher, self._listener, self._pool
-        self._committer = self._flusher = self._listener = self._pool = None
+        committer, flusher, listeners, pool = self._committer, self._flusher, self._listeners, self._pool
+        self._committer = self._flusher = self._listeners = self._pool = None
         if committer is not None and flusher is not None:
             committer.stop()
             await flusher
-        if listener is not None:
+        for listener in (listeners or {}).values():
             await listener.close()
         if pool is not None:
             await pool.close()
@@ -161,7 +171,7 @@ class PostgresHistoryStore:
     def _forget(self) -> None:
         if self._pool is not None:
             self._pool.terminate()
-        self._committer = self._flusher = self._listener = self._pool = self._opening = None
+        self._committer = self._flusher = self._listeners = self._pool = self._opening = None
         self._controls_look = None
 
     async def _connect_listener(self) -> Any:
@@ -209,7 +219,7 @@ class PostgresHistoryStore:
 
     async def _write_batch(self, jobs: Sequence[AppendJob], replay: bool) -> list[BaseException | None]:
         pool = await self._ready()
-        channel = self.channel if self.settings.notify else None
+        channel = self.journal_channel if self.settings.notify else None
         async with pool.acquire() as conn:
             return await append_batch(conn, jobs, cache=self._rows, threshold=self.blob_threshold,
                                       channel=channel, is_stale=_is_stale, replay=replay)
@@ -328,12 +338,13 @@ class PostgresHistoryStore:
         kind: ChangeKind = "journal",
         execution_id: str | None = None,
     ) -> None:
-        """See :class:`~quorum.history.base.ChangeFeed`: LISTEN on this store's channel (one connection
-        per store, however many watch), until cancelled or the store closes."""
+        """See :class:`~quorum.history.base.ChangeFeed`: LISTEN on this store's channel for ``kind``
+        (one connection per kind, opened by its first watcher, however many watch), until cancelled or
+        the store closes."""
         if kind not in ("journal", "control"):
             raise ConfigurationError(f"watch: kind must be 'journal' or 'control', got {kind!r}")
         await self._ready()
-        listener = self._listener
+        listener = None if self._listeners is None else self._listeners[kind]
         if listener is not None:
             await listener.watch(on_change, kind=kind, execution_id=execution_id)
 
@@ -341,6 +352,26 @@ class PostgresHistoryStore:
     def commits(self) -> int:
         """Append transactions committed by this store so far (each one a group of appends)."""
         return 0 if self._committer is None else self._committer.batches
+
+
+async def _keep_session(_conn: Any) -> None:
+    """The pool's reset of a connection given back: nothing to do. asyncpg's default sends ``RESET ALL;
+    UNLISTEN *; CLOSE ALL; SELECT pg_advisory_unlock_all()`` — one more round trip per statement, two
+    thirds of the CPU a pooled statement costs here (benchmarks/PROFILE.md) — to undo session state
+    that this store never leaves: its settings are the connection's startup parameters, its advisory
+    locks are transaction-level, it declares no cursors and LISTENs on its own connections. (An open
+    transaction is still rolled back by asyncpg before this is called.)"""
+
+
+def channel_name(schema: str, suffix: str = "") -> str:
+    """``quorum_<schema><suffix>``, or with the schema's hash in place of a name too long for a channel
+    (PostgreSQL's identifiers: at most 63 bytes)."""
+    name = f"quorum_{schema}{suffix}"
+    if len(name) <= _IDENTIFIER_MAX:
+        return name
+    import hashlib
+
+    return f"quorum_{hashlib.sha256(schema.encode()).hexdigest()[:24]}{suffix}"
 
 
 def _is_transient(exc: BaseException) -> bool:
