@@ -141,7 +141,7 @@ async def append_batch(
             cache.forget(eid)
     for attempt in range(_ATTEMPTS):
         await _load(conn, cache, [eid for eid in ids if eid not in cache.rows])
-        current = {eid: cache.rows[eid] for eid in ids if eid in cache.rows}  # not the whole cache
+        current: dict[str, RowState] = {eid: cache.rows[eid] for eid in ids if eid in cache.rows}
         before = {eid: (s.epoch, s.last_sequence) for eid, s in current.items()}
         blobs, staged = BlobBatch(), _Staged()
         outcomes: list[BaseException | None] = []
