@@ -12,21 +12,37 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quorum.cli.common import exit_code_for_status, out_console
 
 if TYPE_CHECKING:
+    from quorum.cli.render import EventSink
     from quorum.config import Config
     from quorum.definition.model import Task
+    from quorum.engine.executor import TaskExecutor
     from quorum.history.base import HistoryStore
     from quorum.planning import DryRunPlan, Estimate
 
-__all__ = ("dry_run_command", "fixtures_command", "planning_command", "render_plan")
+__all__ = ("RunTools", "dry_run_command", "fixtures_command", "planning_command", "render_plan")
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunTools:
+    """What ``quorum run`` lends these commands (handed over, not imported: cli.run_cmd imports this
+    module, and no module of the package is part of an import cycle)."""
+
+    build_executor: Callable[..., TaskExecutor]
+    close_executor: Callable[[TaskExecutor], Awaitable[None]]
+    print_result: Callable[..., None]
+    view_for: Callable[..., EventSink | None]
+    follow: Callable[..., Awaitable[int]]
 
 
 def history_exists(cfg: Config) -> bool:
@@ -45,11 +61,11 @@ async def _history(cfg: Config) -> HistoryStore:
     return store
 
 
-async def dry_run_command(cfg: Config, task: Task, input: dict[str, Any], *, as_json: bool,
-                          no_history: bool) -> int:
-    from quorum.cli.run_cmd import build_executor, close_executor
+async def dry_run_command(cfg: Config, task: Task, input: dict[str, Any], tools: RunTools, *,
+                          as_json: bool, no_history: bool) -> int:
     from quorum.planning import dry_run
 
+    build_executor, close_executor = tools.build_executor, tools.close_executor
     store = None if no_history else await _history(cfg)
     try:
         executor = build_executor(cfg, store)
@@ -142,18 +158,16 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
-async def fixtures_command(cfg: Config, task: Task, input: dict[str, Any], fixtures: Path, *,
-                           as_json: bool, plain: bool) -> int:
+async def fixtures_command(cfg: Config, task: Task, input: dict[str, Any], fixtures: Path,
+                           tools: RunTools, *, as_json: bool, plain: bool) -> int:
     """Simulate the execution (see the module); the exit status is a real run's."""
-    from quorum.cli.run_cmd import build_executor, close_executor, print_result, view_for
-
-    view = view_for(task, as_json=as_json, plain=plain)
+    build_executor, close_executor = tools.build_executor, tools.close_executor
+    view = tools.view_for(task, as_json=as_json, plain=plain)
     if _is_sqlite(fixtures):
         from quorum.cli.exchanges import Exchanges
-        from quorum.cli.run_cmd import follow
 
-        return await follow(cfg, None, view, lambda executor: executor.start(task, input), as_json=as_json,
-                            exchanges=Exchanges(path=fixtures, mode="replay"))
+        return await tools.follow(cfg, None, view, lambda executor: executor.start(task, input),
+                                  as_json=as_json, exchanges=Exchanges(path=fixtures, mode="replay"))
     from quorum.cli.driver import RunSession
     from quorum.planning import MissingFixtureError, check_fixtures, fixture_executor, load_fixtures
 
@@ -185,7 +199,7 @@ async def fixtures_command(cfg: Config, task: Task, input: dict[str, Any], fixtu
     if as_json:
         sys.stdout.write(json.dumps({**result.to_dict(), "simulated": True}, indent=2, default=str) + "\n")
     else:
-        print_result(result, recorded=False)
+        tools.print_result(result, recorded=False)
         out_console().print(f"[dim]simulated from {escape_text(str(fixtures))}: {agents.calls} answers, "
                             "no agent called, nothing recorded[/]", soft_wrap=True)
     return exit_code_for_status(result.status.value)
@@ -197,9 +211,9 @@ def escape_text(text: str) -> str:
     return escape(text)
 
 
-def planning_command(cfg: Config, task: Task, input: dict[str, Any], *, dry_run: bool, fixtures: Path | None,
-                     as_json: bool, plain: bool, no_history: bool, exclusive: dict[str, object],
-                     prices: AbstractContextManager[None]) -> int:
+def planning_command(cfg: Config, task: Task, input: dict[str, Any], tools: RunTools, *, dry_run: bool,
+                     fixtures: Path | None, as_json: bool, plain: bool, no_history: bool,
+                     exclusive: dict[str, object], prices: AbstractContextManager[None]) -> int:
     """``quorum run``'s ``--dry-run`` / ``--fixtures`` (the options that exclude them refused)."""
     from quorum.cli.common import ExitCode, fail, run_async
 
@@ -213,7 +227,7 @@ def planning_command(cfg: Config, task: Task, input: dict[str, Any], *, dry_run:
              details=(f"{used} calls no agent and records nothing here",))
     with prices:
         if dry_run:
-            return run_async(dry_run_command(cfg, task, input, as_json=as_json,
+            return run_async(dry_run_command(cfg, task, input, tools, as_json=as_json,
                                              no_history=no_history or not history_exists(cfg)))
         assert fixtures is not None
-        return run_async(fixtures_command(cfg, task, input, fixtures, as_json=as_json, plain=plain))
+        return run_async(fixtures_command(cfg, task, input, fixtures, tools, as_json=as_json, plain=plain))

@@ -173,9 +173,11 @@ def run(
         parsed = replace(parsed, max_execution_time_s=parse_duration(cfg.timeout, what="--timeout"))
     parsed = _with_budget(parsed, max_cost=max_cost, max_tokens=max_tokens, max_calls=max_calls)
     if dry_run or fixtures is not None:
-        from quorum.cli.dry_run import planning_command
+        from quorum.cli.dry_run import RunTools, planning_command
 
-        raise typer.Exit(planning_command(cfg, parsed, checked, dry_run=dry_run, fixtures=fixtures,
+        tools = RunTools(build_executor=build_executor, close_executor=close_executor,
+                         print_result=print_result, view_for=view_for, follow=follow)
+        raise typer.Exit(planning_command(cfg, parsed, checked, tools, dry_run=dry_run, fixtures=fixtures,
                                           as_json=as_json, plain=plain, no_history=no_history,
                                           exclusive={"--record": record, "--replay": replay,
                                                      "--cluster": cluster},
