@@ -7,7 +7,7 @@ import pytest
 
 from quorum.definition.model import Requirement
 from quorum.engine.executor import TaskExecutor
-from quorum.errors import DefinitionError, InputValidationError
+from quorum.errors import ConfigurationError, DefinitionError, InputValidationError
 from quorum.history.memory import MemoryHistoryStore
 from quorum.planning import DryRunParts, dry_run
 from quorum.testing import ScriptedAgent, make_manager
@@ -122,3 +122,21 @@ async def test_parts_without_an_executor() -> None:
     assert plan.phase("Start").duration.p95 == 5.0
     with pytest.raises(TypeError, match="parsed Task"):
         await dry_run(DryRunParts(directory=make_manager(agents)), "branchy", {})
+
+
+class _NoKey(ScriptedAgent):
+    def unready(self) -> str:
+        return "no API key for Example: set EXAMPLE_API_KEY"
+
+
+async def test_an_agent_without_its_key_is_noted_not_a_refusal() -> None:
+    agents: dict[str, ScriptedAgent] = {a: ScriptedAgent({"v": a}) for a in AGENTS}
+    agents["d"] = _NoKey({"v": "d"})
+    executor = TaskExecutor(agent_manager=make_manager(agents))
+    keyed = task(phase("X", agent_step("d", "hi")), name="keyed")
+    with pytest.raises(ConfigurationError, match="no API key for Example"):
+        await executor.start(keyed, {})
+    plan = await dry_run(executor, keyed, {})
+    assert plan.phase("X").calls == 1
+    assert any("a real run would not start" in n and "d: no API key for Example" in n for n in plan.notes)
+    await executor.aclose()

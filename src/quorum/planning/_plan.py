@@ -123,15 +123,47 @@ def _parts(source: TaskExecutor | DryRunParts, task: Task) -> DryRunParts:
                        max_concurrent_phases=options.max_concurrent_phases)
 
 
+class _Names:
+    """The directory as the preflight sees it, without ``unready``: agents that cannot be called yet (no
+    API key) do not stop a dry run, whose point is to cost a run before setting it up; they are noted."""
+
+    def __init__(self, directory: Any) -> None:
+        self._directory = directory
+
+    def has_agent(self, agent_id: str, /) -> bool:
+        return bool(self._directory.has_agent(agent_id))
+
+    def agent_ids(self) -> list[AgentId]:
+        return list(self._directory.agent_ids())
+
+    async def query(self, request: Any, /) -> Any:
+        raise RuntimeError("a dry run calls no agent")
+
+
 def _check(source: TaskExecutor | DryRunParts, parts: DryRunParts, task: Task,
-           input: Mapping[str, Any]) -> dict[str, Any]:
-    """The input coerced, or the errors a real start raises."""
-    if not isinstance(source, DryRunParts):
+           input: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
+    """The input coerced, or the errors a real start raises (``strict=False``: all but the agents that
+    cannot be called yet)."""
+    if strict and not isinstance(source, DryRunParts):
         return source.check(task, input)
     from quorum.engine.preflight import check_before_run
     from quorum.steps.registry import StepRegistry
 
-    return check_before_run(task, input, parts.directory, parts.registry or StepRegistry())
+    directory = parts.directory if strict else _Names(parts.directory)
+    return check_before_run(task, input, directory, parts.registry or StepRegistry())
+
+
+def _unready(directory: Any, agents: Any) -> list[str]:
+    """``agent: reason`` for each agent a real run would refuse to start with (no API key)."""
+    unready = getattr(directory, "unready", None)
+    if not callable(unready):
+        return []
+    by_reason: dict[str, list[str]] = {}
+    for agent in agents:
+        reason = unready(agent)
+        if reason:
+            by_reason.setdefault(str(reason), []).append(str(agent))
+    return [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
 
 
 async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
@@ -146,7 +178,7 @@ async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
             raise TypeError("with DryRunParts, pass a parsed Task (TaskLoader().load(name))")
         task = source.load_task(task)
     parts = _parts(source, task)
-    checked = _check(source, parts, task, input or {})
+    checked = _check(source, parts, task, input or {}, strict=False)
     decided = decide(task, checked, parts.directory.has_agent)
     if model is None and parts.store is not None and task.content_hash:
         model = await EtaModel.from_history(parts.store, task.name, task.content_hash)
@@ -161,6 +193,9 @@ async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
         for p in phases if p.fate in ("runs", "may-run")}
     critical = graph.critical_path(weights)
     notes = _notes(task, phases, model)
+    blocked = _unready(parts.directory, agents)
+    if blocked:
+        notes = (*notes, "a real run would not start until these agents can be called: " + "; ".join(blocked))
     return DryRunPlan(
         task=task.name, version=task.version, task_hash=task.content_hash, input=checked, phases=phases,
         critical_path=critical, calls=sum(p.calls for p in phases if p.fate in ("runs", "may-run")),
