@@ -6,6 +6,8 @@ does. The pieces:
 - :class:`RayRunner` — the connection and the driver actors (:mod:`.runner`, :mod:`.driver`);
 - :class:`ClusterExecutor` / :class:`ClusterHandle` — start, follow and control executions there;
 - :class:`RayTaskPool` — ``executor: process`` agents as Ray tasks (installed in every driver);
+- :mod:`.spread` — a task's ``cluster: {spread: [...]}`` phases: their agent calls on every node's
+  call server;
 - :func:`parse_cluster` — the ``--cluster`` value; :class:`DriverSettings`, :class:`DefaultAgents`.
 """
 
