@@ -171,8 +171,15 @@ function showEta() {
   replace(el, `ETA ${duration(left) || "0 ms"} (p95 ${duration(p95) || "0 ms"})`);
   el.title = `from ${eta.basis} completed run${eta.basis === 1 ? "" : "s"} of this task version`;
 }
+// Without an ETA (no completed run of this task version yet) it is asked again at most every
+// ETA_RETRY_MS, not at every boundary: fifty open pages of a run without history would otherwise each
+// read the execution at every phase for an answer that stays "none".
+const ETA_RETRY_MS = 10_000;
+let etaAsked = 0;
 function refreshEta() {
   if (etaFetch || TERMINAL.has(model.status)) return;
+  if (!eta && etaAsked && performance.now() - etaAsked < ETA_RETRY_MS) return;
+  etaAsked = performance.now();
   etaFetch = setTimeout(async () => {
     etaFetch = 0;
     try { eta = (await api(`/executions/${encodeURIComponent(model.id)}`)).eta; } catch { eta = null; }

@@ -3,7 +3,8 @@
 //
 // Drawn incrementally: each row (a phase or a call) is made once and kept; a render touches only the
 // rows whose bar, place or text changed. The time axis grows in steps (a quarter more each time the
-// run outgrows it), so while a run goes on, the bars that have ended stay as they are.
+// run outgrows it), so while a run goes on, the bars that have ended stay as they are; its height grows
+// ten rows at a time.
 import { duration, s } from "./dom.js";
 
 const ROW = 20, LABEL = 190, WIDTH = 900;
@@ -95,7 +96,9 @@ export function renderGantt(container, model) {
     drawn.svg.replaceChildren(...order.map((k) => drawn.rows.get(k).g), drawn.axis);
     drawn.order = order;
   }
-  const height = rows.length * ROW + 24;
+  // while it runs, the figure grows by ten rows at a time: each growth moves everything below it on
+  // the page (laid out and painted again), so it should not happen at every agent call
+  const height = (model.ended ? rows.length : Math.ceil(rows.length / 10) * 10) * ROW + 24;
   if (drawn.height !== height) {
     drawn.height = height;
     drawn.svg.setAttribute("viewBox", `0 0 ${WIDTH} ${height}`);
