@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from quorum.cluster.address import ClusterAddress, parse_cluster
+from quorum.cluster.nodes import live_nodes, ray_nodes
 from quorum.cluster.settings import AgentFactory, DefaultAgents, DriverSettings
 from quorum.definition.model import Task
 from quorum.errors import ConfigurationError
@@ -102,7 +103,7 @@ class RayRunner:
 
         if self._wanted_drivers is not None:
             return max(1, self._wanted_drivers)
-        nodes = [n for n in _nodes() if n.get("Alive")]
+        nodes = live_nodes()
         marked = [n for n in nodes if n.get("Resources", {}).get(DRIVER_RESOURCE)]
         return max(1, len(marked or [n for n in nodes if n.get("Resources", {}).get("CPU")]))
 
@@ -111,7 +112,7 @@ class RayRunner:
 
         from quorum.cluster.driver import ExecutionDriver
 
-        marked = any(n.get("Alive") and n.get("Resources", {}).get(DRIVER_RESOURCE) for n in _nodes())
+        marked = any(n.get("Alive") and n.get("Resources", {}).get(DRIVER_RESOURCE) for n in ray_nodes())
         shared: dict[str, Any] = (
             {"name": f"quorum-driver-{index}", "lifetime": "detached", "get_if_exists": True}
             if self.detached else {}
@@ -145,13 +146,6 @@ class RayRunner:
         if self._connected_here:
             ray.shutdown()
             self._connected_here = False
-
-
-def _nodes() -> list[dict[str, Any]]:
-    import ray
-
-    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]  # Ray leaves it untyped
-    return nodes
 
 
 def _scheme(url: str) -> str:

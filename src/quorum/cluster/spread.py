@@ -204,9 +204,9 @@ class CallSpreader:
             import ray
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            from quorum.cluster.runner import _nodes
+            from quorum.cluster.nodes import ray_nodes
 
-            for node in _nodes():
+            for node in ray_nodes():
                 node_id = str(node.get("NodeID"))
                 cpus = node.get("Resources", {}).get("CPU")
                 if node.get("Alive") and cpus and node_id not in self._servers and node_id not in self._lost:
