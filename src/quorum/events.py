@@ -148,7 +148,7 @@ class ResponseRecord(KeyedView):
     __slots__ = ("answer",)
 
     KEYS = ("agent_id", "text", "data", "stance", "recommendation", "confidence", "rationale", "latency_ms",
-            "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error")
+            "model", "tokens_in", "tokens_out", "cost_usd", "cached", "error", "response_model")
 
     def __init__(self, answer: AgentResponse) -> None:
         self.answer = answer

@@ -128,6 +128,7 @@ async def test_answer_is_parsed_validated_and_counted(server: LLMServer) -> None
     assert response.data["target_price"] == 71000.5
     assert (response.tokens_in, response.tokens_out) == (120, 40)
     assert response.model == f"{server.protocol}:test-model"
+    assert response.response_model == "test-model"  # what the server said answered
     sent = server.requests[0]
     if server.protocol == "openai":
         assert sent.path == "/v1/chat/completions"

@@ -47,7 +47,9 @@ JUDGE_ANSWER = {"stance": "bullish", "recommendation": "buy", "confidence": 0.7,
 def llm_judge(answer: dict[str, Any] | None = None, *, delay_s: float = 0.005) -> LLMAgent:
     definition = AgentDefinition(id=AgentId("judge"), model="openai:gpt-test-1", persona="You judge.",
                                  price_in_per_mtok=2.0, price_out_per_mtok=8.0)
-    return LLMAgent(definition, LocalChat(answer or JUDGE_ANSWER, delay_s=delay_s), model_name="gpt-test-1")
+    # the provider answers with a dated snapshot of the alias asked for, as real ones do
+    chat = LocalChat(answer or JUDGE_ANSWER, delay_s=delay_s, model="gpt-test-1-2026-11-30")
+    return LLMAgent(definition, chat, model_name="gpt-test-1")
 
 
 def every_attribute_value(spans: Iterator[ReadableSpan] | list[ReadableSpan]) -> list[str]:

@@ -69,12 +69,16 @@ class AgentResponse:
     rationale: str | None = None
     latency_ms: float = 0.0
     model: str | None = None
+    """The model asked for (``provider:model``), as the agent's definition names it."""
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float | None = None
     cached: bool = False
     error: str | None = None
     """Set when the call failed; the other fields are then best-effort."""
+    response_model: str | None = None
+    """The model the provider says answered (an alias asked for may resolve to a dated snapshot); None
+    when it did not say, or for an agent answered in this process."""
 
     @property
     def ok(self) -> bool:
@@ -99,6 +103,7 @@ class AgentResponse:
             "cost_usd": self.cost_usd,
             "cached": self.cached,
             "error": self.error,
+            "response_model": self.response_model,
         }
 
     @classmethod
