@@ -86,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "AgentId": "quorum.ids",
     "ExecutionId": "quorum.ids",
     "PhaseName": "quorum.ids",
+    "DryRunPlan": "quorum.planning",
     "AbortSignal": "quorum.signals",
     "Aggregator": "quorum.steps.protocol",
     "StepContext": "quorum.steps.protocol",
@@ -113,6 +114,7 @@ __all__ = (
     "CircuitOpenError",
     "ConfigurationError",
     "DefinitionError",
+    "DryRunPlan",
     "Event",
     "EventType",
     "ExecutionContext",
@@ -242,6 +244,7 @@ if TYPE_CHECKING:
     from quorum.history.sqlite import SQLiteHistoryStore
     from quorum.history.stores import open_store
     from quorum.ids import AgentId, ExecutionId, PhaseName
+    from quorum.planning import DryRunPlan
     from quorum.signals import AbortSignal
     from quorum.steps.protocol import Aggregator, StepContext, StepStrategy
     from quorum.templates import TemplateEngine

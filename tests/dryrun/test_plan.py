@@ -63,6 +63,21 @@ async def test_phases_decided_by_the_inputs() -> None:
     await executor.aclose()
 
 
+async def test_the_executor_offers_the_dry_run_itself() -> None:
+    store = MemoryHistoryStore()
+    executor, agents = _executor(store)
+    plan = await executor.dry_run(BRANCHY, {"deep": True, "panel": ["a"]})
+    assert plan.phase("Deep").fate == "runs"
+    assert plan.phase("Deep").calls == 6  # two agents, three rounds
+    assert plan.phase("Panel").agents == ("a",)
+    assert sum(a.calls for a in agents.values()) == 0
+    assert await store.list_executions() == []
+    wrong = await executor.dry_run(BRANCHY, {"deep": False, "panel": 3})
+    assert wrong.phase("Panel").fate == "fails"
+    assert "'input.panel' gave 3 (int); it must give an agent id" in str(wrong.phase("Panel").reason)
+    await executor.aclose()
+
+
 async def test_calls_count_rounds_agents_and_agent_steps() -> None:
     executor, _ = _executor()
     plan = await dry_run(executor, BRANCHY, {"deep": True, "panel": ["a", "b", "c", "d"]})

@@ -220,6 +220,10 @@ async def test_dynamic_agents_from_an_expression() -> None:
     failed = await ex.execute(task(phase("Pick", prompt("c"), agents=("picker",)), bad))
     assert failed.status is ExecutionStatus.FAILED
     assert "ghost" in (failed.error or "")
+    not_agents = replace(second, agent_expressions=("7",))
+    wrong = await ex.execute(task(phase("Pick", prompt("c"), agents=("picker",)), not_agents))
+    assert wrong.status is ExecutionStatus.FAILED
+    assert "the agent expression '7' gave 7 (int); it must give an agent id" in (wrong.error or "")
 
 
 async def test_a_prompt_step_without_agents_fails_the_phase_clearly() -> None:

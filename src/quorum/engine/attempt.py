@@ -164,10 +164,8 @@ class AttemptRunner:
         agents = list(self.phase.agents)
         context = self.context()
         for expression in self.phase.agent_expressions:
-            value = templating.evaluate(expression, context)
-            values = [value] if isinstance(value, str) else list(value or ())
-            for agent in values:
-                agent_id = AgentId(str(agent))
+            for agent in templating.agent_names(templating.evaluate(expression, context), expression):
+                agent_id = AgentId(agent)
                 if not self._directory.has_agent(agent_id):
                     raise AgentError(agent_id, f"no such agent (from {expression!r} in phase {self.name!r})")
                 if agent_id not in agents:

@@ -54,6 +54,7 @@ from quorum.steps.registry import StepRegistry
 
 if TYPE_CHECKING:
     from quorum.definition.loader import TaskLoader
+    from quorum.planning._plan import DryRunPlan
 
 __all__ = ("TaskExecutor",)
 
@@ -170,6 +171,17 @@ class TaskExecutor:
         return self._loader.load(task)
 
     @property
+    def step_registry(self) -> StepRegistry:
+        """The step strategies and aggregators this executor's tasks may use (built-in, registered,
+        installed)."""
+        return self._registry
+
+    @property
+    def journal_backlog(self) -> int:
+        """Events recorded by this executor's executions and not yet written by its history store."""
+        return self._backlog.pending
+
+    @property
     def owner(self) -> str:
         """``host:pid:nonce`` of this process, as its leases name it."""
         if self._owner is None:
@@ -234,6 +246,18 @@ class TaskExecutor:
         parsed = self.load_task(task)
         checked = self.check(parsed, input or {})
         return await self._launch(ExecutionContext(parsed, checked, execution_id=execution_id))
+
+    async def dry_run(
+        self, task: Task | str | os.PathLike[str], input: Mapping[str, Any] | None = None
+    ) -> DryRunPlan:
+        """What an execution of ``task`` with ``input`` would do, without calling an agent or recording
+        anything: the phases that run or are skipped (decided from the inputs where they can be), the
+        calls per phase, the critical path, and the expected time and cost with the basis of each
+        figure (this task version's history, agent latencies, timeouts, prices). Raises what
+        :meth:`start` raises for a bad input."""
+        from quorum.planning._plan import dry_run
+
+        return await dry_run(self, self.load_task(task), input or {})
 
     def check(self, task: Task, input: Mapping[str, Any]) -> dict[str, Any]:
         """Validate input, agent ids, step strategies and aggregators; returns the coerced input."""

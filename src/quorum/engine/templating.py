@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from quorum.templates import TemplateEngine
 
-__all__ = ("engine", "evaluate", "is_template", "render")
+__all__ = ("agent_names", "engine", "evaluate", "is_template", "render")
 
 _engine: TemplateEngine | None = None
 
@@ -111,3 +111,21 @@ def render(text: str, context: Mapping[str, Any]) -> str:
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     return engine().evaluate(expression, context)
+
+
+def agent_names(value: Any, expression: str) -> list[str]:
+    """The agent ids a dynamic agent expression gave: one id, or a list of them (none for null or an
+    empty list). Anything else is a :class:`TemplateRenderError` saying what it gave and what it must."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    from quorum.errors import TemplateRenderError
+
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    raise TemplateRenderError(
+        f"the agent expression {expression!r} gave {shown} ({type(value).__name__}); it must give an "
+        "agent id or a list of agent ids")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from quorum.definition.model import Task, thaw
 from quorum.graph import PhaseGraph
@@ -26,12 +26,30 @@ from quorum.planning._static import Fate, StaticPhase, decide
 from quorum.telemetry.eta import EtaModel
 
 if TYPE_CHECKING:
+    import os
+
     from quorum.agents.prices import PriceTable
-    from quorum.engine.executor import TaskExecutor
+    from quorum.engine.options import RunOptions
     from quorum.history.base import HistoryStore
     from quorum.steps.registry import StepRegistry
 
-__all__ = ("DryRunParts", "DryRunPlan", "PhasePlan", "dry_run")
+__all__ = ("DryRunParts", "DryRunPlan", "PhasePlan", "PlanSource", "dry_run")
+
+
+class PlanSource(Protocol):
+    """What a dry run reads of a :class:`~quorum.engine.executor.TaskExecutor` (a protocol, so that the
+    executor can offer ``dry_run`` without this module importing it back)."""
+
+    @property
+    def options(self) -> RunOptions: ...
+    @property
+    def agent_manager(self) -> Any: ...
+    @property
+    def history_store(self) -> HistoryStore | None: ...
+    @property
+    def step_registry(self) -> StepRegistry: ...
+    def load_task(self, task: Task | str | os.PathLike[str]) -> Task: ...
+    def check(self, task: Task, input: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,12 +131,12 @@ class DryRunPlan:
                 "agents": [a.to_dict() for a in self.agents], "notes": list(self.notes)}
 
 
-def _parts(source: TaskExecutor | DryRunParts, task: Task) -> DryRunParts:
+def _parts(source: PlanSource | DryRunParts, task: Task) -> DryRunParts:
     if isinstance(source, DryRunParts):
         return source
     options = source.options.for_task(task)
     return DryRunParts(directory=source.agent_manager, store=source.history_store,
-                       registry=getattr(source, "_registry", None),  # the executor's own strategies
+                       registry=source.step_registry,
                        agent_timeout_s=options.agent_timeout_s, time_limit_s=options.time_limit_s,
                        max_concurrent_phases=options.max_concurrent_phases)
 
@@ -140,7 +158,7 @@ class _Names:
         raise RuntimeError("a dry run calls no agent")
 
 
-def _check(source: TaskExecutor | DryRunParts, parts: DryRunParts, task: Task,
+def _check(source: PlanSource | DryRunParts, parts: DryRunParts, task: Task,
            input: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
     """The input coerced, or the errors a real start raises (``strict=False``: all but the agents that
     cannot be called yet)."""
@@ -166,7 +184,7 @@ def _unready(directory: Any, agents: Any) -> list[str]:
     return [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
 
 
-async def dry_run(source: TaskExecutor | DryRunParts, task: Task | str,
+async def dry_run(source: PlanSource | DryRunParts, task: Task | str,
                   input: Mapping[str, Any] | None = None, *, prices: PriceTable | None = None,
                   model: EtaModel | None = None) -> DryRunPlan:
     """The plan of an execution of ``task`` with ``input`` (see the module); raises what a real start

@@ -94,6 +94,8 @@ def _agents(task: Task, input: Mapping[str, Any], phase: Phase,
     known = True
     if not phase.agent_expressions:
         return tuple(agents), True, None
+    from quorum.engine.templating import agent_names
+
     context = _context(task, input, phase, attempt_view=True)
     for expression in phase.agent_expressions:
         outcome, value = _evaluate(expression, context)
@@ -102,9 +104,12 @@ def _agents(task: Task, input: Mapping[str, Any], phase: Phase,
             continue
         if outcome == "error":
             return tuple(agents), False, f"its agent expression {expression!r} fails: {value}"
-        values = [value] if isinstance(value, str) else list(value or ())
+        try:
+            values = agent_names(value, expression)
+        except TemplateRenderError as exc:
+            return tuple(agents), False, str(exc)
         for agent in values:
-            agent_id = AgentId(str(agent))
+            agent_id = AgentId(agent)
             if not has_agent(agent_id):
                 return tuple(agents), False, f"no such agent {agent_id!r} (from {expression!r})"
             if agent_id not in agents:

@@ -47,15 +47,9 @@ _SECONDS_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
                            300.0, 600.0)
 
 
-def journal_backlog_of(executor: TaskExecutor) -> int | None:
+def journal_backlog_of(executor: TaskExecutor) -> int:
     """The executor's recorded events not yet written by its history store."""
-    public = getattr(executor, "journal_backlog", None)
-    if isinstance(public, int):
-        return public
-    # Until the executor says it publicly: its Backlog counts them (engine/recorder.py).
-    backlog = getattr(executor, "_backlog", None)
-    pending = getattr(backlog, "pending", None)
-    return pending if isinstance(pending, int) else None
+    return executor.journal_backlog
 
 
 class MetricsRecorder:
@@ -217,8 +211,7 @@ class MetricsHub:
         self._executors.add(executor)
 
     def _backlog(self, options: CallbackOptions) -> Iterable[Observation]:
-        counts = [journal_backlog_of(e) for e in list(self._executors)]
-        return [Observation(sum(c for c in counts if c is not None))]
+        return [Observation(sum(journal_backlog_of(e) for e in list(self._executors)))]
 
     def collect(self) -> MetricsData | None:
         with self._lock:
