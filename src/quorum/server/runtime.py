@@ -40,7 +40,7 @@ __all__ = ("ConfigFlags", "Runtime")
 Action = Literal["pause", "resume", "abort"]
 _TERMINAL = ("completed", "failed", "aborted", "timeout")
 _SHUTDOWN_SETTLE_S = 30.0
-_JOURNALS = 32
+_JOURNALS = 16
 """How many executions' journals are kept in memory (the most recently read ones)."""
 _log = logging.getLogger("quorum.server")
 
