@@ -130,7 +130,18 @@ def test_listing_pages_newest_first_by_cursor_with_filters(serve: Serve) -> None
         by_status = client.get("/executions", params={"status": "failed"}).json()
         by_task = client.get("/executions", params={"task": "cli-demo", "since": "1h"}).json()
         future = client.get("/executions", params={"since": "2999-01-01T00:00:00+00:00"}).json()
+        demo_version = client.get("/tasks/cli-demo").json()["version"]
+        by_version = client.get("/executions", params={"task": f"cli-demo@{demo_version}"}).json()
+        other_major = int(demo_version.split(".")[0]) + 1
+        by_other_version = client.get("/executions", params={"task": f"cli-demo@^{other_major}"}).json()
+        bad_selector = client.get("/executions", params={"task": "cli-demo@one.two"})
     assert seen == list(reversed(started))
+    assert len(by_version["items"]) == 7
+    assert all(i["task_version"] == demo_version and len(i["task_hash"]) >= 12 and i["parent_id"] is None
+               for i in by_version["items"])
+    assert by_other_version["items"] == []
+    assert bad_selector.status_code == 400
+    assert bad_selector.json()["detail"].startswith("task: ")
     assert pages == 3
     assert by_status["items"] == []
     assert len(by_task["items"]) == 7

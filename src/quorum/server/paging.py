@@ -1,6 +1,7 @@
 """Cursor paging of ``GET /executions`` over the store's newest-first listing.
 
-The store lists the newest N executions (``list_executions(limit=...)``); a cursor names the last
+The store lists the newest N executions (``find_executions(limit=...)``: its ``list_executions``, or
+the versions a ``name@selector`` picks); a cursor names the last
 execution of a page and its position, so the next page starts right after it even when new executions
 were recorded meanwhile (they come before it, not into the next page).
 """
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from quorum.history.queries import find_executions
 from quorum.server.problems import ApiError
 
 if TYPE_CHECKING:
@@ -50,17 +52,17 @@ async def page_of(store: HistoryStore, *, limit: int, status: str | None, task: 
     start = 0
     if cursor is not None:
         wanted = cursor.position + _SLACK + limit + 1
-        rows = await store.list_executions(limit=wanted, status=status, task=task)
+        rows = await find_executions(store, limit=wanted, status=status, task=task)
         ids: list[str] = [r.id for r in rows]
         if cursor.last_id not in ids:
-            rows = await store.list_executions(limit=1_000_000, status=status, task=task)
+            rows = await find_executions(store, limit=1_000_000, status=status, task=task)
             ids = [r.id for r in rows]
         if cursor.last_id not in ids:
             raise ApiError(400, "the cursor's execution is no longer in the history (pruned); start again "
                            "from the first page")
         start = ids.index(cursor.last_id) + 1
     else:
-        rows = await store.list_executions(limit=limit + 1, status=status, task=task)
+        rows = await find_executions(store, limit=limit + 1, status=status, task=task)
     window = rows[start:start + limit + 1]
     if since is not None:
         kept = [r for r in window if r.created_at >= since]

@@ -46,7 +46,8 @@ def summary_of(record: ExecutionRecord, runtime: Runtime) -> ExecutionSummary:
         id=record.id, task=record.task, status=record.status, created_at=record.created_at,
         updated_at=record.updated_at, started_at=record.started_at, ended_at=record.ended_at,
         duration_ms=record.duration_ms, error=record.error, last_sequence=record.last_sequence,
-        driven_here=runtime.drives(record.id) is not None,
+        driven_here=runtime.drives(record.id) is not None, task_version=record.task_version,
+        task_hash=record.task_hash, parent_id=record.parent_id,
     )
 
 
@@ -58,7 +59,9 @@ async def start_execution(body: ExecutionCreate, runtime: RuntimeDep) -> Executi
     if record is None:  # not durable yet: answer from the handle
         ctx = handle.context
         return ExecutionSummary(id=handle.id, task=ctx.task.name, status=handle.status.value,
-                                created_at=ctx.created_at, updated_at=ctx.created_at, driven_here=True)
+                                created_at=ctx.created_at, updated_at=ctx.created_at, driven_here=True,
+                                task_version=ctx.task.version, task_hash=ctx.task.content_hash,
+                                parent_id=ctx.parent_id)
     return summary_of(record, runtime)
 
 
@@ -81,7 +84,8 @@ def _since(text: str | None) -> float | None:
 async def list_executions(
     runtime: RuntimeDep,
     status: Annotated[str | None, Query(max_length=20, description="Only this status.")] = None,
-    task: Annotated[str | None, Query(max_length=200, description="Only executions of this task.")] = None,
+    task: Annotated[str | None, Query(max_length=200, description="Only executions of this task; "
+                                      "NAME@VERSION selects versions (committee@1.1, committee@^1).")] = None,
     since: Annotated[str | None, Query(max_length=40, description="Only those created since: an ISO 8601 "
                                        "time, or a duration ago (30m, 2 days).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -92,9 +96,14 @@ async def list_executions(
 
     if status is not None and status not in EXECUTION_STATUSES:
         raise ApiError(400, f"unknown status {status!r}; use one of {', '.join(sorted(EXECUTION_STATUSES))}")
+    from quorum.definition.versions import VersionSyntaxError
+
     given = None if cursor is None else Cursor.decode(cursor)
-    rows, next_cursor = await page_of(runtime.store, limit=limit, status=status, task=task,
-                                      since=_since(since), cursor=given)
+    try:
+        rows, next_cursor = await page_of(runtime.store, limit=limit, status=status, task=task,
+                                          since=_since(since), cursor=given)
+    except VersionSyntaxError as exc:
+        raise ApiError(400, f"task: {exc}") from None
     return ExecutionPage(items=[summary_of(r, runtime) for r in rows],
                          next_cursor=None if next_cursor is None else next_cursor.encode())
 
@@ -220,5 +229,7 @@ async def fork_execution(execution_id: str, runtime: RuntimeDep,
     if new is None:
         ctx = handle.context
         return ExecutionSummary(id=handle.id, task=ctx.task.name, status=handle.status.value,
-                                created_at=ctx.created_at, updated_at=ctx.created_at, driven_here=True)
+                                created_at=ctx.created_at, updated_at=ctx.created_at, driven_here=True,
+                                task_version=ctx.task.version, task_hash=ctx.task.content_hash,
+                                parent_id=ctx.parent_id)
     return summary_of(new, runtime)
