@@ -101,7 +101,7 @@ async def test_the_tree_holds_children_and_grandchildren_with_their_status(tmp_p
 
 def test_quorum_show_json_lists_the_children(tmp_path: Path) -> None:
     cli = Cli.in_folder(tmp_path)
-    _desk, book, reviews = asyncio.run(_run_family(tmp_path, cli.db))
+    desk, book, reviews = asyncio.run(_run_family(tmp_path, cli.db))
     shown = cli("show", book, "--json")
     assert shown.code == 0, shown
     children = shown.json()["children"]
@@ -111,6 +111,15 @@ def test_quorum_show_json_lists_the_children(tmp_path: Path) -> None:
     assert text.code == 0, text
     assert "child:started" in text.out
     assert "child:ended" in text.out
+    assert f"review {reviews[1]} #1 failed" in text.out  # the timeline names the child
+    tree = text.out[text.out.index("Executions"):text.out.index("Verdict")]
+    assert f"├── {reviews[0]}  review" in tree
+    assert "completed" in tree
+    assert f"└── {reviews[1]}  review" in tree
+    assert "failed" in tree
+    assert shown.json()["parent_id"] == desk
+    child = cli("show", reviews[0], "--json")
+    assert child.json()["parent_id"] == book
 
 
 def _free_port() -> int:

@@ -141,6 +141,7 @@ async def load_view(cfg: Config, execution_id: str) -> ExecutionView:
 
     from quorum.cli.history_view import build_view
     from quorum.cli.store import db_exists, find_execution, opened_store
+    from quorum.engine.tree import execution_tree
     from quorum.history.base import TERMINAL_STATUSES
     from quorum.telemetry.eta import estimate
 
@@ -151,8 +152,11 @@ async def load_view(cfg: Config, execution_id: str) -> ExecutionView:
         events = await store.read_journal(record.id)
         checkpoint = await store.latest_checkpoint(record.id)
         eta = None if record.status in TERMINAL_STATUSES else await estimate(store, record)
+        tree = await execution_tree(store, record.id, record=record)
     order = [str(p) for p in record.phase_hashes]
     view = build_view(record, events, checkpoint=checkpoint, phase_order=order)
+    if tree is not None and tree.children:  # the children's own records: their status now, their children
+        view = dataclasses.replace(view, children=tree.children)
     if record.status in TERMINAL_STATUSES:
         return view
     note = None if eta is not None else (
@@ -266,7 +270,7 @@ def _print_view(view: ExecutionView, *, all_events: bool) -> None:
     from rich.text import Text
 
     from quorum.cli import report
-    from quorum.cli.history_view import TIMELINE_TYPES, input_for_display
+    from quorum.cli.history_view import TIMELINE_TYPES, children_lines, input_for_display
     from quorum.cli.memo import memo_markdown
     from quorum.cli.render import format_event
     from quorum.cli.report import render_value, render_verdict, status_text
@@ -331,6 +335,13 @@ def _print_view(view: ExecutionView, *, all_events: bool) -> None:
             console.print()
             console.print(Text(f"Outputs of {row.name}", style="bold"))
             console.print(render_value(dict(row.outputs), depth=1))
+
+    tree = children_lines(view)
+    if tree:
+        console.print()
+        console.print(Text("Executions", style="bold underline"))
+        for line in tree:
+            console.print(escape(line), soft_wrap=True)
 
     console.print()
     console.print(Text("Verdict", style="bold underline"))

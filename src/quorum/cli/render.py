@@ -75,6 +75,11 @@ def format_event(event: Event) -> str | None:
         parts.append(where)
     if event.step is not None and event.type.startswith("step:"):
         parts.append(f"step {event.step}")
+    if event.type in (EventType.CHILD_STARTED, EventType.CHILD_ENDED):
+        d = event.data
+        index = d.get("index")
+        parts.append(f"{d.get('task')} {d.get('child_id')}" + (f" #{index}" if index is not None else "")
+                     + (f" {d.get('status')}" if event.type == EventType.CHILD_ENDED else ""))
     if event.duration_ms is not None:
         parts.append(f"{event.duration_ms:.0f} ms")
     attempt = event.data.get("attempt")
