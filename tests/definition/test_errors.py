@@ -441,6 +441,15 @@ def test_reading_an_undeclared_input_is_a_warning(parser: TaskParser, text: Text
     assert "input.tiker, which is not a requirement (did you mean 'ticker'?)" in problems[0].message
 
 
+def test_a_task_step_reads_its_templates_not_the_childs_field_names(parser: TaskParser, text: Text) -> None:
+    doc = text("## Phase: A\n### Steps\n"
+               "- task: other input.company={{ input.ticker }} input.size={{ input.sise }}\n")
+    problems = parser.lint_content(doc)
+    messages = [p.message for p in problems if "not a requirement" in p.message]
+    assert len(messages) == 1  # input.company and input.size are the child's fields
+    assert "input.sise, which is not a requirement" in messages[0]
+
+
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from quorum.definition.composition import TASK_STEP
 from quorum.definition.fields import json_pointer
 from quorum.definition.model import Phase, Requirement, StepKind
 from quorum.definition.report import Report
@@ -33,6 +34,13 @@ def _code(phase: Phase) -> Iterator[tuple[str, int | None]]:
     for step in phase.steps:
         if step.kind is StepKind.VALIDATION and step.condition:
             yield step.condition, step.line
+        if step.kind is StepKind.CUSTOM and step.type == TASK_STEP:
+            # `input.ticker=...` names the child's field; only the templates are read in this task
+            yield from ((template, step.line) for template in step.parameters.get("input", {}).values())
+            foreach = step.parameters.get("foreach")
+            if foreach:
+                yield foreach, step.line
+            continue
         if "{{" in step.text or "{%" in step.text:
             yield step.text, step.line
     for expression in phase.agent_expressions:
