@@ -95,6 +95,16 @@ async def test_the_eta_at_a_boundary_comes_from_the_runs_of_the_same_version() -
     assert left <= eta.finish_at
     assert "ETA" in eta.describe()
     assert "p95" in eta.describe()
+    # a caller holding the journal passes it: the estimate is of those events, not read again
+    journal = await store.read_journal(record.id)
+    ended_a = next(i for i, e in enumerate(journal) if e.type == EventType.PHASE_COMPLETE)
+    before_a = await estimate(store, record, journal=journal[:ended_a])
+    assert before_a is not None
+    assert before_a.boundary is None  # the state before phase A ended: the ETA at the start
+    assert before_a.remaining.p50 > eta.remaining.p50
+    same = await estimate(store, record, journal=journal)
+    assert same is not None
+    assert (same.boundary, same.remaining) == (eta.boundary, eta.remaining)
     other = dataclasses.replace(record, task_hash="two-v2")
     assert await estimate(store, other) is None  # another version has no history
     gate.release.set()

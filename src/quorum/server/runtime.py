@@ -179,24 +179,11 @@ class Runtime:
         return tuple(current)
 
     async def eta(self, record: ExecutionRecord, events: Sequence[Event]) -> Eta | None:
-        """``quorum.telemetry.eta.estimate`` over the journal in hand (``estimate`` reads it again): the
-        model of the task version is learned again only when another execution of it has completed."""
-        from quorum.telemetry.eta import EtaModel, timeline_of
+        """:func:`quorum.telemetry.eta.estimate` over the journal in hand (not read again); the model of
+        the task version is learned again only when another execution of it has completed."""
+        from quorum.telemetry.eta import estimate
 
-        if record.status in _TERMINAL or not record.task_hash:
-            return None
-        newest = await self.store.list_executions(limit=1, status="completed", task=record.task)
-        if not newest:
-            return None
-        key = (record.task, record.task_hash)
-        learned = self._eta_models.get(key)
-        if learned is None or learned[0] != newest[0].id:
-            learned = (newest[0].id, await EtaModel.from_history(self.store, record.task, record.task_hash))
-            self._eta_models[key] = learned
-        timeline = timeline_of(events)
-        if learned[1].basis == 0 or timeline is None:
-            return None
-        return learned[1].predict(record.id, timeline)
+        return await estimate(self.store, record, journal=events)
 
     def known_agent_ids(self) -> frozenset[str] | None:
         """The agent ids tasks may name (to catch typos in POST /tasks/validate), looked up once."""

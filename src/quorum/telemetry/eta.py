@@ -403,9 +403,13 @@ _cache: dict[tuple[int, str, str], tuple[str, HistoryStore, EtaModel]] = {}
 again only when another execution of the task has completed (learning reads up to ``limit`` journals)."""
 
 
-async def estimate(store: HistoryStore, record: ExecutionRecord, *, now: float | None = None) -> Eta | None:
+async def estimate(store: HistoryStore, record: ExecutionRecord, *, now: float | None = None,
+                   journal: Sequence[Event] | None = None) -> Eta | None:
     """The ETA of the execution ``record`` (as of its last phase boundary), or None: it has ended, or the
-    history holds no completed execution of its task version to learn from."""
+    history holds no completed execution of its task version to learn from.
+
+    ``journal``: the execution's events when the caller holds them already (``quorum serve`` keeps the
+    journals it reads); otherwise they are read from ``store``."""
     if record.status in ("completed", "failed", "aborted", "timeout") or not record.task_hash:
         return None
     newest = await store.list_executions(limit=1, status="completed", task=record.task)
@@ -420,7 +424,7 @@ async def estimate(store: HistoryStore, record: ExecutionRecord, *, now: float |
         _cache[key] = (newest[0].id, store, model)
     if model.basis == 0:
         return None
-    timeline = timeline_of(await store.read_journal(record.id))
+    timeline = timeline_of(await store.read_journal(record.id) if journal is None else journal)
     if timeline is None:
         return None
     return model.predict(record.id, timeline, now=now)
