@@ -57,6 +57,7 @@ __all__ = (
     "StoreError",
     "TaskNotFoundError",
     "TemplateRenderError",
+    "leaf_exceptions",
 )
 
 Severity = Literal["error", "warning"]
@@ -242,3 +243,13 @@ class ExecutionInterrupt(BaseException):
         self.reason = reason
         self.kind = kind
         super().__init__(reason)
+
+
+def leaf_exceptions(exc: BaseException) -> list[BaseException]:
+    """The exceptions an exception group holds, its nested groups flattened (a plain one: itself)."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return [exc]
+    out: list[BaseException] = []
+    for inner in exc.exceptions:
+        out.extend(leaf_exceptions(inner))
+    return out

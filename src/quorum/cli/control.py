@@ -11,6 +11,8 @@ A request given to an execution whose process died is kept and honoured when it 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -202,17 +204,9 @@ async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool,
     import json
     import sys
 
-    from quorum.cli.run_cmd import follow, open_history, view_for
-    from quorum.cli.store import db_exists, find_execution
+    from quorum.cli.run_cmd import follow, view_for
 
-    if not db_exists(cfg):
-        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
-    store = await open_history(cfg)
-    try:
-        record = await find_execution(store, execution_id, where=cfg.db)
-        if record.status in _TERMINAL:
-            fail(f"execution {record.id} already ended as {record.status}; there is nothing to resume",
-                 details=(f"see it with `quorum show {record.id}`",))
+    async with _unfinished(cfg, execution_id, ended_hint="see it with `quorum show {id}`") as (store, record):
         if await owner_alive(store, record):
             if record.status != "paused":
                 fail(f"execution {record.id} is running in another process ({record.owner}); "
@@ -237,6 +231,25 @@ async def _resume(cfg: Config, execution_id: str, *, as_json: bool, plain: bool,
             cfg, store, view, lambda executor: executor.resume_execution(record.id), as_json=as_json,
             choices=choices,
         )
+
+
+@asynccontextmanager
+async def _unfinished(cfg: Config, execution_id: str, *,
+                      ended_hint: str) -> AsyncIterator[tuple[HistoryStore, ExecutionRecord]]:
+    """The history and the execution's record, refused (with ``ended_hint``, ``{id}`` filled in) when it
+    has ended: there is nothing to resume."""
+    from quorum.cli.run_cmd import open_history
+    from quorum.cli.store import db_exists, find_execution
+
+    if not db_exists(cfg):
+        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
+    store = await open_history(cfg)
+    try:
+        record = await find_execution(store, execution_id, where=cfg.db)
+        if record.status in _TERMINAL:
+            fail(f"execution {record.id} already ended as {record.status}; there is nothing to resume",
+                 details=(ended_hint.format(id=record.id),))
+        yield store, record
     finally:
         await store.close()
 
@@ -256,18 +269,11 @@ async def _upgrade(
     models_given: bool,
 ) -> int:
     from quorum.cli.choices import recorded_choices
-    from quorum.cli.run_cmd import follow, open_history, view_for
-    from quorum.cli.store import db_exists, find_execution
+    from quorum.cli.run_cmd import follow, view_for
     from quorum.engine.recovery import upgrade_plan
 
-    if not db_exists(cfg):
-        fail(f"no execution with id {execution_id!r}", details=(f"history: {cfg.db} (no history yet)",))
-    store = await open_history(cfg)
-    try:
-        record = await find_execution(store, execution_id, where=cfg.db)
-        if record.status in _TERMINAL:
-            fail(f"execution {record.id} already ended as {record.status}; there is nothing to resume",
-                 details=(f"fork it onto the new version instead: `quorum fork {record.id} --task <file>`",))
+    hint = "fork it onto the new version instead: `quorum fork {id} --task <file>`"
+    async with _unfinished(cfg, execution_id, ended_hint=hint) as (store, record):
         if await owner_alive(store, record):
             fail(f"execution {record.id} is driven by a live process ({record.owner}); an upgrade takes "
                  "it over from its journal, so that process must let it go first",
@@ -281,8 +287,6 @@ async def _upgrade(
         return await follow(cfg, store, view_for(target, as_json=as_json, plain=plain),
                             lambda executor: _launch_upgrade(executor, record.id, target),
                             as_json=as_json, choices=choices)
-    finally:
-        await store.close()
 
 
 def _say(plan: UpgradePlan, *, dry_run: bool, as_json: bool) -> None:

@@ -49,7 +49,7 @@ from quorum.engine.ports import Emitter
 from quorum.engine.recovery import UnresumableError, stored_context
 from quorum.engine.results import ExecutionResult
 from quorum.engine.status import ExecutionStatus
-from quorum.errors import ExecutionError, InvalidTransitionError, ResumeRefusedError
+from quorum.errors import ExecutionError, InvalidTransitionError, ResumeRefusedError, leaf_exceptions
 from quorum.events import EventType
 from quorum.history.base import TERMINAL_STATUSES, ExecutionRecord, HistoryStore
 from quorum.ids import ExecutionId
@@ -183,7 +183,7 @@ class TaskStep:
                     for index in range(len(items)):
                         group.create_task(one(index), name=f"child {index} of {where}")
             except BaseExceptionGroup as group_error:
-                failures = [e for e in _leaves(group_error) if isinstance(e, Exception)]
+                failures = [e for e in leaf_exceptions(group_error) if isinstance(e, Exception)]
                 if failures:
                     raise failures[0] from None
                 raise
@@ -323,12 +323,3 @@ def _value(template: str, context: Mapping[str, Any]) -> Any:
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if not isinstance(exc, BaseExceptionGroup):
-        return [exc]
-    out: list[BaseException] = []
-    for inner in exc.exceptions:
-        out.extend(_leaves(inner))
-    return out

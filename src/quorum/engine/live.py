@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quorum.agents.protocol import AgentDirectory
-from quorum.definition.composition import TASK_STEP
-from quorum.definition.model import Task
 from quorum.engine.approvals import Approvals, Decision
 from quorum.engine.attempt import AttemptRunner
 from quorum.engine.bus import EventBus, Subscription
@@ -55,6 +53,7 @@ from quorum.errors import (
     InvalidDecisionError,
     InvalidTransitionError,
     StepValidationError,
+    leaf_exceptions,
 )
 from quorum.events import EventType
 from quorum.history.base import HistoryStore, Lease
@@ -141,7 +140,7 @@ class LiveExecution:
             ctx, self.emitter, env.log, time_limit_s=options.time_limit_s, used_s=self._take_over.used_s,
             backlog=env.backlog if recording else None,
         )
-        if env.children is not None and _calls_tasks(ctx.task):
+        if env.children is not None and ctx.task.has_task_steps:
             self.control.on_change = functools.partial(env.children.tell, ctx.id)
         self.recorder = (
             Recorder(store, on_failure=self.control.store_failed, backlog=env.backlog)
@@ -338,7 +337,7 @@ class LiveExecution:
         if root is not None:
             while root.cancelling():
                 root.uncancel()  # the cancellation was ours (an interrupt) or is settled here
-        leaves = _leaves(exc)
+        leaves = leaf_exceptions(exc)
         interrupted = self.control.interrupted
         if interrupted is None:
             raised = [e for e in leaves if isinstance(e, ExecutionInterrupt)]
@@ -420,15 +419,3 @@ class _HandlerTasks:
             task.cancel()
 
 
-def _calls_tasks(task: Task) -> bool:
-    """Whether the task has a ``task:`` step (only such an execution can have children)."""
-    return any(step.type == TASK_STEP for phase in task.phases for step in phase.steps)
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if not isinstance(exc, BaseExceptionGroup):
-        return [exc]
-    out: list[BaseException] = []
-    for inner in exc.exceptions:
-        out.extend(_leaves(inner))
-    return out
