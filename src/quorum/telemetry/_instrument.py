@@ -104,7 +104,8 @@ def instrument(
         from quorum.telemetry.tracing import SpanBuilder
 
         telemetry.tracer_provider = tracer_provider
-        telemetry._attach(SpanBuilder(tracer_provider, capture_content=settings.capture_content))
+        telemetry._attach(SpanBuilder(tracer_provider, capture_content=settings.capture_content,
+                                      parent_of=_parent_of(executor)))
     if metrics or meter_provider is not None:
         if meter_provider is None and not otel_available():
             telemetry.notes.append("metrics need OpenTelemetry: pip install 'quorum[otel]'")
@@ -125,3 +126,13 @@ def instrument(
         telemetry.eta = EtaTracker() if eta is True else eta
         telemetry._attach(telemetry.eta)
     return telemetry
+
+
+def _parent_of(executor: TaskExecutor) -> Callable[[str], str | None]:
+    """The parent of an execution this executor drives (a ``task:`` step's child), from its context."""
+
+    def parent_of(execution_id: str) -> str | None:
+        live = executor.live_execution(execution_id)
+        return None if live is None or live.ctx.parent_id is None else str(live.ctx.parent_id)
+
+    return parent_of

@@ -16,12 +16,24 @@ One trace per execution, whichever process drives it: the trace id is derived fr
 (:func:`trace_context_of`), so an execution resumed by another process after a crash continues the same
 trace without anything stored; its new ``invoke_workflow`` span says ``quorum.resumed`` and links the
 execution's root context, which every process's spans of that execution share as their parent.
+
+A child execution (a ``task:`` step, :mod:`quorum.engine.children`) is a child span: its
+``invoke_workflow`` hangs under the parent's ``step`` span, in the parent's trace. The step is known from
+the context the child was started in: ``step:start`` of a custom step notes (execution, phase, step) in a
+context variable of the task running the step, and the child's task, created from that step, inherits
+it; ``parent_of`` (what :func:`~quorum.telemetry.instrument` passes: the executor's record of the child's
+``parent_id``) confirms the execution is that step's child (a context taken over from the history may
+not know its parent: a resumed execution started from a step is taken as its child unless ``parent_of``
+names another). A parent taken over after a crash reaches the same step again and resumes its
+unfinished children from there, so a resumed child hangs under the resumed parent's step span
+(``quorum.resumed``), in the same trace; ``child:started``/``child:ended`` are events of that step span.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -46,6 +58,10 @@ __all__ = ("SpanBuilder", "trace_context_of")
 _T = EventType
 _ENDINGS: Final = {_T.EXECUTION_COMPLETE: "completed", _T.EXECUTION_ERROR: "failed",
                    _T.EXECUTION_TIMEOUT: "timeout", _T.EXECUTION_ABORTED: "aborted"}
+
+_STEP: Final[ContextVar[tuple[str, str, int] | None]] = ContextVar("quorum_traced_step", default=None)
+"""(execution id, phase, step) of the custom step the current task runs: the parent of an execution
+started from it (a ``task:`` step's child)."""
 
 
 def trace_context_of(execution_id: str) -> SpanContext:
@@ -78,13 +94,17 @@ class SpanBuilder:
 
     ``capture_content`` puts agents' answer text (secrets masked) in ``gen_ai.output.messages``."""
 
-    __slots__ = ("_dispatch", "_runs", "_tracer", "capture_content")
+    __slots__ = ("_dispatch", "_parent_of", "_runs", "_tracer", "capture_content")
 
-    def __init__(self, tracer_provider: trace.TracerProvider, *, capture_content: bool = False) -> None:
+    def __init__(self, tracer_provider: trace.TracerProvider, *, capture_content: bool = False,
+                 parent_of: Callable[[str], str | None] | None = None) -> None:
+        """``parent_of(execution_id)``: the id of the execution that started it as a child, or None;
+        without it, an execution started from within a custom step is taken as that step's child."""
         from quorum import __version__
 
         self._tracer: Tracer = tracer_provider.get_tracer("quorum", __version__)
         self.capture_content = capture_content
+        self._parent_of = parent_of
         self._runs: dict[str, _Run] = {}
         self._dispatch: Mapping[str, Callable[[Event], None]] = {
             _T.EXECUTION_START: self._execution_start,
@@ -97,6 +117,8 @@ class SpanBuilder:
             _T.PHASE_SKIPPED: self._execution_note,
             _T.STEP_START: self._step_start,
             _T.STEP_COMPLETE: self._step_end,
+            _T.CHILD_STARTED: self._child_note,
+            _T.CHILD_ENDED: self._child_note,
             _T.AGENT_START: self._agent_start,
             _T.AGENT_RESPONSE: self._agent_end,
             _T.AGENT_ERROR: self._agent_end,
@@ -117,7 +139,6 @@ class SpanBuilder:
 
     # --- execution ------------------------------------------------------------------------------------
     def _open(self, event: Event, *, version: str = "", resumed: bool = False) -> _Run:
-        root = trace_context_of(event.execution_id)
         attributes: dict[str, AttributeValue] = {"gen_ai.operation.name": "invoke_workflow",
                                                  "quorum.execution.id": str(event.execution_id)}
         if event.task:
@@ -127,14 +148,41 @@ class SpanBuilder:
         links = []
         if resumed:
             attributes["quorum.resumed"] = True
-            links.append(Link(root, {"quorum.link": "earlier processes of this execution"}))
+        child_of = self._parent_step(event, resumed=resumed)
+        if child_of is None:
+            root = trace_context_of(event.execution_id)
+            parent: Span = trace.NonRecordingSpan(root)
+            if resumed:
+                links.append(Link(root, {"quorum.link": "earlier processes of this execution"}))
+        else:
+            attributes["quorum.parent.execution.id"], parent = child_of
         span = self._tracer.start_span(
             f"invoke_workflow {event.task or ''}".strip(), kind=SpanKind.INTERNAL, attributes=attributes,
-            links=links, start_time=_ns(event.timestamp),
-            context=trace.set_span_in_context(trace.NonRecordingSpan(root)),
+            links=links, start_time=_ns(event.timestamp), context=trace.set_span_in_context(parent),
         )
         run = self._runs[event.execution_id] = _Run(span=span, task=event.task, version=version)
         return run
+
+    def _parent_step(self, event: Event, *, resumed: bool) -> tuple[str, Span] | None:
+        """The parent's id and the span of its step that started this execution as a child (or, where
+        that step is not traced here, the parent's root context); None for one that is nobody's child."""
+        current = _STEP.get()
+        if current is None:
+            return None
+        parent_id, phase, step = current
+        if parent_id == event.execution_id:
+            return None
+        if self._parent_of is not None:
+            known = self._parent_of(event.execution_id)
+            # A context taken over from the history may not know its parent: a resumed execution started
+            # from a step is that step's child taken over (what resume_child does), unless it says otherwise.
+            if known != parent_id and not (resumed and known is None):
+                return None  # started from within a step, but not as its child
+        run = self._runs.get(parent_id)
+        if run is None:
+            return parent_id, trace.NonRecordingSpan(trace_context_of(parent_id))
+        span = run.steps.get((phase, step))
+        return parent_id, run.span if span is None else span
 
     def _run(self, event: Event) -> _Run:
         """The execution's spans; opened here when this process joined it late (a takeover)."""
@@ -230,16 +278,39 @@ class SpanBuilder:
         kind = event.data.get("kind")
         if isinstance(kind, str):
             attributes["quorum.step.kind"] = kind
+        step_type = event.data.get("type")
+        if isinstance(step_type, str):
+            attributes["quorum.step.type"] = step_type
         run.steps[(str(event.phase), step)] = self._tracer.start_span(
             f"step {event.phase}/{step}", context=trace.set_span_in_context(parent), attributes=attributes,
             start_time=_ns(event.timestamp),
         )
+        if kind == "custom":  # a strategy (a task: step among them) may start child executions
+            _STEP.set((str(event.execution_id), str(event.phase), step))
 
     def _step_end(self, event: Event) -> None:
         run = self._runs.get(event.execution_id)
-        span = None if run is None else run.steps.pop((str(event.phase), int(event.step or 0)), None)
+        key = (str(event.phase), int(event.step or 0))
+        span = None if run is None else run.steps.pop(key, None)
         if span is not None:
             span.end(end_time=_ns(event.timestamp))
+        if _STEP.get() == (str(event.execution_id), *key):
+            _STEP.set(None)
+
+    def _child_note(self, event: Event) -> None:
+        """``child:started``/``child:ended`` as events of the step span that runs the child."""
+        run = self._runs.get(event.execution_id)
+        if run is None:
+            return
+        span = run.steps.get((str(event.phase), int(event.step or 0)), run.span)
+        attributes: dict[str, AttributeValue] = {"quorum.child.execution.id": str(event.data.get("child_id"))}
+        for key in ("task", "status", "index"):
+            value = event.data.get(key)
+            if isinstance(value, str | int):
+                attributes[f"quorum.child.{key}"] = scrub(value)
+        if event.error:
+            attributes["quorum.error"] = redact(event.error)
+        span.add_event(event.type, attributes, timestamp=_ns(event.timestamp))
 
     # --- agent calls ----------------------------------------------------------------------------------
     def _agent_start(self, event: Event) -> None:
