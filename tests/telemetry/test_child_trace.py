@@ -87,6 +87,28 @@ async def test_a_parent_with_two_children_is_one_trace_with_the_children_under_i
             if e.name == "child:ended"} == {"completed"}
 
 
+async def test_a_grandchild_hangs_under_its_parent_step_in_the_grandparent_trace(tmp_path: Path) -> None:
+    tasks = write_tasks(tmp_path, parent(FOREACH))
+    (tasks / "top.md").write_text(parent("- task: book input.tickers={{ input.tickers }}")
+                                  .replace("name: book", "name: top"), encoding="utf-8")
+    provider, exporter = memory_provider()
+    async with TaskExecutor(tasks_dir=tasks, agent_manager=_manager()) as ex:
+        telemetry = instrument(ex, TelemetrySettings(), tracer_provider=provider)
+        result = await ex.execute("top", {"tickers": ["A"]})
+        await telemetry.aclose()
+    assert result.status is ExecutionStatus.COMPLETED
+    spans = list(exporter.get_finished_spans())
+    assert {s.context.trace_id for s in spans} == {trace_context_of(result.id).trace_id}
+    [top_step, book_step] = sorted(_named(spans, "step Children/0"), key=lambda s: s.start_time or 0)
+    [book] = _named(spans, "invoke_workflow book")
+    [review] = _named(spans, "invoke_workflow review")
+    assert _parent_span_id(book) == top_step.context.span_id
+    [book_phase] = [s for s in _named(spans, "phase Children") if _parent_span_id(s) == book.context.span_id]
+    assert _parent_span_id(book_step) == book_phase.context.span_id
+    assert _parent_span_id(review) == book_step.context.span_id
+    assert _attrs(review)["quorum.parent.execution.id"] == _attrs(book)["quorum.execution.id"]
+
+
 async def test_an_execution_started_from_a_step_but_not_as_its_child_is_a_trace_of_its_own(
     tmp_path: Path,
 ) -> None:
