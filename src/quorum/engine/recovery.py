@@ -22,7 +22,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol, assert_never, runtime_checkable
 
 from quorum.definition.model import Task
 from quorum.definition.upgrade import UpgradePlan, plan_upgrade
@@ -41,7 +41,8 @@ from quorum.history.base import TERMINAL_STATUSES, ExecutionRecord, HistoryStore
 from quorum.ids import CheckpointId, PhaseName
 
 __all__ = (
-    "MAX_RECOVERY_ATTEMPTS", "UPGRADE_LABEL", "RecoveryPlan", "Refusal", "UnresumableError", "latest_upgrade",
+    "CLAIM_BATCH", "MAX_RECOVERY_ATTEMPTS", "UPGRADE_LABEL", "OrphanClaimer", "RecoveryPlan", "Refusal",
+    "UnresumableError", "latest_upgrade",
     "plan_resume", "rebuild_context", "recover", "stored_context", "upgrade_plan",
 )
 
@@ -265,18 +266,26 @@ async def plan_resume(
     load_task: LoadTask,
     keep_paused: bool = False,
     upgrade_to: Task | None = None,
+    lease: Lease | None = None,
 ) -> RecoveryPlan:
     """Take the lease of a stored execution and rebuild its state. With ``keep_paused`` an execution
     that was paused before the crash stays paused (``recover``); otherwise resuming it is what was
     asked. With ``upgrade_to`` it goes on with that version of its task (see :func:`plan_upgrade`): the
-    move is recorded in its journal, as a checkpoint of the results it keeps, before anything runs."""
-    record = await store.get_execution(execution_id)
-    if record is None:
-        raise ExecutionNotFoundError(execution_id)
-    if ExecutionStatus(record.status) in TERMINAL:
-        raise ResumeRefusedError(f"execution {execution_id} already ended as {record.status}")
-    task = await _recorded_task(store, record)
-    lease = await store.acquire_lease(execution_id, owner, ttl_s=lease_ttl_s)
+    move is recorded in its journal, as a checkpoint of the results it keeps, before anything runs.
+    ``lease``: one this process holds already (``claim_orphans``); it is released if the plan fails."""
+    try:
+        record = await store.get_execution(execution_id)
+        if record is None:
+            raise ExecutionNotFoundError(execution_id)
+        if ExecutionStatus(record.status) in TERMINAL:
+            raise ResumeRefusedError(f"execution {execution_id} already ended as {record.status}")
+        task = await _recorded_task(store, record)
+    except BaseException:
+        if lease is not None:
+            await store.release_lease(lease)
+        raise
+    if lease is None:
+        lease = await store.acquire_lease(execution_id, owner, ttl_s=lease_ttl_s)
     if lease is None:
         raise ResumeRefusedError(
             f"execution {execution_id} is driven by another live process ({record.owner}); "
@@ -413,47 +422,159 @@ async def recover(
     when every recovered execution has ended or has paused; one that pauses (a pending pause request)
     is detached, so it stays paused for a later ``resume`` instead of holding this call forever.
 
+    A store that can claim orphans in batches (:class:`OrphanClaimer`: PostgreSQL, ``SKIP LOCKED``) is
+    asked for them that way, so several recovering processes share the orphans out without contending
+    for each one; other stores (and ``only``) take them one by one with ``acquire_lease``.
+
     ``only``: the ids to recover (others are left alone). One that can never be resumed
     (:class:`UnresumableError`: its task file changed, its journal is incomplete) is marked failed with
     the reason, through the journal like any outcome; each refusal is told to ``on_refused``."""
-    handles: list[ExecutionHandle] = []
+    recovery = _Recovery(store, launch=launch, owner=owner, lease_ttl_s=lease_ttl_s, load_task=load_task,
+                         log=log, max_attempts=max_attempts, on_refused=on_refused)
     orphans = await store.list_orphans()
-    taken = {r.id for r in orphans if only is None or r.id in only}
-    for record in orphans:
-        if only is not None and record.id not in only:
-            continue
-        if record.parent_id is not None and record.parent_id in taken:
+    if only is None and isinstance(store, OrphanClaimer):
+        await recovery.claimed(store, orphans)
+    else:
+        await recovery.one_by_one(orphans, only)
+    if wait:
+        for handle in recovery.handles:
+            await _until_ended_or_paused(handle)
+    return recovery.handles
+
+
+@runtime_checkable
+class OrphanClaimer(Protocol):
+    """A store that takes the leases of many orphans at once, skipping rows another recoverer is
+    taking at the same moment (``PostgresHistoryStore.claim_orphans``)."""
+
+    async def claim_orphans(self, owner: str, *, ttl_s: float, limit: int = ...) -> list[Lease]: ...
+
+
+CLAIM_BATCH = 8
+"""How many orphans ``recover`` claims at a time from an :class:`OrphanClaimer`: small, so that
+processes recovering at once share the orphans out (each resumes a batch before claiming the next)."""
+
+_Triage = Literal["resume", "child", "paused", "waiting", "give_up"]
+
+
+class _Recovery:
+    """One ``recover`` call: the rules for each orphan, and the handles of those resumed."""
+
+    def __init__(
+        self, store: HistoryStore, *, launch: Callable[[RecoveryPlan], Awaitable[ExecutionHandle]],
+        owner: str, lease_ttl_s: float, load_task: LoadTask, log: EngineLogger, max_attempts: int,
+        on_refused: Callable[[Refusal], None] | None,
+    ) -> None:
+        self.store, self.launch, self.owner, self.lease_ttl_s = store, launch, owner, lease_ttl_s
+        self.load_task, self.log, self.max_attempts = load_task, log, max_attempts
+        self.on_refused = on_refused
+        self.handles: list[ExecutionHandle] = []
+
+    async def triage(self, record: ExecutionRecord, recovered: Container[str], attempts: int) -> _Triage:
+        """What to do with an orphan; ``recovered``: the ids of the orphans recovered now (a child of
+        one is its parent's); ``attempts``: how many times it was taken over before."""
+        log = self.log
+        if record.parent_id is not None and record.parent_id in recovered:
             # A child execution (task: step) is its parent's to drive: the parent's step, taken over
             # with it, re-attaches to it (resuming it from its journal), so it is not driven twice.
             log.info("execution %s is a child of %s, whose task: step takes it over", record.id,
                      record.parent_id)
-            continue
+            return "child"
         if record.status == ExecutionStatus.PAUSED:
             log.info("execution %s is paused; `quorum resume %s` continues it", record.id, record.id)
-            continue
-        if record.status == ExecutionStatus.WAITING and not await _deadline_passed(store, record.id):
+            return "paused"
+        if record.status == ExecutionStatus.WAITING and not await _deadline_passed(self.store, record.id):
             log.info("execution %s waits for approval; `quorum approve %s` decides", record.id, record.id)
-            continue
-        if record.recovery_attempts >= max_attempts:
-            await _give_up(store, record, owner=owner, lease_ttl_s=lease_ttl_s, log=log)
-            continue
+            return "waiting"
+        if attempts >= self.max_attempts:
+            return "give_up"
+        return "resume"
+
+    async def resume(self, record: ExecutionRecord, lease: Lease | None = None) -> None:
         try:
-            plan = await plan_resume(store, record.id, owner=owner, lease_ttl_s=lease_ttl_s,
-                                     load_task=load_task, keep_paused=True)
+            plan = await plan_resume(self.store, record.id, owner=self.owner, lease_ttl_s=self.lease_ttl_s,
+                                     load_task=self.load_task, keep_paused=True, lease=lease)
         except ResumeRefusedError as exc:
-            log.warning("not recovering %s: %s", record.id, exc)
+            self.log.warning("not recovering %s: %s", record.id, exc)
             failed = False
             if isinstance(exc, UnresumableError):
-                failed = await _mark_failed(store, record, f"{exc.what}: {exc.why}",
-                                            error_type="ResumeRefused", owner=owner, lease_ttl_s=lease_ttl_s)
-            if on_refused is not None:
-                on_refused(Refusal(record=record, error=exc, marked_failed=failed))
-            continue
-        handles.append(await launch(plan))
-    if wait:
-        for handle in handles:
-            await _until_ended_or_paused(handle)
-    return handles
+                failed = await _mark_failed(self.store, record, f"{exc.what}: {exc.why}",
+                                            error_type="ResumeRefused", owner=self.owner,
+                                            lease_ttl_s=self.lease_ttl_s)
+            if self.on_refused is not None:
+                self.on_refused(Refusal(record=record, error=exc, marked_failed=failed))
+            return
+        self.handles.append(await self.launch(plan))
+
+    async def give_up(self, record: ExecutionRecord) -> None:
+        await _give_up(self.store, record, owner=self.owner, lease_ttl_s=self.lease_ttl_s, log=self.log)
+
+    async def one_by_one(self, orphans: Sequence[ExecutionRecord], only: Container[str] | None, *,
+                         recovered: Container[str] | None = None) -> None:
+        """``list_orphans`` + ``acquire_lease`` on each (``plan_resume`` takes it). ``recovered``: the
+        orphans recovered now (default: these)."""
+        taken = recovered if recovered is not None else {
+            r.id for r in orphans if only is None or r.id in only}
+        for record in orphans:
+            if only is not None and record.id not in only:
+                continue
+            verdict = await self.triage(record, taken, record.recovery_attempts)
+            if verdict == "give_up":
+                await self.give_up(record)
+            elif verdict == "resume":
+                await self.resume(record)
+
+    async def claimed(self, store: OrphanClaimer, orphans: Sequence[ExecutionRecord]) -> None:
+        """Orphans claimed in batches (``claim_orphans``): each batch is resumed before the next is
+        claimed, so processes recovering at once each take a share.
+
+        A claimed orphan that is not to be resumed here keeps its lease until the claiming is over
+        (else the next batch would claim it again), then is released: paused and waiting executions
+        stay as they were. A child of an orphan being recovered is released at once instead, for its
+        parent's step to re-attach to (whichever process resumes the parent); each batch then asks for
+        as many more as the children passed, so that it always reaches new orphans, and the claiming
+        ends when a batch brings none."""
+        listed = {r.id: r for r in orphans}
+        parked: list[Lease] = []
+        passed: set[str] = set()
+        try:
+            while True:
+                leases = await store.claim_orphans(self.owner, ttl_s=self.lease_ttl_s,
+                                                   limit=CLAIM_BATCH + len(passed))
+                fresh = [lease for lease in leases if lease.execution_id not in passed]
+                for lease in leases:
+                    if lease.execution_id in passed:
+                        await self.store.release_lease(lease)  # still its parent's to re-attach to
+                if not fresh:
+                    break
+                for lease in fresh:
+                    known = listed.get(lease.execution_id)
+                    record = known or await self.store.get_execution(lease.execution_id)
+                    if record is None:  # deleted meanwhile
+                        continue
+                    # The claim counted a take-over; the rules count those made before it.
+                    attempts = record.recovery_attempts if known is not None else max(
+                        0, record.recovery_attempts - 1)
+                    verdict = await self.triage(record, listed, attempts)
+                    if verdict == "child":
+                        passed.add(record.id)
+                        await self.store.release_lease(lease)
+                    elif verdict == "paused" or verdict == "waiting":
+                        parked.append(lease)
+                    elif verdict == "give_up":
+                        await self.give_up(record)
+                    elif verdict == "resume":
+                        await self.resume(record, lease)
+                    else:
+                        assert_never(verdict)
+        finally:
+            for lease in parked:
+                await self.store.release_lease(lease)
+        # Orphans whose expired lease names this process are never claimed (``claim_orphans`` skips
+        # its own rows): they are taken one by one, as without claiming.
+        mine = [r for r in orphans if r.owner == self.owner]
+        if mine:
+            await self.one_by_one(mine, None, recovered=listed)
 
 
 async def _deadline_passed(store: HistoryStore, execution_id: str) -> bool:
