@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from quorum.engine.handle import ExecutionHandle
     from quorum.events import Event
     from quorum.history.base import ExecutionRecord, HistoryStore
-    from quorum.telemetry.eta import Eta, EtaModel
+    from quorum.telemetry.eta import Eta
 
 __all__ = ("ConfigFlags", "Runtime")
 
@@ -69,7 +69,6 @@ class Runtime:
     _loader: TaskLoader | None = None
     _included: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
     _journals: collections.OrderedDict[str, list[Event]] = field(default_factory=collections.OrderedDict)
-    _eta_models: dict[tuple[str, str], tuple[str, EtaModel]] = field(default_factory=dict)
     loop: asyncio.AbstractEventLoop = field(init=False)
 
     def __post_init__(self) -> None:
