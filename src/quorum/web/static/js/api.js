@@ -25,11 +25,14 @@ export async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+// every type of quorum.events.EventType (an EventSource hears only the named events it listens for;
+// tests/web/test_web_aggregation_tree.py keeps the two lists equal)
 export const EVENT_TYPES = [
   "execution:start", "execution:complete", "execution:error", "execution:timeout", "execution:paused",
   "execution:resumed", "execution:aborted", "phase:start", "phase:complete", "phase:failed",
-  "phase:retry", "phase:skipped", "step:start", "step:complete", "agent:start", "agent:response",
-  "agent:error", "agent:chunk", "checkpoint:created", "approval:requested", "approval:decided",
+  "phase:retry", "phase:skipped", "phase:slow", "step:start", "step:complete", "agent:start",
+  "agent:response", "agent:error", "agent:chunk", "checkpoint:created", "approval:requested",
+  "approval:decided", "child:started", "child:ended", "cache:unavailable",
 ];
 
 // The live indicator in the header: text and an icon, not colour alone.

@@ -1,5 +1,7 @@
 // Per phase: its steps, each agent's answer (stance, confidence, rationale, the data it used) and what
-// the aggregation saw (the tally of stances, the majority, who dissented).
+// each aggregation found: the aggregator's own result, as its step:complete event carries it (a
+// consensus weighs by confidence and counts each agent's final position, which a recount of the
+// answers cannot know); for a journal written before events carried it, the stances recounted.
 import { callsOf } from "./model.js";
 import { badge, duration, h, replace, value } from "./dom.js";
 
@@ -14,6 +16,35 @@ export function phaseSection(name) {
 function dataUsed(data) {
   return Object.entries(data).map(([k, v], i) => [i ? h("br") : null, h("span", { class: "key", text: `${k}: ` }),
     typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)]);
+}
+
+const NUMBER = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+const counted = (m) => Object.entries(m || {}).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${NUMBER.format(n)}`).join(" · ");
+const pct = (x) => `${Math.round(x * 100)}%`;
+
+// one aggregate step's result, by its aggregator; any other aggregator's result shown as it is
+function aggregation(step) {
+  const r = step.result || {};
+  const type = step.type || "collect";
+  const body = [];
+  if (type === "consensus" && r.counts) {
+    body.push(h("p", { class: "tally" }, h("strong", { text: "Tally: " }), counted(r.counts) || "no stances",
+      r.consensus != null ? [" — consensus ", h("strong", { text: String(r.consensus) })] : ""),
+    h("p", { class: "weights" }, h("strong", { text: "Weights: " }), counted(r.weights) || "none",
+      r.agreement != null ? ` — agreement ${pct(r.agreement)}, ${r.reached ? "reached" : "not reached"}` : "",
+      r.confidence != null ? `, confidence ${pct(r.confidence)}` : ""),
+    h("p", { class: "dissent" }, h("strong", { text: "Dissent: " }),
+      (r.dissenting || []).length ? r.dissenting.join(", ") : "none"));
+  } else if (type === "vote" && r.tally) {
+    body.push(h("p", { class: "tally" }, h("strong", { text: "Tally: " }), counted(r.tally) || "no votes",
+      r.winner != null ? [" — winner ", h("strong", { text: String(r.winner) })] : "",
+      r.tie ? " (a tie, broken by the voters' confidence)" : "", r.field ? ` · by ${r.field}` : ""));
+  } else {
+    body.push(value(r));
+  }
+  if (step.truncated) body.push(h("p", { class: "note", text: "(shortened for the event; the phase's outputs hold all of it)" }));
+  return h("div", { class: "aggregation", "data-step": step.index, "data-type": type },
+    h("h4", { text: `Aggregation: ${type} (step ${step.index})` }), body);
 }
 
 function tally(answers) {
@@ -99,15 +130,12 @@ export function renderPhase(section, model, name) {
   }
   parts.answers.hidden = calls.length === 0;
   const aggregates = steps.filter((st) => st.kind === "aggregate");
-  const t = tally(calls);
-  const tallyKey = `${aggregates.map((a) => a.type).join(",")}|${t.ordered.map(([k, n]) => `${k}${n}`).join(",")}|${t.dissent.map((a) => a.agent).join(",")}`;
-  show(parts, "tally", tallyKey, () => (t.ordered.length
-    ? [h("h4", { text: aggregates.length ? `Aggregation: ${aggregates.map((a) => a.type || "aggregate").join(", ")}` : "Stances" }),
-      h("p", { class: "tally" }, h("strong", { text: "Tally: " }), t.ordered.map(([k, n]) => `${k} ${n}`).join(" · "),
-        " — majority ", h("strong", { text: t.majority })),
-      h("p", { class: "dissent" }, h("strong", { text: "Dissent: " }),
-        t.dissent.length ? t.dissent.map((a) => `${a.agent} (${a.response.stance || a.response.recommendation})`).join(", ") : "none")]
-    : []));
+  const reported = aggregates.filter((st) => st.result);
+  if (reported.length) {
+    show(parts, "tally", `r|${p.attempt}|${reported.map((st) => st.index).join(",")}`, () => reported.map(aggregation));
+  } else {
+    recounted(parts, aggregates, calls);
+  }
   if (parts.outputsOf !== p.outputs) {
     parts.outputsOf = p.outputs;
     replace(parts.outputs, p.outputs && Object.keys(p.outputs).length ? [h("h4", { text: "Outputs" }), value(p.outputs)] : []);
@@ -117,4 +145,17 @@ export function renderPhase(section, model, name) {
   parts.placeholder.hidden = !empty;
   const placeholder = p.status === "pending" ? "Not started." : "…";
   if (empty && parts.placeholder.textContent !== placeholder) parts.placeholder.textContent = placeholder;
+}
+
+// a journal whose aggregate events carry no result (written before they did): the stances recounted
+function recounted(parts, aggregates, calls) {
+  const t = tally(calls);
+  const tallyKey = `${aggregates.map((a) => a.type).join(",")}|${t.ordered.map(([k, n]) => `${k}${n}`).join(",")}|${t.dissent.map((a) => a.agent).join(",")}`;
+  show(parts, "tally", tallyKey, () => (t.ordered.length
+    ? [h("h4", { text: aggregates.length ? `Aggregation: ${aggregates.map((a) => a.type || "aggregate").join(", ")}` : "Stances" }),
+      h("p", { class: "tally" }, h("strong", { text: "Tally: " }), t.ordered.map(([k, n]) => `${k} ${n}`).join(" · "),
+        " — majority ", h("strong", { text: t.majority })),
+      h("p", { class: "dissent" }, h("strong", { text: "Dissent: " }),
+        t.dissent.length ? t.dissent.map((a) => `${a.agent} (${a.response.stance || a.response.recommendation})`).join(", ") : "none")]
+    : []));
 }

@@ -3,7 +3,7 @@
 import { api, follow, problemText, showLive } from "./api.js";
 import { criticalText, renderDag } from "./dag.js";
 import { phaseSection, renderPhase } from "./deliberation.js";
-import { $, clear, clock, duration, h, replace, setBadge, value } from "./dom.js";
+import { $, badge, clear, clock, duration, h, replace, setBadge, value } from "./dom.js";
 import { renderGantt } from "./gantt.js";
 import { renderMemo } from "./memo.js";
 import { apply, newModel } from "./model.js";
@@ -61,6 +61,7 @@ function render() {
   model.changedPhases.clear();
   if (model.changed.has("memo") || model.changed.has("status")) renderMemo($("#memo"), model.verdict || (detail && detail.verdict), status);
   if (model.changed.has("input") && model.input) replace($("#input"), value(model.input));
+  if (model.changed.has("children")) renderChildren();
   if (model.changed.has("checkpoints")) {
     replace($("#fork-from"), h("option", { value: "", text: "everything settled" }),
       model.checkpoints.map((c) => h("option", { value: c.id, text: `${c.label || c.id} (${c.id})` })));
@@ -86,6 +87,7 @@ function summary(ev) {
   const d = ev.data || {};
   if (ev.type === "agent:response" && d.response) return `${d.response.stance || ""} ${d.response.confidence != null ? `${Math.round(d.response.confidence * 100)}%` : ""}`.trim();
   if (ev.type === "checkpoint:created") return d.label || d.checkpoint_id || "";
+  if (ev.type.startsWith("child:")) return [d.child_id, d.task, d.status].filter(Boolean).join(" · ");
   if (ev.type === "phase:skipped") return d.reason || "";
   if (ev.type.startsWith("approval:")) return [d.question, d.decision, d.by].filter(Boolean).join(" · ");
   if (ev.type === "step:start" || ev.type === "step:complete") return `${ev.step}: ${d.kind || ""}${d.type ? ` (${d.type})` : ""}`;
@@ -132,6 +134,53 @@ function showLog(events, redraw = false) {
   const total = logMatched;
   replace($("#log-count"), `${body.rows.length} of ${total} events${kind || text ? " that match" : ""} shown`);
   $("#log-all").hidden = logAll || total <= body.rows.length;
+}
+
+// The tree under this execution: its children as its own events tell them (live), each with the
+// executions under it from GET /executions/{id}/children, read again when a child starts or ends.
+let tree = null;
+let treeFetch = 0;
+function loadChildren() {
+  if (treeFetch) return;
+  treeFetch = setTimeout(async () => {
+    treeFetch = 0;
+    try {
+      tree = await api(`/executions/${encodeURIComponent(model.id)}/children`);
+      $("#children-error").hidden = true;
+    } catch (error) {
+      replace($("#children-error"), problemText(error));
+      $("#children-error").hidden = false;
+    }
+    model.changed.add("children");
+    schedule();
+  }, 100);
+}
+
+function childRow(node, depth) {
+  const where = node.phase ? `${node.phase}${node.step != null ? ` step ${node.step}` : ""}${node.index != null ? ` [${node.index}]` : ""}` : "";
+  return h("tr", { "data-child": node.id, "data-status": node.status, "data-depth": depth },
+    h("th", { scope: "row" }, depth ? h("span", { class: "tree-indent", "aria-hidden": "true", text: `${"  ".repeat(depth - 1)}└ ` }) : "",
+      h("a", { href: `/executions/${encodeURIComponent(node.id)}` }, h("code", { text: node.id }))),
+    h("td", { text: `${node.task || ""}${node.version ? ` ${node.version}` : ""}` }),
+    h("td", { text: where }),
+    h("td", {}, badge(node.status), node.duration_ms != null ? ` ${duration(node.duration_ms)}` : "",
+      node.error ? h("span", { class: "error", text: ` ✗ ${node.error}` }) : ""));
+}
+
+function renderChildren() {
+  // the direct children: from the events (newer than any read of the tree), with what the read adds
+  const fetched = new Map(((tree && tree.children) || []).map((c) => [c.id, c]));
+  const direct = [...model.children.values()].map((live) => {
+    const read = fetched.get(live.id);
+    const status = live.status === "running" && read && TERMINAL.has(read.status) ? read.status : live.status;
+    return { ...(read || {}), ...live, status, children: read ? read.children : [] };
+  });
+  for (const [id, read] of fetched) if (!model.children.has(id)) direct.push(read);
+  const rows = [];
+  const walk = (nodes, depth) => { for (const n of nodes) { rows.push(childRow(n, depth)); walk(n.children || [], depth + 1); } };
+  walk(direct, 0);
+  replace($("#children tbody"), rows);
+  $("#children").hidden = rows.length === 0;
 }
 
 let refreshing = null;
@@ -247,6 +296,7 @@ function onEvent(ev) {
   logged.push(ev);
   logRows.push(ev);
   if (BOUNDARIES.has(ev.type)) refreshEta();
+  if (ev.type.startsWith("child:")) loadChildren();
   if (TERMINAL.has(model.status)) { showEta(); approvals([]); }  // ended: no gate waits any more
   if (model.changed.has("status") && model.lastSeq >= readyAt) refresh();
   schedule();
@@ -285,6 +335,7 @@ async function start() {
   // the record is read before the journal: an end the journal shows is newer than the record's status
   if (replay.status && !(TERMINAL.has(model.status) && model.ended)) model.status = replay.status;
   if (model.status === "waiting") refresh();
+  if (model.children.size) loadChildren();
   schedule();
   if (TERMINAL.has(model.status) && model.ended) {
     showLive("ended");  // nothing more will be recorded

@@ -2,7 +2,7 @@
 export function newModel(id) {
   return { id, status: "pending", task: null, input: null, verdict: null, started: null, ended: null,
     durationMs: null, error: null, lastSeq: 0, phaseOrder: [], phases: new Map(), calls: new Map(),
-    checkpoints: [], changedPhases: new Set(), changed: new Set(), lastTime: null };
+    checkpoints: [], children: new Map(), changedPhases: new Set(), changed: new Set(), lastTime: null };
 }
 
 function phase(model, name) {
@@ -55,8 +55,24 @@ export function apply(model, ev) {
     case "step:start":
       p.steps.set(ev.step, { index: ev.step, kind: d.kind, type: d.type, status: "running", duration_ms: null }); break;
     case "step:complete": {
+      // an aggregate step's event carries the aggregator's own result (journals before it do not)
       const step = p.steps.get(ev.step) || { index: ev.step, kind: d.kind, type: d.type };
-      p.steps.set(ev.step, { ...step, status: "completed", duration_ms: ev.duration_ms }); break;
+      p.steps.set(ev.step, { ...step, status: "completed", duration_ms: ev.duration_ms,
+        result: d.result === undefined ? null : d.result, truncated: Boolean(d.truncated) }); break;
+    }
+    case "child:started": case "child:ended": {
+      // the executions this one's task: steps started (a recovery re-attaching sends child:started again)
+      const id = d.child_id;
+      if (!id) break;
+      const known = model.children.get(id) || { id, task: d.task, version: d.version || null, phase: ev.phase,
+        step: ev.step, index: d.index ?? null, status: "running", error: null, duration_ms: null };
+      if (ev.type === "child:ended") {
+        known.status = d.status || (ev.error ? "failed" : "completed"); known.error = ev.error || null;
+        known.duration_ms = ev.duration_ms;
+      }
+      model.children.set(id, known);
+      model.changed.add("children");
+      break;
     }
     case "agent:start": {
       const key = d.call_key || `${ev.phase}/${ev.step}/${ev.agent}/${ev.sequence}`;
