@@ -30,6 +30,9 @@ checkpoint:created     phase; data: checkpoint_id, label, phase, snapshot (when 
 child:started          phase, step; data: child_id, task, version, index, attached (a ``task:`` step started,
                        or after a recovery re-attached to, the child execution ``child_id``)
 child:ended            phase, step, duration_ms, error; data: child_id, task, index, status, verdict
+cache:unavailable      phase, step, agent (the call that met it); data: location (the cache's, password
+                       masked), reason: the response cache became unreachable and the execution's calls
+                       go to their agents uncached; once per execution (and process) that meets it
 =====================  ============================================================================
 """
 
@@ -88,6 +91,7 @@ class EventType(StrEnum):
     APPROVAL_DECIDED = "approval:decided"
     CHILD_STARTED = "child:started"
     CHILD_ENDED = "child:ended"
+    CACHE_UNAVAILABLE = "cache:unavailable"
 
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(EventType)

@@ -17,7 +17,10 @@ open_backend`): none (this process's memory), a path or ``sqlite:///FILE``, ``me
 A backend that cannot be reached (:class:`~quorum.agents.cache_backend.CacheUnavailableError`: a Redis
 server refused, gone, or too slow) never fails a call: the cache turns itself off for the rest of its
 life, says so once (a :class:`CacheWarning` to ``on_warning``, and the ``quorum.agents.cache`` log), and
-every call goes to its agent as without a cache.
+every call goes to its agent as without a cache. Each execution hears of it too: the agent manager calls
+the request's ``metadata[ON_CACHE_WARNING]`` (``hook(request, location, reason)``) for every cached call
+made while the cache is off, and the engine turns the first of an execution into its
+``cache:unavailable`` event.
 
 ``lookup``/``store`` are the async API every backend answers; ``get``/``put`` answer synchronously for
 the local backends (memory, SQLite) only.
@@ -47,6 +50,7 @@ from quorum.definition.model import json_default
 from quorum.errors import AgentError, ConfigurationError
 
 __all__ = (
+    "ON_CACHE_WARNING",
     "CacheMode",
     "CacheWarning",
     "ReplayMissError",
@@ -54,6 +58,10 @@ __all__ = (
     "cache_key",
     "request_material",
 )
+
+ON_CACHE_WARNING = "on_cache_warning"
+"""The request metadata key of the engine's callback told that the cache is unavailable
+(``quorum.engine.calls.ON_CACHE_WARNING``): ``hook(request, location, reason)``."""
 
 CacheMode = Literal["read_write", "record", "replay", "off"]
 _MODES = ("read_write", "record", "replay", "off")

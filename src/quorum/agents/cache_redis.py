@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from quorum.agents.cache_backend import CacheEntry, CacheUnavailableError, decode_entry, encode_entry
 from quorum.errors import ConfigurationError
@@ -63,6 +64,10 @@ class RedisBackend:
         self.timeout_s = timeout_s
         self._client = redis_client(url, timeout_s=timeout_s, what="the response cache")
         self._errors = unavailable_errors()
+        try:
+            self._password = urlsplit(url).password or ""
+        except ValueError:
+            self._password = ""
 
     @property
     def location(self) -> str:
@@ -77,8 +82,11 @@ class RedisBackend:
             async with asyncio.timeout(self.timeout_s * 2):
                 return await getattr(self._client, operation)(*args, **kwargs)
         except self._errors as exc:
+            detail = str(exc) or "no answer"
+            if self._password:  # whatever the client put in its message, the password is not shown
+                detail = detail.replace(self._password, "***")
             raise CacheUnavailableError(
-                f"Redis at {self.location}: {type(exc).__name__}: {exc or 'no answer'}"
+                f"Redis at {self.location}: {type(exc).__name__}: {detail}"
             ) from None
 
     async def load(self, key: str) -> CacheEntry | None:

@@ -13,6 +13,7 @@ Errors other than quorum's own are wrapped in :class:`~quorum.errors.AgentError`
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,7 +21,14 @@ from typing import Any
 
 from quorum.agents.attempts import Retries, attempt
 from quorum.agents.budget import Budget, BudgetTracker, BudgetUsage
-from quorum.agents.cache import ReplayMissError, ResponseCache, cache_key, request_material
+from quorum.agents.cache import (
+    ON_CACHE_WARNING,
+    CacheWarning,
+    ReplayMissError,
+    ResponseCache,
+    cache_key,
+    request_material,
+)
 from quorum.agents.function import AgentCallable, FunctionAgent
 from quorum.agents.policy import AgentPolicy
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
@@ -257,6 +265,8 @@ class AgentManager:
                     if breaker is not None:
                         breaker.release()
                     return hit.with_(cached=True, agent_id=request.agent_id)
+                if cache.warning is not None:
+                    _tell_unavailable(cache.warning, request)
                 if cache.mode == "replay":
                     raise ReplayMissError(request.agent_id, key)
             response = await self._retries.call(route, request, default_timeout_s=self.default_timeout_s)
@@ -279,7 +289,20 @@ class AgentManager:
             else:
                 breaker.record_failure()
         if key is not None and cache is not None:
+            told = cache.warning is not None
             await cache.store(key, response, ttl_s=cache.ttl_for(route.policy.cache_ttl_s))
+            if not told and cache.warning is not None:  # it went away while this call ran
+                _tell_unavailable(cache.warning, request)
         if budget is not None:
             budget.add(response)
         return response
+
+
+def _tell_unavailable(warning: CacheWarning, request: AgentRequest) -> None:
+    """Tell the engine of the request's execution that the cache is off (its ``cache:unavailable``)."""
+    hook = request.metadata.get(ON_CACHE_WARNING)
+    if hook is not None:
+        try:
+            hook(request, warning.location, warning.reason)
+        except Exception:  # a listener's failure must not turn an outage into a failed call
+            logging.getLogger("quorum.agents.cache").exception("the cache warning's listener failed")

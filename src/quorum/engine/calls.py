@@ -10,6 +10,10 @@ its journal recorded by key, and answers those calls from there instead of askin
 
 Streaming: when someone listens for ``agent:chunk``, the request's ``metadata["on_chunk"]`` is a
 callback that LLM agents call with each piece of streamed text (see :class:`EventEmitter.streamer`).
+
+Cache outages: every request's ``metadata["on_cache_warning"]`` is a callback that the agent manager
+calls when the response cache is unavailable for that call; the first call of an execution to meet it
+emits ``cache:unavailable`` (the cache's location, password masked, and the reason), the others nothing.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from quorum.events import EventType, response_event_data
 from quorum.ids import AgentId
 from quorum.steps.aggregate import computed_outputs
 
-__all__ = ("ON_CHUNK", "AgentCaller", "AttemptAnswers", "call_key")
+__all__ = ("ON_CACHE_WARNING", "ON_CHUNK", "AgentCaller", "AttemptAnswers", "call_key")
 
 ON_CHUNK = "on_chunk"
 """The request metadata key of the streaming callback (``quorum.agents.llm.ON_CHUNK``)."""
 
-_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+ON_CACHE_WARNING = "on_cache_warning"
+"""The request metadata key of the cache-outage callback (``quorum.agents.cache.ON_CACHE_WARNING``)."""
 
 
 def call_key(phase: str, step: int, agent: str, rnd: int, attempt: int) -> str:
@@ -68,7 +73,7 @@ class AttemptAnswers:
 
 
 class AgentCaller:
-    __slots__ = ("_ctx", "_directory", "_emitter", "_options", "_recorded")
+    __slots__ = ("_cache_told", "_ctx", "_directory", "_emitter", "_metadata", "_options", "_recorded")
 
     def __init__(
         self,
@@ -83,6 +88,17 @@ class AgentCaller:
         self._directory = directory
         self._options = options
         self._recorded = recorded or {}
+        self._cache_told = False
+        # One mapping for every call without streaming (a wide fan-out makes many requests).
+        self._metadata: Mapping[str, Any] = MappingProxyType({ON_CACHE_WARNING: self._cache_unavailable})
+
+    def _cache_unavailable(self, request: AgentRequest, location: str, reason: str) -> None:
+        """The response cache is off for this call: the execution's ``cache:unavailable``, once."""
+        if self._cache_told:
+            return
+        self._cache_told = True
+        self._emitter.emit(EventType.CACHE_UNAVAILABLE, phase=request.phase, step=request.step,
+                           agent=AgentId(request.agent_id), data={"location": location, "reason": reason})
 
     async def call(
         self,
@@ -110,7 +126,8 @@ class AgentCaller:
             agent_id=agent_id, prompt=prompt, execution_id=self._ctx.id, phase=phase, step=step, round=rnd,
             attempt=answers.attempt, context=context, peers=peers, outputs=answers.asked_outputs,
             timeout_s=self._options.agent_timeout_s, abort=self._ctx.get_abort_signal(),
-            metadata=_NO_METADATA if streamer is None else MappingProxyType({ON_CHUNK: streamer}),
+            metadata=self._metadata if streamer is None else MappingProxyType(
+                {ON_CHUNK: streamer, ON_CACHE_WARNING: self._cache_unavailable}),
         )
         started = time.perf_counter()
         timeout_s = self._options.agent_timeout_s
