@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -16,11 +17,30 @@ from quorum.engine.status import ExecutionStatus
 from quorum.events import Event
 from quorum.events import EventType as E
 from quorum.history.base import HistoryStore
+from quorum.history.memory import MemoryHistoryStore
+from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.ids import PhaseName
 from quorum.testing import EventCapture, ScriptedAgent
 from tests.engine.run_helpers import aggregate, executor_with, phase, prompt, task
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
+    """Each history backend (a real SQLite file, a fresh PostgreSQL schema): each encodes the payload."""
+    if request.param != "postgres":
+        s: HistoryStore = MemoryHistoryStore() if request.param == "memory" else SQLiteHistoryStore(
+            tmp_path / "h.db")
+        await s.open()
+        yield s
+        await s.close()
+        return
+    from quorum.history.postgres import PostgresHistoryStore
+    from tests.history.pg import fresh_schema
+
+    async with fresh_schema() as url, PostgresHistoryStore(url) as pg:
+        yield pg
 
 # Weighted by confidence, one confident "buy" outweighs two hesitant "sell"s; counting stances says "sell".
 AGENTS = {

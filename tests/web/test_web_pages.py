@@ -218,6 +218,10 @@ def test_compare_two_runs_marks_what_differs(
     assert differs("Input", "amount") == "1"
     assert differs("Input", "ticker") == "0"
     assert differs("Stance", "Analysis · analyst-a") == "1"  # bullish below 50,000, bearish above
+    assert differs("Votes", "Analysis") == "1"  # the consensus's own counts: bullish 2 against bearish 2
+    votes = page.locator("table.compare tr[data-group='Votes'][data-key='Analysis']").inner_text()
+    assert "bullish 2 → bullish" in votes, votes
+    assert "bearish 2 → bearish" in votes, votes
     assert differs("Verdict", "approved_amount") == "1"
     assert differs("Verdict", "decision") == "0"
     assert page.inner_text("table.compare tr.differs .mark").strip() == "≠"

@@ -32,6 +32,17 @@ function rowsOf(detail, model) {
     put("Confidence", key, r.confidence != null ? `${Math.round(r.confidence * 100)}%` : "");
   }
   for (const p of model.phases.values()) {
+    // the aggregators' own counts where the journal has them (a consensus or a vote over final
+    // positions, a from= phase); else the stances recounted
+    const results = [...p.steps.values()].filter((st) => st.kind === "aggregate" && st.result)
+      .sort((x, y) => x.index - y.index).map((st) => st.result);
+    const found = results.find((r) => r.counts || r.tally);
+    if (found) {
+      const counts = found.counts || found.tally;
+      const winner = found.consensus ?? found.winner;
+      put("Votes", p.name, Object.entries(counts).sort().map(([k, n]) => `${k} ${n}`).join(", ") + (winner != null ? ` → ${winner}` : ""));
+      continue;
+    }
     const counts = {};
     for (const c of model.calls.values()) {
       const stance = c.phase === p.name && c.response && (c.response.stance || c.response.recommendation);
