@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -26,8 +27,11 @@ def wait_for_file(path: str) -> None:
 
 
 async def main(url: str, go_file: str) -> None:
+    lock = threading.Lock()  # plain callables may run in threads: one whole line at a time
+
     def again(request: AgentRequest) -> dict[str, str]:
-        print(f"call {request.execution_id} {request.key}", flush=True)
+        with lock:
+            print(f"call {request.execution_id} {request.key}", flush=True)
         return {"v": "again"}
 
     async with PostgresHistoryStore(url) as store:
