@@ -13,6 +13,7 @@ from quorum.agents.manager import AgentManager
 from quorum.agents.protocol import Agent, AgentRequest, AgentResponse
 from quorum.engine.children import child_execution_id
 from quorum.engine.executor import TaskExecutor
+from quorum.engine.recovery import stored_context
 from quorum.engine.results import ExecutionResult
 from quorum.history.base import HistoryStore
 from quorum.history.memory import MemoryHistoryStore
@@ -79,6 +80,7 @@ async def test_foreach_runs_one_child_per_element_with_item_and_index_results_in
         assert record.parent_id == result.id
         assert record.task == "review"
         assert record.task_version == "1.0.0"
+        assert (await stored_context(store, child_id)).parent_id == result.id  # a resume keeps the link
     linked = await store.list_executions(parent_id=result.id)
     assert sorted(r.id for r in linked) == sorted(ids)
     journal = await store.read_journal(result.id)

@@ -75,6 +75,8 @@ def format_event(event: Event) -> str | None:
         parts.append(where)
     if event.step is not None and event.type.startswith("step:"):
         parts.append(f"step {event.step}")
+    if event.type == EventType.CACHE_UNAVAILABLE:
+        parts.append(f"cache {event.data.get('location')}: {event.data.get('reason')}")
     if event.type in (EventType.CHILD_STARTED, EventType.CHILD_ENDED):
         d = event.data
         index = d.get("index")

@@ -245,16 +245,22 @@ class TaskStep:
             handle = await port.start_child(task, input, execution_id=child_id, parent_id=parent_id)
             return self._linked(handle, parent_id, parent_paused), None, False
         assert store is not None
-        if record.status in TERMINAL_STATUSES:
-            return None, await _stored_outcome(store, record, task.version), True
-        try:
-            handle = await port.resume_child(child_id, keep_paused=parent_paused)
-        except UnresumableError:
-            raise
-        except ResumeRefusedError:
-            # Another live process drives it (or it ended meanwhile): follow it through the history.
-            return None, await self._follow(store, child_id, task.version), True
-        return self._linked(handle, parent_id, parent_paused), None, True
+        while True:
+            if record.status in TERMINAL_STATUSES:
+                return None, await _stored_outcome(store, record, task.version), True
+            try:
+                handle = await port.resume_child(child_id, keep_paused=parent_paused)
+            except UnresumableError:
+                raise
+            except ResumeRefusedError:
+                # Another live process drives it (or holds it for a moment, as a recover does): follow it
+                # through the history, and take it over if that process lets it go or dies.
+                await asyncio.sleep(self.poll_s)
+                record = await store.get_execution(child_id)
+                if record is None:
+                    raise ExecutionError(f"child execution {child_id} is no longer in the history") from None
+                continue
+            return self._linked(handle, parent_id, parent_paused), None, True
 
     def _linked(
         self, handle: ExecutionHandle, parent_id: ExecutionId, parent_paused: bool
@@ -292,15 +298,6 @@ class TaskStep:
             raise
         finally:
             links.remove(parent.id, handle.id)
-
-    async def _follow(self, store: HistoryStore, child_id: ExecutionId, version: str | None) -> ChildOutcome:
-        while True:
-            record = await store.get_execution(child_id)
-            if record is None:
-                raise ExecutionError(f"child execution {child_id} is no longer in the history")
-            if record.status in TERMINAL_STATUSES:
-                return await _stored_outcome(store, record, version)
-            await asyncio.sleep(self.poll_s)
 
 
 async def _stored_outcome(store: HistoryStore, record: ExecutionRecord, version: str | None) -> ChildOutcome:

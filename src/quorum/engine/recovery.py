@@ -192,7 +192,8 @@ async def rebuild_context(
     ``journal``: the execution's whole journal, when the caller has read it already."""
     if calls is None:
         calls = await store.completed_calls(record.id)
-    ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
+    ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at,
+                           parent_id=record.parent_id)
     ctx.started_at = record.started_at
     ctx.sequence = record.last_sequence
     after = 0
@@ -300,7 +301,8 @@ async def plan_resume(
                                        fix=f"run the version you want: `quorum run {upgrade_to.name}@"
                                            f"{upgrade_to.version}`")
             # Created, but its start never became durable: nothing ran (phases wait for that write).
-            ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at)
+            ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at,
+                                   parent_id=record.parent_id)
             return RecoveryPlan(ctx=ctx, lease=lease, take_over=TakeOver(pending_control=control),
                                 agent_choices=record.agent_choices)
         calls = await store.completed_calls(execution_id)
