@@ -22,7 +22,8 @@ phase:retry            data: attempt (the next one), delay_ms, error
 phase:skipped          data: reason ("dependencies skipped" or "condition false: <expr>")
 phase:slow             phase; data: running_s, p95_s, basis: it runs past its p95 (quorum.telemetry)
 step:start             step; data: kind, type (+ concurrent for grouped agent steps)
-step:complete          step, duration_ms; data: kind, type
+step:complete          step, duration_ms; data: kind, type; an aggregate: step's also result (what the
+                       aggregator returned, JSON, bounded) and truncated (true when cut)
 agent:start            step, agent; data: call_key, round, attempt
 agent:response         step, agent, duration_ms, error; data: call_key, round, attempt, response (dict)
 agent:error            step, agent, duration_ms, error; data: call_key, round, attempt, error_type
