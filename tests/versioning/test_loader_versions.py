@@ -159,19 +159,23 @@ def test_cached_versioned_load_is_cheap(three: Path) -> None:
     assert calls(lambda: loader.load("committee@^1")) * 5 < parse
 
 
-def test_the_http_api_loads_a_selector(three: Path) -> None:
+async def test_the_http_api_loads_a_selector(three: Path) -> None:
     """The server's ``load_task`` (names only, no paths) passes selectors through to the loader."""
-    from types import SimpleNamespace
-
     from quorum.config import load_config
+    from quorum.history.memory import MemoryHistoryStore
     from quorum.server.problems import ApiError
-    from quorum.server.runtime import Runtime
+    from quorum.server.runtime import ConfigFlags, Runtime
+    from quorum.server.settings import ServeSettings
 
-    holder = SimpleNamespace(cfg=load_config(tasks_dirs=[three]))
-    for selector, version in (("committee@1.1.0", "1.1.0"), ("committee@^1", "1.2.4"),
-                              ("committee", "1.2.4")):
-        assert Runtime.load_task(holder, selector).version == version  # type: ignore[arg-type]
-    with pytest.raises(ApiError):
-        Runtime.load_task(holder, "../committee@1.1.0")  # type: ignore[arg-type]
-    with pytest.raises(TaskNotFoundError, match="no version matching '7'"):
-        Runtime.load_task(holder, "committee@7")  # type: ignore[arg-type]
+    runtime = Runtime(cfg=load_config(tasks_dirs=[three]), flags=ConfigFlags(),
+                      settings=ServeSettings(token="t" * 32), store=MemoryHistoryStore())
+    try:
+        for selector, version in (("committee@1.1.0", "1.1.0"), ("committee@^1", "1.2.4"),
+                                  ("committee", "1.2.4")):
+            assert runtime.load_task(selector).version == version
+        with pytest.raises(ApiError):
+            runtime.load_task("../committee@1.1.0")
+        with pytest.raises(TaskNotFoundError, match="no version matching '7'"):
+            runtime.load_task("committee@7")
+    finally:
+        await runtime.close()
