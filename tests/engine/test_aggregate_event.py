@@ -136,3 +136,24 @@ async def test_an_aggregate_result_in_the_event_is_json_and_bounded(store: Histo
     assert depth == 5
     journaled = _aggregate_events(await store.read_journal(result.id))
     assert _plain(journaled[0].data) == json.loads(text)
+
+
+def test_the_bounded_result_is_worked_out_when_first_read_and_pickles_plain() -> None:
+    import pickle
+
+    from quorum.engine.step_events import aggregate_data
+
+    class Counted:
+        reads = 0
+
+        def to_dict(self) -> dict[str, int]:
+            Counted.reads += 1
+            return {"buy": 2}
+
+    data = aggregate_data({"kind": "aggregate", "type": "vote"}, {"tally": Counted()})
+    assert Counted.reads == 0  # nobody read it yet: a journal in memory never pays for it
+    assert data["result"]["tally"]["buy"] == 2
+    assert dict(data)["kind"] == "aggregate"
+    assert Counted.reads == 1  # once, however often it is read
+    plain = {"kind": "aggregate", "type": "vote", "result": {"tally": {"buy": 2}}}
+    assert pickle.loads(pickle.dumps(data)) == plain
