@@ -47,14 +47,18 @@ def evidence(
 
 def net_score(items: Iterable[Mapping[str, Any]]) -> float:
     """Strength-weighted direction in [-1, 1]: sum(sign * strength) / sum(strength) over directional items."""
-    num = den = 0.0
+    signed: list[float] = []
+    strengths: list[float] = []
     for item in items:
         sign = {"bullish": 1.0, "bearish": -1.0}.get(str(item.get("direction")), 0.0)
         if sign:
             s = float(item.get("strength") or 0.0)
-            num += sign * s
-            den += s
-    return num / den if den else 0.0
+            signed.append(sign * s)
+            strengths.append(s)
+    # exactly rounded sums: the same score whatever order the answers arrived in (a parallel phase's
+    # answers come in any order, and a cluster run must reach the verdict a local one reaches)
+    den = math.fsum(strengths)
+    return math.fsum(signed) / den if den else 0.0
 
 
 def stance_of(score: float, threshold: float = 0.2) -> str:
