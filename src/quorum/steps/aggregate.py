@@ -27,6 +27,7 @@ with its last stance. ``positions=all`` counts every answer instead (each round'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,7 +88,7 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
     field = str(parameters.get("field", "stance"))
     equal = str(parameters.get("weight", "confidence")) == "equal"
     threshold = float(parameters.get("min", 0.5))
-    weights: dict[str, float] = {}
+    parts: dict[str, list[float]] = {}
     counts: dict[str, int] = {}
     voters: list[tuple[str, str, float | None]] = []
     for answer in answers:
@@ -97,9 +98,11 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
         stance = str(stance)
         conf = _confidence(answer)
         weight = 1.0 if equal or conf is None else max(conf, 0.0)
-        weights[stance] = weights.get(stance, 0.0) + weight
+        parts.setdefault(stance, []).append(weight)
         counts[stance] = counts.get(stance, 0) + 1
         voters.append((answer.agent_id, stance, conf))
+    # exactly rounded sums: the same weights whatever order the answers arrived in
+    weights = {stance: math.fsum(ws) for stance, ws in parts.items()}
     if not voters:
         return {
             "stance": None, "consensus": None, "agreement": 0.0, "reached": False, "weights": {},
@@ -107,7 +110,7 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
         }
     order = {s: i for i, s in enumerate(weights)}
     winner = max(weights, key=lambda s: (weights[s], counts[s], -order[s]))
-    total = sum(weights.values())
+    total = math.fsum(weights.values())
     agreement = weights[winner] / total if total > 0 else counts[winner] / len(voters)
     agreeing = [c for _, s, c in voters if s == winner and c is not None]
     return {
@@ -118,7 +121,7 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
         "weights": weights,
         "counts": counts,
         "dissenting": [agent for agent, s, _ in voters if s != winner],
-        "confidence": sum(agreeing) / len(agreeing) if agreeing else None,
+        "confidence": math.fsum(agreeing) / len(agreeing) if agreeing else None,
         "participants": len(voters),
     }
 

@@ -9,6 +9,7 @@ majority lacks. The execution strategist turns the analysts' net conviction into
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -102,7 +103,7 @@ def _advocate(request: AgentRequest, side: str) -> dict[str, Any]:
                 "voting": False,
             },
         )
-    confidence = sum(float(e["strength"]) for e in top) / len(top)
+    confidence = math.fsum(float(e["strength"]) for e in top) / len(top)
     claims = "; ".join(f"{e['claim']} ({e['agent']})" for e in top)
     text = f"The {side} case: {claims}." + (f" Rebuttal — {rebuttal}" if rebuttal else "")
     return respond(

@@ -81,8 +81,8 @@ def tally_votes(request: AgentRequest) -> dict[str, Any]:
         {"agent": v["agent"], "vote": v["vote"], "reason": v["reason"]} for v in votes if v["vote"] == against
     ]
     side = {"approve": "APPROVE", "reject": "REJECT"}.get(outcome)
-    weight_all = sum(v["confidence"] for v in votes if v["vote"] != "ABSTAIN")
-    weight_side = sum(v["confidence"] for v in votes if v["vote"] == side)
+    weight_all = math.fsum(v["confidence"] for v in votes if v["vote"] != "ABSTAIN")
+    weight_side = math.fsum(v["confidence"] for v in votes if v["vote"] == side)
     strength, sufficiency = _evidence_strength(request, votes), _sufficiency(request)
     agreement = weight_side / weight_all if side and weight_all else 0.0
     conviction = round(100 * agreement * strength * sufficiency)

@@ -16,6 +16,7 @@ when the analyst whose job the dimension is had no data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -186,7 +187,7 @@ def answer_synthesizer(request: AgentRequest) -> dict[str, Any]:
     answered = [v for v in views if not v.abstained]
     stance, score = _direction(answered)
     share = len(answered) / len(views) if views else 0.0
-    mean_conf = sum(v.confidence for v in answered) / len(answered) if answered else 0.0
+    mean_conf = math.fsum(v.confidence for v in answered) / len(answered) if answered else 0.0
     confidence = mean_conf * share
     tickers = list(c["tickers"])
     subject = ", ".join(tickers) or "the market"
