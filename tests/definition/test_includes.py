@@ -98,6 +98,17 @@ def test_the_content_hash_covers_the_included_files(tasks: Path) -> None:
     assert after.phase("Intake").content_hash == before.phase("Intake").content_hash
 
 
+def test_the_loader_sees_an_edited_include_of_a_cached_task(tasks: Path) -> None:
+    loader = TaskLoader([tasks], include_builtin=False)
+    before = loader.load("committee")
+    assert loader.load("committee") is before  # cached while nothing changed
+    shared = tasks / "shared" / "common.md"
+    shared.write_text(SHARED.replace("Assess the risk", "Weigh the risk"))
+    after = loader.load("committee")  # the including file is untouched: its include made it stale
+    assert after is not before
+    assert after.phase("Risk").steps[0].text.startswith("Weigh the risk")
+
+
 def test_moving_a_phase_into_an_include_keeps_its_hash(tmp_path: Path, tasks: Path) -> None:
     inline = tmp_path / "inline.md"
     inline.write_text(MAIN.replace("## Include: shared/common.md\n", SHARED.split("\n\n", 2)[2]))

@@ -99,6 +99,10 @@ def describe_versions(files: Sequence[Found]) -> str:
     return ", ".join(f"{v} (default)" if chosen is not None and v is chosen[0] else str(v) for v in found)
 
 
+_Signature = tuple[int, int, int] | None
+"""A file's mtime, size and inode; None when it cannot be read."""
+
+
 class TaskLoader:
     def __init__(
         self,
@@ -115,7 +119,9 @@ class TaskLoader:
         self._builtin = builtin
         if builtin is not None:
             self._dirs.append(builtin)
-        self._cache: dict[str, tuple[tuple[int, int, int], Task]] = {}
+        self._cache: dict[str, tuple[tuple[int, int, int], Task, dict[str, _Signature]]] = {}
+        """Each file's task, with the signature of the file and of every file it includes (an edited
+        include makes the task stale as much as an edited file does)."""
         self._lock = threading.Lock()
         self._catalog = TaskCatalog(tuple(self._dirs), builtin, self._declared)
 
@@ -261,11 +267,12 @@ class TaskLoader:
         key = str(path)
         signature = (info.st_mtime_ns, info.st_size, info.st_ino)
         cached = self._cache.get(key)
-        if cached is not None and cached[0] == signature:
+        if cached is not None and cached[0] == signature and _includes_unchanged(cached[2]):
             return cached[1]
         task = self.parser.parse_task_file(path, include_roots=self.include_roots(path))
+        included = {source: _file_signature(source) for source in _included_sources(task)}
         with self._lock:
-            self._cache[key] = (signature, task)
+            self._cache[key] = (signature, task, included)
         return task
 
     def include_roots(self, path: str | os.PathLike[str]) -> tuple[Path, ...]:
@@ -324,3 +331,21 @@ class TaskLoader:
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
+
+
+
+def _file_signature(path: str) -> _Signature:
+    """mtime, size and inode of a file (None when it cannot be read: gone, or unreadable)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+def _included_sources(task: Task) -> set[str]:
+    return {p.source for p in task.phases if p.source and p.source != task.source}
+
+
+def _includes_unchanged(included: dict[str, _Signature]) -> bool:
+    return all(_file_signature(source) == before for source, before in included.items())

@@ -13,7 +13,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -67,7 +66,6 @@ class Runtime:
     _watchers: set[asyncio.Task[Any]] = field(default_factory=set)
     _agent_ids: frozenset[str] | None = None
     _loader: TaskLoader | None = None
-    _included: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
     _journals: collections.OrderedDict[str, list[Event]] = field(default_factory=collections.OrderedDict)
     loop: asyncio.AbstractEventLoop = field(init=False)
 
@@ -118,8 +116,8 @@ class Runtime:
     # --- tasks ---------------------------------------------------------------------------------------
     def task_loader(self) -> TaskLoader:
         """One loader for the server's life: a task file is parsed once, and again only when it changed
-        (the loader checks each file's mtime, size and inode; :meth:`_check_includes` the files it
-        includes), so ``GET /tasks`` costs a ``stat`` per file instead of a parse."""
+        (the loader checks the mtime, size and inode of each file and of the files it includes), so
+        ``GET /tasks`` costs a ``stat`` per file instead of a parse."""
         from quorum.definition.loader import TaskLoader
 
         if self._loader is None:
@@ -130,31 +128,11 @@ class Runtime:
         """A task by name only: a client names tasks, it does not point the server at its files."""
         if "/" in name or "\\" in name or name.startswith(".") or name.endswith(".md"):
             raise ApiError(422, f"task {name!r}: give a task name (see GET /api/v1/tasks), not a path")
-        task = self.task_loader().load(name)
-        if self._check_includes([task]):
-            task = self.task_loader().load(name)
-        return task
+        return self.task_loader().load(name)
 
     def scan_tasks(self) -> list[TaskEntry]:
         """Every task file on the search path, loaded or with its error (``TaskLoader.scan``), cached."""
-        entries = self.task_loader().scan()
-        if self._check_includes([e.task for e in entries if e.task is not None]):
-            entries = self.task_loader().scan()
-        return entries
-
-    def _check_includes(self, tasks: Sequence[Task]) -> bool:
-        """Whether a file that one of ``tasks`` includes changed since it was parsed (the loader's cache
-        is keyed by the including file alone); if so the cache is dropped, for the caller to load again."""
-        changed = False
-        for task in tasks:
-            for source in {p.source for p in task.phases if p.source and p.source != task.source}:
-                now = _signature(source)
-                if self._included.setdefault(source, now) != now:
-                    self._included[source] = now
-                    changed = True
-        if changed:
-            self.task_loader().clear_cache()
-        return changed
+        return self.task_loader().scan()
 
     # --- journals ------------------------------------------------------------------------------------
     async def journal(self, record: ExecutionRecord) -> Sequence[Event]:
@@ -316,13 +294,6 @@ class Runtime:
             # not paused in time: it stays as the journal has it, and `quorum recover` takes it over
             _log.warning("execution %s could not be detached cleanly: %s", execution_id, exc)
 
-
-def _signature(path: str) -> tuple[int, int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size, info.st_ino
 
 
 _BACKGROUND: set[asyncio.Future[object]] = set()
