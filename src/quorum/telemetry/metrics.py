@@ -38,18 +38,13 @@ if TYPE_CHECKING:
 
     from quorum.engine.executor import TaskExecutor
 
-__all__ = ("MetricsHub", "MetricsRecorder", "default_hub", "journal_backlog_of")
+__all__ = ("MetricsHub", "MetricsRecorder", "default_hub")
 
 _T = EventType
 _ENDINGS: Final = {_T.EXECUTION_COMPLETE: "completed", _T.EXECUTION_ERROR: "failed",
                    _T.EXECUTION_TIMEOUT: "timeout", _T.EXECUTION_ABORTED: "aborted"}
 _SECONDS_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
                            300.0, 600.0)
-
-
-def journal_backlog_of(executor: TaskExecutor) -> int:
-    """The executor's recorded events not yet written by its history store."""
-    return executor.journal_backlog
 
 
 class MetricsRecorder:
@@ -211,7 +206,7 @@ class MetricsHub:
         self._executors.add(executor)
 
     def _backlog(self, options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(sum(journal_backlog_of(e) for e in list(self._executors)))]
+        return [Observation(sum(e.journal_backlog for e in list(self._executors)))]
 
     def collect(self) -> MetricsData | None:
         with self._lock:
