@@ -148,7 +148,7 @@ class SpanBuilder:
         links = []
         if resumed:
             attributes["quorum.resumed"] = True
-        child_of = self._parent_step(event, resumed=resumed)
+        child_of = self._parent_step(event)
         if child_of is None:
             root = trace_context_of(event.execution_id)
             parent: Span = trace.NonRecordingSpan(root)
@@ -163,7 +163,7 @@ class SpanBuilder:
         run = self._runs[event.execution_id] = _Run(span=span, task=event.task, version=version)
         return run
 
-    def _parent_step(self, event: Event, *, resumed: bool) -> tuple[str, Span] | None:
+    def _parent_step(self, event: Event) -> tuple[str, Span] | None:
         """The parent's id and the span of its step that started this execution as a child (or, where
         that step is not traced here, the parent's root context); None for one that is nobody's child."""
         current = _STEP.get()
@@ -172,12 +172,8 @@ class SpanBuilder:
         parent_id, phase, step = current
         if parent_id == event.execution_id:
             return None
-        if self._parent_of is not None:
-            known = self._parent_of(event.execution_id)
-            # A context taken over from the history may not know its parent: a resumed execution started
-            # from a step is that step's child taken over (what resume_child does), unless it says otherwise.
-            if known != parent_id and not (resumed and known is None):
-                return None  # started from within a step, but not as its child
+        if self._parent_of is not None and self._parent_of(event.execution_id) != parent_id:
+            return None  # started from within a step, but not as its child
         run = self._runs.get(parent_id)
         if run is None:
             return parent_id, trace.NonRecordingSpan(trace_context_of(parent_id))
