@@ -8,9 +8,10 @@ resume in another process needs it.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from quorum.definition.model import Task
+from quorum.definition.model import Task, frozen_mapping
 from quorum.engine.context import ExecutionContext
 from quorum.engine.results import ExecutionResult, thaw
 from quorum.history.base import ExecutionRecord, HistoryStore
@@ -25,7 +26,7 @@ class StartRecords:
     """Builds the row and the start event's data of each new execution."""
 
     def __init__(self) -> None:
-        self._task_dicts: dict[int, tuple[Task, dict[str, Any]]] = {}
+        self._task_dicts: dict[int, tuple[Task, Mapping[str, Any]]] = {}
 
     def record(self, ctx: ExecutionContext) -> ExecutionRecord:
         task = ctx.task
@@ -45,13 +46,14 @@ class StartRecords:
             data["task"] = self._task_dict(ctx.task)  # the row does not keep it: the journal does
         return data
 
-    def _task_dict(self, task: Task) -> dict[str, Any]:
+    def _task_dict(self, task: Task) -> Mapping[str, Any]:
         """``task.to_dict()``, once per Task object (tasks are frozen, and many executions share one)."""
         cached = self._task_dicts.get(id(task))
         if cached is None or cached[0] is not task:
             if len(self._task_dicts) >= 64:
                 self._task_dicts.clear()
-            cached = self._task_dicts[id(task)] = (task, task.to_dict())
+            # Read-only: the stores encode a read-only definition once for all its executions.
+            cached = self._task_dicts[id(task)] = (task, frozen_mapping(task.to_dict()))
         return cached[1]
 
 

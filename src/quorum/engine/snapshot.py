@@ -10,6 +10,7 @@ checkpoint's own results instead of a copy per checkpoint.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from quorum.engine.context import Checkpoint, ExecutionContext
 from quorum.engine.results import PhaseResult, Usage, response_dict
 
 __all__ = ("PhaseRecord", "Snapshot", "Snapshots")
+
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
 class Snapshots:
@@ -75,6 +78,15 @@ class Snapshot(KeyedView):
     usage: Usage
     phases: tuple[PhaseRecord, ...]
     checkpoints: tuple[str, ...]
+
+    def joined(self, encode: Callable[[Any], str]) -> str:
+        """``encode(self.to_dict())`` made by joining: each settled phase is its own kept encoding
+        (:meth:`PhaseRecord.encoded`), so a checkpoint costs the encoding of what changed since the last
+        one (the stores write a checkpoint this way unless it is large enough to store parts apart)."""
+        head = encode({"sequence": self.sequence, "started_at": self.started_at, "paused_s": self.paused_s,
+                       "usage": self.usage.to_dict()})
+        phases = ",".join(f"{_json_str(r.result.name)}:{r.encoded(encode)}" for r in self.phases)
+        return f'{head[:-1]},"phases":{{{phases}}},"checkpoints":{encode(list(self.checkpoints))}}}'
 
     def __getitem__(self, key: str) -> Any:
         if key == "phases":

@@ -10,7 +10,8 @@ cost nothing here. A larger payload is taken apart, to a depth of three levels:
 
 Containers are assembled from their parts' JSON, so each byte is encoded once. A checkpoint's payload
 is always encoded part by part: its settled phases keep their own encoding (``encoded(dumps)``), so a
-phase that every later checkpoint of its execution repeats is encoded once for all of them. Other
+phase that every later checkpoint of its execution repeats is encoded once for all of them (joined
+directly, ``Snapshot.joined``; taken apart as a tree only when too large). Other
 payloads are encoded whole, and only one that turns out too large is encoded again in parts.
 
 A value stored apart goes to the backend's ``blobs`` table (through the ``put`` function it gives)
@@ -42,7 +43,9 @@ from quorum.history._rules import plain
 
 __all__ = (
     "MARK",
+    "Blob",
     "Put",
+    "blob_of",
     "digest_of",
     "dumps",
     "encode_payload",
@@ -129,8 +132,12 @@ def _tree(value: Any, depth: int) -> _Node:
     encoded = getattr(value, "encoded", None)
     if encoded is not None:  # a part that keeps its own encoding (a settled phase in a checkpoint)
         return _Node(encoded(dumps), value)
-    if depth < _SPLIT_DEPTH and isinstance(value, Mapping | list | tuple) and 0 < len(value) <= _MAX_FANOUT:
-        if isinstance(value, Mapping):
+    # dict and MappingProxyType (every level of an event) are told by type: an ABC check costs more
+    is_mapping = kind is dict or kind is MappingProxyType or (
+        kind is not list and kind is not tuple and isinstance(value, Mapping))
+    is_sequence = kind is list or kind is tuple or (not is_mapping and isinstance(value, list | tuple))
+    if depth < _SPLIT_DEPTH and (is_mapping or is_sequence) and 0 < len(value) <= _MAX_FANOUT:
+        if is_mapping:
             if kind is not dict and hasattr(value, "to_dict"):
                 value = value.to_dict()  # a view: read each item once
             if all(type(k) is str for k in value):
@@ -151,13 +158,22 @@ def _tree(value: Any, depth: int) -> _Node:
 
 def encode_payload(put: Put, kind: str, data: Mapping[str, Any], threshold: int) -> tuple[str, str | None]:
     """``(inline JSON, comma-separated hashes of the blobs it refers to)`` for one event's data."""
-    node = _tree(data, 0) if kind == EventType.CHECKPOINT_CREATED else None
-    text = dumps(data) if node is None else node.text
+    text = _joined(data) if kind == EventType.CHECKPOINT_CREATED else dumps(data)
     if len(text) <= threshold:
         return text, None
     refs: set[str] = set()
-    inline = _emit(put, node or _tree(data, 0), 0, threshold, refs)
+    inline = _emit(put, _tree(data, 0), 0, threshold, refs)
     return inline, ",".join(sorted(refs)) or None
+
+
+def _joined(data: Mapping[str, Any]) -> str:
+    """A checkpoint's JSON, its snapshot joined from the kept encodings of its settled phases (see
+    ``Snapshot.joined``): the same text as its tree's, without a node per part."""
+    parts = []
+    for key, value in data.items():
+        joined = getattr(value, "joined", None)
+        parts.append(f"{_encode_str(key)}:{dumps(value) if joined is None else joined(dumps)}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _emit(put: Put, node: _Node, depth: int, threshold: int, refs: set[str]) -> str:
@@ -212,6 +228,45 @@ def _strings(put: Put, value: Any, threshold: int, refs: set[str]) -> Any:
     if isinstance(value, list | tuple):
         return [_strings(put, v, threshold, refs) for v in value]
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """One value stored whole as a blob: its content address, size, and what is written."""
+
+    digest: str
+    size: int
+    codec: str
+    content: bytes
+
+
+_KNOWN_MAX = 64
+_known: dict[int, tuple[Any, Blob]] = {}
+
+
+def blob_of(value: Any) -> Blob:
+    """``value`` as one blob (its JSON, hashed and packed).
+
+    A read-only mapping (``MappingProxyType``) is encoded once while it stays in a small cache: the task
+    definition that every execution of a task records with its row is one such view, made once per task
+    by the engine (40 KB for the committee: its encoding, hash and compression were paid again by each
+    execution). A mutable value is encoded every time: it may have changed since."""
+    if type(value) is not MappingProxyType:
+        return _blob(dumps(value))
+    known = _known.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    blob = _blob(dumps(value))
+    if len(_known) >= _KNOWN_MAX:
+        _known.clear()
+    _known[id(value)] = (value, blob)  # the value itself is kept: its id cannot be reused meanwhile
+    return blob
+
+
+def _blob(text: str) -> Blob:
+    digest, raw = digest_of(text)
+    codec, content = pack(raw)
+    return Blob(digest, len(raw), codec, content)
 
 
 def digest_of(text: str) -> tuple[str, bytes]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from quorum.history._blobs import digest_of, dumps, encode_payload, loads, pack, resolve, unpack
+from quorum.history._blobs import blob_of, digest_of, encode_payload, loads, pack, resolve, unpack
 
 __all__ = ("BLOB_LOCK", "BlobBatch", "blob_loader", "decode_payload", "sweep")
 
@@ -57,7 +57,10 @@ class BlobBatch:
         return digest
 
     def put_value(self, value: Any) -> str:
-        return self.put(dumps(value), set())
+        """Store ``value`` whole (no parts apart; see :func:`~quorum.history._blobs.blob_of`)."""
+        blob = blob_of(value)
+        self.rows.setdefault(blob.digest, (blob.digest, blob.size, blob.codec, blob.content, None))
+        return blob.digest
 
     def encode(self, kind: str, data: Mapping[str, Any], threshold: int) -> tuple[str, str | None]:
         return encode_payload(self.put, kind, data, threshold)

@@ -14,6 +14,7 @@ from typing import Any
 
 from quorum.history._blobs import (
     MARK,
+    blob_of,
     digest_of,
     dumps,
     encode_payload,
@@ -45,8 +46,15 @@ def encode_event_data(
 
 
 def put_value(conn: sqlite3.Connection, value: Any) -> str:
-    """Store ``value`` (JSON) as one blob; returns its hash (an identical value is stored once)."""
-    return _put(conn, dumps(value), set())
+    """Store ``value`` (JSON) whole as one blob; returns its hash (an identical value is stored once;
+    see :func:`~quorum.history._blobs.blob_of`)."""
+    blob = blob_of(value)
+    if conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (blob.digest,)).fetchone() is None:
+        conn.execute(
+            "INSERT INTO blobs (hash, size, codec, content, refs) VALUES (?, ?, ?, ?, NULL)",
+            (blob.digest, blob.size, blob.codec, blob.content),
+        )
+    return blob.digest
 
 
 def load_value(conn: sqlite3.Connection, digest: str) -> Any:
