@@ -38,9 +38,9 @@ async def main(url: str, go_file: str) -> None:
         counts = {"claims": 0, "leased": 0}
         claim, acquire = store.claim_orphans, store.acquire_lease
 
-        async def claimed(owner: str, *, ttl_s: float, limit: int = 100) -> Any:
+        async def claimed(owner: str, **options: Any) -> Any:
             counts["claims"] += 1
-            return await claim(owner, ttl_s=ttl_s, limit=limit)
+            return await claim(owner, **options)
 
         async def leased(execution_id: str, owner: str, *, ttl_s: float) -> Any:
             counts["leased"] += 1

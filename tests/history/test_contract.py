@@ -462,6 +462,71 @@ async def test_an_ended_execution_is_never_leased(store: HistoryStore) -> None:
     assert await store.acquire_lease("e1", f"{this_host()}:1:other", ttl_s=30) is None
 
 
+async def test_an_execution_created_with_an_owner_is_leased_in_the_same_write(store: HistoryStore) -> None:
+    me, other = live_owner(), f"{this_host()}:1:other"
+    before = time.time()
+    lease = await store.create_execution(record("e1"), owner=me, ttl_s=30)
+    assert lease is not None
+    assert (lease.execution_id, lease.owner, lease.epoch) == ("e1", me, 1)
+    assert before + 30 <= lease.expires_at <= time.time() + 30
+    rec = await store.get_execution("e1")
+    assert rec is not None
+    assert (rec.status, rec.owner, rec.epoch, rec.lease_expires_at, rec.recovery_attempts) == (
+        "pending", me, 1, lease.expires_at, 0)
+    assert await store.acquire_lease("e1", other, ttl_s=30) is None  # held from the first moment
+    await store.append([event("e1", 1, EventType.EXECUTION_START)], epoch=lease.epoch)  # the fence agrees
+    assert "e1" not in {r.id for r in await store.list_orphans()}
+    renewed = await store.renew_lease(lease, ttl_s=60)
+    assert renewed.epoch == 1
+    # without an owner: free, as before
+    assert await store.create_execution(record("e2")) is None
+    free = await store.get_execution("e2")
+    assert free is not None
+    assert (free.owner, free.epoch, free.lease_expires_at) == (None, 0, None)
+
+
+async def test_a_lease_at_creation_needs_a_ttl(store: HistoryStore) -> None:
+    with pytest.raises(ConfigurationError, match="ttl_s"):
+        await store.create_execution(record("e1"), owner=live_owner())
+    assert await store.get_execution("e1") is None  # refused before anything was written
+
+
+@pytest.mark.parametrize("end", [EventType.EXECUTION_COMPLETE, EventType.EXECUTION_ERROR,
+                                 EventType.EXECUTION_ABORTED, EventType.EXECUTION_TIMEOUT])
+async def test_the_event_that_ends_an_execution_ends_its_lease(store: HistoryStore, end: str) -> None:
+    lease = await store.create_execution(record("e1"), owner=live_owner(), ttl_s=30)
+    assert lease is not None
+    await store.append([event("e1", 1, EventType.EXECUTION_START), event("e1", 2, EventType.PHASE_START)],
+                       epoch=lease.epoch)
+    running = await store.get_execution("e1")
+    assert running is not None
+    assert running.owner == live_owner()  # an event that does not end it leaves the lease alone
+    await store.append([event("e1", 3, end)], epoch=lease.epoch)
+    ended = await store.get_execution("e1")
+    assert ended is not None
+    assert (ended.owner, ended.lease_expires_at, ended.epoch) == (None, None, 1)
+    await store.release_lease(lease)  # nothing left to release: changes nothing, raises nothing
+    again = await store.get_execution("e1")
+    assert again is not None
+    assert (again.owner, again.lease_expires_at, again.epoch, again.status) == (None, None, 1, ended.status)
+
+
+async def test_a_paused_execution_keeps_its_lease_until_released(store: HistoryStore) -> None:
+    lease = await store.create_execution(record("e1"), owner=live_owner(), ttl_s=30)
+    assert lease is not None
+    await store.append(
+        [event("e1", 1, EventType.EXECUTION_START), event("e1", 2, EventType.EXECUTION_PAUSED)],
+        epoch=lease.epoch,
+    )
+    paused = await store.get_execution("e1")
+    assert paused is not None
+    assert paused.owner == live_owner()
+    await store.release_lease(lease)
+    released = await store.get_execution("e1")
+    assert released is not None
+    assert released.owner is None
+
+
 async def test_lease_operations_on_unknown_executions(store: HistoryStore) -> None:
     with pytest.raises(ExecutionNotFoundError):
         await store.acquire_lease("ghost", live_owner(), ttl_s=1)

@@ -150,12 +150,15 @@ async def test_claimed_recovery_keeps_paused_parked_and_reports_refusals() -> No
         calls: Counter[str] = Counter()
         refused: list[Refusal] = []
         ex = executor_with({"x": _counting(calls)}, history_store=store)
+        before = await store.get_execution(ids[0])
+        assert before is not None
         handles = await asyncio.wait_for(ex.recover(on_refused=refused.append), 30)
         assert {h.id for h in handles} == set(ids[1:])
         paused = await store.get_execution(ids[0])
         assert paused is not None
-        # claimed with the rest, then let go: parked, free for `quorum resume`
-        assert (paused.status, paused.owner) == ("paused", None)
+        # never claimed: left as it was (not even its epoch changed), for `quorum resume`
+        assert (paused.status, paused.owner, paused.epoch, paused.recovery_attempts) == (
+            "paused", dead, before.epoch, before.recovery_attempts)
         assert [r.record.id for r in refused] == ["broken"]
         assert refused[0].marked_failed
         broken = await store.get_execution("broken")
@@ -168,8 +171,8 @@ async def test_claimed_recovery_keeps_paused_parked_and_reports_refusals() -> No
 
 
 async def test_a_claimed_child_of_a_recovered_parent_is_released_for_its_parent() -> None:
-    """Claiming cannot choose rows: a child claimed with its orphaned parent is let go at once (its
-    parent's step re-attaches to it), and later batches still reach the orphans after it."""
+    """A child of an orphaned parent is never claimed (its parent's step re-attaches to it: it is left
+    as it was), and the batches still reach every orphan after it."""
     async with fresh_schema() as url, PostgresHistoryStore(url) as store:
         dead = f"{this_host()}:{dead_pid()}:n"
         now = time.time()
@@ -182,12 +185,16 @@ async def test_a_claimed_child_of_a_recovered_parent_is_released_for_its_parent(
             assert await store.acquire_lease(eid, dead, ttl_s=3600) is not None
         refused: list[Refusal] = []
         ex = executor_with({}, history_store=store)
+        before = await store.get_execution("child")
+        assert before is not None
         assert await asyncio.wait_for(ex.recover(on_refused=refused.append), 30) == []
         # Every orphan but the child was tried (and refused: no task definition): claiming went past it.
         assert sorted(r.record.id for r in refused) == sorted(n for n in names if n != "child")
         child = await store.get_execution("child")
         assert child is not None
-        assert (child.status, child.owner) == ("running", None)  # released, for its parent to take
+        # left as it was, for its parent's step to take over
+        assert (child.status, child.owner, child.epoch, child.recovery_attempts) == (
+            "running", dead, before.epoch, before.recovery_attempts)
 
 
 async def test_orphans_of_this_process_are_still_recovered_one_by_one() -> None:

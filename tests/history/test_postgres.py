@@ -198,6 +198,66 @@ async def test_a_write_from_another_store_is_never_overwritten() -> None:
         assert (rec.last_sequence, rec.epoch) == (3, taken.epoch)
 
 
+async def test_an_execution_costs_two_writes_from_start_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Created with its lease (one statement), its end written with the lease's end (one statement): the
+    release after it knows there is nothing left to do and sends nothing. A store that did not write the
+    end (another process's) still sends the release, which then changes nothing."""
+    from quorum.history import _pg_ops
+
+    sent: list[str] = []
+    real_release = _pg_ops.release_lease
+
+    async def counted_release(conn: object, lease: object) -> None:
+        sent.append("release")
+        await real_release(conn, lease)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_pg_ops, "release_lease", counted_release)
+    owner = f"{this_host()}:{dead_pid()}:n"
+    async with fresh_schema() as url, PostgresHistoryStore(url) as store, PostgresHistoryStore(url) as other:
+        lease = await store.create_execution(record("e1"), owner=owner, ttl_s=60)
+        assert lease is not None
+        commits = store.commits
+        await store.append(
+            [event("e1", 1, EventType.EXECUTION_START), event("e1", 2, EventType.EXECUTION_COMPLETE)],
+            epoch=lease.epoch,
+        )
+        assert store.commits == commits + 1
+        await store.release_lease(lease)
+        assert sent == []
+        await other.release_lease(lease)
+        assert sent == ["release"]
+        # a lease of an execution that has not ended is released by a statement, as always
+        paused = await store.create_execution(record("e2"), owner=owner, ttl_s=60)
+        assert paused is not None
+        await store.append(
+            [event("e2", 1, EventType.EXECUTION_START), event("e2", 2, EventType.EXECUTION_PAUSED)],
+            epoch=paused.epoch,
+        )
+        await store.release_lease(paused)
+        assert sent == ["release", "release"]
+        rows = {r.id: r for r in await other.list_executions(limit=5)}
+        assert (rows["e1"].owner, rows["e1"].status) == (None, "completed")
+        assert (rows["e2"].owner, rows["e2"].status) == (None, "paused")
+
+
+async def test_claiming_orphans_by_status_and_leaving_some_out() -> None:
+    dead = f"{this_host()}:{dead_pid()}:n"
+    async with fresh_schema() as url, PostgresHistoryStore(url) as store:
+        for eid, last in (("run1", EventType.PHASE_START), ("run2", EventType.PHASE_START),
+                          ("held", EventType.EXECUTION_PAUSED)):
+            assert await store.create_execution(record(eid), owner=dead, ttl_s=3600) is not None
+            await store.append([event(eid, 1, EventType.EXECUTION_START), event(eid, 2, last)])
+        untouched = {r.id: r for r in await store.list_executions(limit=5)}
+        leases = await store.claim_orphans("me:1:n", ttl_s=60, statuses=["running"], exclude=["run2"])
+        assert [lease.execution_id for lease in leases] == ["run1"]
+        after = {r.id: r for r in await store.list_executions(limit=5)}
+        assert after["run1"].owner == "me:1:n"
+        for eid in ("run2", "held"):  # not written to at all
+            assert (after[eid].owner, after[eid].epoch) == (untouched[eid].owner, untouched[eid].epoch)
+        rest = await store.claim_orphans("me:1:n", ttl_s=60)
+        assert {lease.execution_id for lease in rest} == {"run2", "held"}
+
+
 async def test_checkpoints_keep_their_parent_for_fork_lineage() -> None:
     async with fresh_schema() as url, PostgresHistoryStore(url) as store:
         await store.create_execution(record("e1"))

@@ -277,8 +277,11 @@ class TaskExecutor:
             record = self._records.record(ctx)
             if self.agent_choices is not None:
                 record = dataclasses.replace(record, agent_choices=self.agent_choices.to_dict())
-            await store.create_execution(record)
-            lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.options.lease_ttl_s)
+            # Created already leased to this process: one write, and never an unowned row that a
+            # recoverer elsewhere could take for an orphan.
+            lease = await store.create_execution(record, owner=self.owner, ttl_s=self.options.lease_ttl_s)
+            if lease is None:  # a store that does not lease at creation: take it as a second write
+                lease = await store.acquire_lease(ctx.id, self.owner, ttl_s=self.options.lease_ttl_s)
             if lease is None:
                 raise ResumeRefusedError(f"execution {ctx.id} is owned by another process")
         env = self._environment(child=child)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, assert_never, runtime_checkable
+from typing import Any, Final, Literal, Protocol, assert_never, runtime_checkable
 
 from quorum.definition.model import Task
 from quorum.definition.upgrade import UpgradePlan, plan_upgrade
@@ -37,7 +37,7 @@ from quorum.engine.snapshot import Snapshots
 from quorum.engine.status import TERMINAL, ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import Event, EventType
-from quorum.history.base import TERMINAL_STATUSES, ExecutionRecord, HistoryStore, Lease
+from quorum.history.base import ACTIVE_STATUSES, TERMINAL_STATUSES, ExecutionRecord, HistoryStore, Lease
 from quorum.ids import CheckpointId, PhaseName
 
 __all__ = (
@@ -449,10 +449,15 @@ class OrphanClaimer(Protocol):
     """A store that takes the leases of many orphans at once, skipping rows another recoverer is
     taking at the same moment (``PostgresHistoryStore.claim_orphans``)."""
 
-    async def claim_orphans(self, owner: str, *, ttl_s: float, limit: int = ...) -> list[Lease]: ...
+    async def claim_orphans(
+        self, owner: str, *, ttl_s: float, limit: int = ..., statuses: Collection[str] | None = ...,
+        exclude: Collection[str] = ...,
+    ) -> list[Lease]: ...
 
 
 CLAIM_BATCH = 8
+_CLAIMED: Final = tuple(sorted(ACTIVE_STATUSES - {ExecutionStatus.PAUSED.value}))
+"""The orphans ``recover`` claims: a paused one stays as it is, for ``quorum resume``."""
 """How many orphans ``recover`` claims at a time from an :class:`OrphanClaimer`: small, so that
 processes recovering at once share the orphans out (each resumes a batch before claiming the next)."""
 
@@ -538,11 +543,15 @@ class _Recovery:
         ends when a batch brings none."""
         listed = {r.id: r for r in orphans}
         parked: list[Lease] = []
+        # Not claimed at all (not even written to): paused executions, and the children of orphans
+        # recovered now. ``passed``: children found only once claimed (orphaned since the listing).
+        children = [r.id for r in orphans if r.parent_id is not None and r.parent_id in listed]
         passed: set[str] = set()
         try:
             while True:
                 leases = await store.claim_orphans(self.owner, ttl_s=self.lease_ttl_s,
-                                                   limit=CLAIM_BATCH + len(passed))
+                                                   limit=CLAIM_BATCH + len(passed), statuses=_CLAIMED,
+                                                   exclude=[*children, *passed])
                 fresh = [lease for lease in leases if lease.execution_id not in passed]
                 for lease in leases:
                     if lease.execution_id in passed:

@@ -50,12 +50,16 @@ class AppendJob:
 
 
 class StateCache:
-    """The rows this store last wrote or read, by execution id (ended executions are dropped)."""
+    """The rows this store last wrote or read, by execution id (ended executions are dropped).
 
-    __slots__ = ("rows",)
+    ``ended``: the executions whose end this store wrote, with the lease epoch they ended under — that
+    write ended the lease too, so releasing it needs no round trip."""
+
+    __slots__ = ("ended", "rows")
 
     def __init__(self) -> None:
         self.rows: dict[str, RowState] = {}
+        self.ended: dict[str, int] = {}
 
     def forget(self, execution_id: str) -> None:
         """Read the row again next time (a lease taken or released here changes its epoch)."""
@@ -64,9 +68,12 @@ class StateCache:
     def keep(self, states: Mapping[str, RowState]) -> None:
         if len(self.rows) > _CACHE_MAX:
             self.rows.clear()
+        if len(self.ended) > _CACHE_MAX:
+            self.ended.clear()  # a release not known here to be done is only one more round trip
         for eid, state in states.items():
             if state.status in TERMINAL_STATUSES:
                 self.rows.pop(eid, None)  # nothing can be appended any more: no need to remember it
+                self.ended[eid] = state.epoch
             else:
                 self.rows[eid] = state
 
@@ -79,6 +86,9 @@ class _Staged:
     calls: dict[tuple[str, str], int] = field(default_factory=dict)
     checkpoints: list[tuple[str, int, str | None, int | None]] = field(default_factory=list)
 
+
+_ENDED: Final = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
+"""The event that ends an execution ends its lease in the same UPDATE (nothing is left to drive)."""
 
 _WRITE = f"""WITH lk AS MATERIALIZED (
     SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock_shared(hashtextextended('{BLOB_LOCK}', 0))) s
@@ -103,7 +113,9 @@ _WRITE = f"""WITH lk AS MATERIALIZED (
     UPDATE executions x SET status = u.status, last_sequence = u.last_sequence,
         updated_at = u.updated_at, started_at = u.started_at, ended_at = u.ended_at,
         duration_ms = u.duration_ms, verdict = u.verdict, error = u.error,
-        last_checkpoint = u.last_checkpoint, agent_choices = COALESCE(u.agent_choices, x.agent_choices)
+        last_checkpoint = u.last_checkpoint, agent_choices = COALESCE(u.agent_choices, x.agent_choices),
+        owner = CASE WHEN u.status IN ({_ENDED}) THEN NULL ELSE x.owner END,
+        lease_expires_at = CASE WHEN u.status IN ({_ENDED}) THEN NULL ELSE x.lease_expires_at END
     FROM unnest($25::text[], $26::text[], $27::bigint[], $28::float8[], $29::float8[], $30::float8[],
                 $31::float8[], $32::text[], $33::text[], $34::bigint[], $35::text[], $36::bigint[],
                 $37::bigint[])

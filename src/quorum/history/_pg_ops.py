@@ -11,6 +11,7 @@ recoverers, ``NOTIFY`` in the writing statement, ``RETURNING``.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any, Final
 
 from quorum.errors import ExecutionNotFoundError, InvalidTransitionError, LeaseLostError, StoreError
@@ -18,6 +19,7 @@ from quorum.history._blobs import dumps
 from quorum.history._pg_blobs import BLOB_LOCK, BlobBatch, sweep
 from quorum.history._rules import (
     is_orphan,
+    lease_at_creation,
     lease_decision,
     select_pruned,
 )
@@ -59,14 +61,20 @@ _CREATE = f"""WITH lk AS MATERIALIZED (
     SELECT $12, $13::int, $14::text, $15::bytea, $16::text FROM lk ON CONFLICT (hash) DO NOTHING
 )
 INSERT INTO executions (id, task, status, created_at, updated_at, started_at, input, task_hash,
-                        phase_hashes, task_source, task_definition, agent_choices, task_version, parent_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $17, $18)"""
-"""One statement (one round trip): the definition's blob, under the blobs' shared lock, and the row."""
+                        phase_hashes, task_source, task_definition, agent_choices, task_version, parent_id,
+                        owner, epoch, lease_expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $17, $18, $19, $20, $21)"""
+"""One statement (one round trip): the definition's blob, under the blobs' shared lock, and the row
+(with its first lease when it has an owner)."""
 
 
-async def create_execution(conn: Any, record: ExecutionRecord, unique_violation: type[Exception]) -> None:
+async def create_execution(
+    conn: Any, record: ExecutionRecord, owner: str | None, ttl_s: float | None,
+    unique_violation: type[Exception],
+) -> Lease | None:
     if record.status not in EXECUTION_STATUSES:
         raise StoreError(f"execution {record.id!r}: unknown status {record.status!r}")
+    lease = lease_at_creation(record.id, owner, ttl_s, time.time())
     blob: tuple[Any, ...] = (None, None, None, None, None)
     if record.task_definition is not None:
         blobs = BlobBatch()
@@ -78,10 +86,12 @@ async def create_execution(conn: Any, record: ExecutionRecord, unique_violation:
             record.id, record.task, record.status, record.created_at, record.updated_at, record.started_at,
             dumps(record.input), record.task_hash, dumps(record.phase_hashes), record.task_source,
             None if record.agent_choices is None else dumps(record.agent_choices), *blob,
-            record.task_version, record.parent_id,
+            record.task_version, record.parent_id, owner, 0 if lease is None else lease.epoch,
+            None if lease is None else lease.expires_at,
         )
     except unique_violation:
         raise StoreError(f"execution {record.id!r} already exists in the history") from None
+    return lease
 
 
 _LEASE_ROW = "SELECT owner, epoch, lease_expires_at, recovery_attempts, status FROM executions WHERE id = $1"
@@ -129,19 +139,26 @@ async def acquire_lease(conn: Any, execution_id: str, owner: str, ttl_s: float) 
                          expires_at=now + ttl_s)
 
 
-async def claim_orphans(conn: Any, owner: str, ttl_s: float, limit: int) -> list[Lease]:
-    """Take the leases of up to ``limit`` orphans at once. Rows another process is claiming right now
-    are skipped (``FOR UPDATE SKIP LOCKED``), so several recoverers share the orphans out between them
-    without waiting on each other, and never take the same one."""
+async def claim_orphans(
+    conn: Any, owner: str, ttl_s: float, limit: int, statuses: Collection[str] | None = None,
+    exclude: Collection[str] = (),
+) -> list[Lease]:
+    """Take the leases of up to ``limit`` orphans at once (of ``statuses`` only, when given; never those
+    in ``exclude``). Rows another process is claiming right now are skipped (``FOR UPDATE SKIP
+    LOCKED``), so several recoverers share the orphans out between them without waiting on each other,
+    and never take the same one."""
     now = time.time()
+    wanted = _ACTIVE if statuses is None else sorted(set(_ACTIVE) & set(statuses))
     rows = await conn.fetch(
         "SELECT id, owner, lease_expires_at, status FROM executions WHERE status = ANY($1::text[])"
         " ORDER BY created_at, created_order",
-        _ACTIVE,
+        wanted,
     )
     # Whether an owner is dead is told here (its pid), not by SQL: choose the candidates first, then
     # lock only as many of them as are wanted, skipping those locked by another recoverer.
-    candidates = [r[0] for r in rows if r[1] != owner and is_orphan(r[3], r[1], r[2], now)]
+    skip = frozenset(exclude)
+    candidates = [r[0] for r in rows
+                  if r[1] != owner and r[0] not in skip and is_orphan(r[3], r[1], r[2], now)]
     if not candidates or limit <= 0:
         return []
     leases: list[Lease] = []

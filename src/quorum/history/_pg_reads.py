@@ -46,12 +46,16 @@ async def list_executions(
     conn: Any, limit: int, status: str | None, task: str | None, task_version: str | None,
     parent_id: str | None,
 ) -> list[ExecutionRecord]:
+    # Only the filters given are in the statement: each combination is its own prepared statement, whose
+    # plan (generic: the pool plans once, see ``postgres``) can use that filter's index.
+    given = [(column, value) for column, value in (("status", status), ("task", task),
+                                                   ("task_version", task_version), ("parent_id", parent_id))
+             if value is not None]
+    where = " AND ".join(f"{column} = ${n}" for n, (column, _) in enumerate(given, start=2))
     rows = await conn.fetch(
-        f"SELECT {RECORD_COLUMNS} FROM executions WHERE ($1::text IS NULL OR status = $1)"
-        " AND ($2::text IS NULL OR task = $2) AND ($4::text IS NULL OR task_version = $4)"
-        " AND ($5::text IS NULL OR parent_id = $5)"
-        " ORDER BY created_at DESC, created_order DESC LIMIT $3",
-        status, task, max(limit, 0), task_version, parent_id,
+        f"SELECT {RECORD_COLUMNS} FROM executions{' WHERE ' + where if where else ''}"
+        " ORDER BY created_at DESC, created_order DESC LIMIT $1",
+        max(limit, 0), *(value for _, value in given),
     )
     return [record_from_row(r) for r in rows]
 

@@ -24,8 +24,9 @@ from typing import Any, Final
 from quorum.agents.protocol import CallKey
 from quorum.errors import ConfigurationError, LeaseLostError, StoreError
 from quorum.events import Event, EventType
-from quorum.history.base import ACTIVE_STATUSES, TERMINAL_STATUSES
+from quorum.history.base import ACTIVE_STATUSES, TERMINAL_STATUSES, Lease
 from quorum.history.owner import owner_is_dead
+from quorum.ids import ExecutionId
 
 __all__ = (
     "STATUS_OF_EVENT",
@@ -35,6 +36,7 @@ __all__ = (
     "check_prune_options",
     "completed_call",
     "is_orphan",
+    "lease_at_creation",
     "lease_decision",
     "plain",
     "select_pruned",
@@ -73,6 +75,16 @@ class RowState:
     agent_choices: Mapping[str, Any] | None = None
     """New agent choices recorded by an event (``execution:resumed`` with ``agent_choices``); None when no
     event changed them (the row keeps what it holds)."""
+
+
+def lease_at_creation(execution_id: str, owner: str | None, ttl_s: float | None, now: float) -> Lease | None:
+    """The lease ``create_execution(record, owner=, ttl_s=)`` writes with the row (epoch 1), or None
+    without an owner."""
+    if owner is None:
+        return None
+    if ttl_s is None or not ttl_s > 0:
+        raise ConfigurationError(f"create_execution: a lease needs ttl_s > 0 seconds, got {ttl_s!r}")
+    return Lease(execution_id=ExecutionId(execution_id), owner=owner, epoch=1, expires_at=now + ttl_s)
 
 
 def check_epoch(state: RowState, epoch: int | None) -> None:

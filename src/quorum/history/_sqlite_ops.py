@@ -29,6 +29,7 @@ from quorum.history._rules import (
     check_epoch,
     completed_call,
     is_orphan,
+    lease_at_creation,
     lease_decision,
     select_pruned,
 )
@@ -73,25 +74,30 @@ __all__ = (
 # -- writes ------------------------------------------------------------------------------------------------
 
 
-def create_execution(conn: sqlite3.Connection, record: ExecutionRecord) -> None:
+def create_execution(
+    conn: sqlite3.Connection, record: ExecutionRecord, owner: str | None, ttl_s: float | None
+) -> Lease | None:
     if record.status not in EXECUTION_STATUSES:
         raise StoreError(f"execution {record.id!r}: unknown status {record.status!r}")
+    lease = lease_at_creation(record.id, owner, ttl_s, time.time())
     definition = None if record.task_definition is None else put_value(conn, record.task_definition)
     try:
         conn.execute(
             "INSERT INTO executions (id, task, status, created_at, updated_at, started_at, input, task_hash,"
-            " phase_hashes, task_source, task_definition, agent_choices, task_version, parent_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " phase_hashes, task_source, task_definition, agent_choices, task_version, parent_id, owner,"
+            " epoch, lease_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id, record.task, record.status, record.created_at, record.updated_at,
                 record.started_at, dumps(record.input), record.task_hash, dumps(record.phase_hashes),
                 record.task_source, definition,
                 None if record.agent_choices is None else dumps(record.agent_choices),
-                record.task_version, record.parent_id,
+                record.task_version, record.parent_id, owner, 0 if lease is None else lease.epoch,
+                None if lease is None else lease.expires_at,
             ),
         )
     except sqlite3.IntegrityError:
         raise StoreError(f"execution {record.id!r} already exists in the history") from None
+    return lease
 
 
 def _load_state(conn: sqlite3.Connection, execution_id: str) -> RowState:
@@ -137,11 +143,15 @@ def append(conn: sqlite3.Connection, events: Sequence[Event], epoch: int | None,
         conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?)", calls)
     conn.executemany(
         "UPDATE executions SET status = ?, last_sequence = ?, updated_at = ?, started_at = ?, ended_at = ?,"
-        " duration_ms = ?, verdict = ?, error = ?, last_checkpoint = ? WHERE id = ?",
+        " duration_ms = ?, verdict = ?, error = ?, last_checkpoint = ?,"
+        # the event that ends an execution ends its lease too: nothing is left to drive
+        " owner = CASE WHEN ? THEN NULL ELSE owner END,"
+        " lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END WHERE id = ?",
         [
             (
                 s.status, s.last_sequence, s.updated_at, s.started_at, s.ended_at, s.duration_ms,
-                None if s.verdict is None else dumps(s.verdict), s.error, s.last_checkpoint, eid,
+                None if s.verdict is None else dumps(s.verdict), s.error, s.last_checkpoint,
+                s.status in TERMINAL_STATUSES, s.status in TERMINAL_STATUSES, eid,
             )
             for eid, s in states.items()
         ],

@@ -133,8 +133,15 @@ class HistoryStore(Protocol):
     async def close(self) -> None:
         """Flush pending writes and release resources. Idempotent."""
 
-    async def create_execution(self, record: ExecutionRecord) -> None:
-        """Register a new execution (status ``pending``) before its first event."""
+    async def create_execution(
+        self, record: ExecutionRecord, *, owner: str | None = None, ttl_s: float | None = None
+    ) -> Lease | None:
+        """Register a new execution (status ``pending``) before its first event.
+
+        With ``owner`` (and ``ttl_s``), the execution is created already leased to it (epoch 1) in the
+        same write, and that lease is returned: a new execution is never seen without its owner, so a
+        recoverer in another process cannot take it for an orphan between two writes, and starting an
+        execution costs one write, not two. Without ``owner``: None, and the execution is free."""
 
     async def append(self, events: Sequence[Event], *, epoch: int | None = None) -> None:
         """Persist events in order. Each execution's sequences must continue its journal without a gap;
@@ -142,6 +149,8 @@ class HistoryStore(Protocol):
         ``execution:*`` events update the execution row; ``agent:response`` events whose ``data`` holds
         ``call_key`` record a completed call; ``checkpoint:created`` events record a checkpoint.
         With ``epoch`` given, refuse (LeaseLostError) if the execution's lease epoch differs.
+        The event that ends an execution also ends its lease (no owner, no expiry) in the same write: an
+        ended execution has nothing left to drive, and ``release_lease`` after it changes nothing.
         StoreError (nothing of the call written) for a gap, a duplicate, an unknown execution, or any
         event after the final outcome (the journal of an ended execution is closed)."""
 

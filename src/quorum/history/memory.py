@@ -30,6 +30,7 @@ from quorum.history._rules import (
     check_prune_options,
     completed_call,
     is_orphan,
+    lease_at_creation,
     lease_decision,
     select_pruned,
 )
@@ -124,20 +125,28 @@ class MemoryHistoryStore:
     async def close(self) -> None:
         """Nothing to flush; the data stays readable until the store is dropped."""
 
-    async def create_execution(self, record: ExecutionRecord) -> None:
+    async def create_execution(
+        self, record: ExecutionRecord, *, owner: str | None = None, ttl_s: float | None = None
+    ) -> Lease | None:
         if record.status not in EXECUTION_STATUSES:
             raise StoreError(f"execution {record.id!r}: unknown status {record.status!r}")
+        lease = lease_at_creation(record.id, owner, ttl_s, time.time())
         state = RowState(
             id=record.id,
             status=record.status,
             last_sequence=0,
             updated_at=record.updated_at,
             started_at=record.started_at,
+            epoch=0 if lease is None else lease.epoch,
         )
         with self._lock:
             if record.id in self._entries:
                 raise StoreError(f"execution {record.id!r} already exists in the history")
-            self._entries[record.id] = _Entry(record=record, state=state)
+            self._entries[record.id] = _Entry(
+                record=record, state=state, owner=owner,
+                lease_expires_at=None if lease is None else lease.expires_at,
+            )
+        return lease
 
     async def append(self, events: Sequence[Event], *, epoch: int | None = None) -> None:
         with self._lock:
@@ -157,7 +166,10 @@ class MemoryHistoryStore:
                 if call is not None:
                     entry.calls[call[0]] = event.sequence
             for eid, state in staged.items():
-                self._entries[eid].state = state
+                entry = self._entries[eid]
+                entry.state = state
+                if state.status in TERMINAL_STATUSES:
+                    entry.owner = entry.lease_expires_at = None  # an ended execution has no owner
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         with self._lock:

@@ -1,7 +1,11 @@
 """PostgresHistoryStore: the journal in PostgreSQL, shared by every process and machine that reaches it.
 
 - asyncpg, a connection pool (``pool_min``/``pool_max``); every statement is a constant text, so
-  asyncpg prepares it once per connection and reuses it (its statement cache).
+  asyncpg prepares it once per connection and reuses it (its statement cache). The pool's sessions
+  plan each prepared statement once (``plan_cache_mode = force_generic_plan``): PostgreSQL would
+  otherwise plan the append's statement again on every execution (0.4 ms of its 1.5 ms on the
+  server), and every statement here is a lookup whose plan does not depend on its values (optional
+  filters are left out of the text, not compared with NULL).
 - One schema per history (``?schema=NAME``, default ``public``): the pool's connections have it as
   their ``search_path``. Opening applies the missing migrations under an advisory lock
   (:mod:`._pg_schema`), so two processes opening a new database at once migrate it once.
@@ -22,7 +26,7 @@ after that one closed, it opens again there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
@@ -133,7 +137,8 @@ class PostgresHistoryStore:
         try:
             pool = await asyncpg.create_pool(
                 s.dsn, min_size=min(s.pool_min, s.pool_max), max_size=s.pool_max,
-                server_settings={"search_path": s.schema, "application_name": f"quorum {s.schema}"},
+                server_settings={"search_path": s.schema, "application_name": f"quorum {s.schema}",
+                                 "plan_cache_mode": "force_generic_plan"},
                 reset=_keep_session,
             )
         except Exception as exc:
@@ -226,10 +231,16 @@ class PostgresHistoryStore:
 
     # -- HistoryStore -----------------------------------------------------------------------------------
 
-    async def create_execution(self, record: ExecutionRecord) -> None:
-        await self._run(lambda c: ops.create_execution(c, record, asyncpg.UniqueViolationError))
+    async def create_execution(
+        self, record: ExecutionRecord, *, owner: str | None = None, ttl_s: float | None = None
+    ) -> Lease | None:
+        lease = await self._run(
+            lambda c: ops.create_execution(c, record, owner, ttl_s, asyncpg.UniqueViolationError)
+        )
         self._rows.keep({record.id: RowState(id=record.id, status=record.status, last_sequence=0,
-                                             updated_at=record.updated_at, started_at=record.started_at)})
+                                             updated_at=record.updated_at, started_at=record.started_at,
+                                             epoch=0 if lease is None else lease.epoch)})
+        return lease
 
     async def append(self, events: Sequence[Event], *, epoch: int | None = None) -> None:
         if not events:
@@ -274,11 +285,17 @@ class PostgresHistoryStore:
             cached.epoch = lease.epoch  # what we wrote; anything else changed since is caught by the fence
         return lease
 
-    async def claim_orphans(self, owner: str, *, ttl_s: float, limit: int = 100) -> list[Lease]:
+    async def claim_orphans(
+        self, owner: str, *, ttl_s: float, limit: int = 100, statuses: Collection[str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[Lease]:
         """Take the leases of up to ``limit`` orphans in one transaction, skipping rows that another
         process is claiming at the same moment (``SKIP LOCKED``): concurrent recoverers split the
-        orphans between them, each taken once."""
-        leases = await self._run(lambda c: ops.claim_orphans(c, owner, ttl_s, limit))
+        orphans between them, each taken once. ``statuses``: only orphans with one of these (default:
+        every status that needs an owner); ``exclude``: ids never to claim (a recoverer leaves a
+        paused execution, or a child its parent's step re-attaches to, as it is: not even its epoch
+        changes)."""
+        leases = await self._run(lambda c: ops.claim_orphans(c, owner, ttl_s, limit, statuses, exclude))
         for lease in leases:
             self._rows.forget(lease.execution_id)
         return leases
@@ -287,6 +304,9 @@ class PostgresHistoryStore:
         return await self._run(lambda c: ops.renew_lease(c, lease, ttl_s), retry=True)
 
     async def release_lease(self, lease: Lease) -> None:
+        if self._rows.ended.get(lease.execution_id) == lease.epoch:
+            del self._rows.ended[lease.execution_id]
+            return  # this store wrote the end of that execution, which ended the lease with it
         await self._run(lambda c: ops.release_lease(c, lease), retry=True)
 
     async def request_control(self, execution_id: str, action: ControlAction, reason: str = "") -> None:

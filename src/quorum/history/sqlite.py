@@ -299,8 +299,11 @@ class SQLiteHistoryStore:
 
     # -- HistoryStore -----------------------------------------------------------------------------------
 
-    async def create_execution(self, record: ExecutionRecord) -> None:
-        await self._write(lambda c: ops.create_execution(c, record))
+    async def create_execution(
+        self, record: ExecutionRecord, *, owner: str | None = None, ttl_s: float | None = None
+    ) -> Lease | None:
+        lease: Lease | None = await self._write(lambda c: ops.create_execution(c, record, owner, ttl_s))
+        return lease
 
     async def append(self, events: Sequence[Event], *, epoch: int | None = None) -> None:
         if not events:
