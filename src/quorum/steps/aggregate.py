@@ -17,7 +17,12 @@ with its last stance. ``positions=all`` counts every answer instead (each round'
   majority value. Tie-break, documented: among the values with the most votes, the one whose voters'
   summed confidence is highest wins; if still tied, the value that received its first vote earliest.
   Result: ``winner`` (= ``vote``), ``tally`` (value -> votes, first-seen order), ``votes``, ``tie``
-  (true when the top count was shared), ``field``.
+  (true when the top count was shared), ``field``, ``dissenting`` (agents whose vote differs from the
+  winner, in order, as ``consensus`` lists them) and ``dissent``: for each of those votes
+  ``{agent, vote, reason}``, the reason being the answer's ``reason`` field, else its ``rationale``,
+  else its text (whitespace folded, cut at 280 characters with "…"; None when it gave none), the way
+  the committee chair records dissent. An answer without a value for the field abstained: it is not
+  dissent.
 - ``average`` (``fields=a,b``; default every numeric field): the mean of each numeric field over the
   answers that have it (booleans are not numbers). Result: ``averages``, ``counts``, each field's mean
   at the top level, and ``count`` (answers seen).
@@ -136,6 +141,7 @@ def vote(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> Map
     field = str(field)
     tally: dict[str, int] = {}
     confidence: dict[str, float] = {}
+    cast: list[tuple[AgentResponse, str]] = []
     for answer in answers:
         value = answer_field(answer, field)
         if value is None:
@@ -143,11 +149,14 @@ def vote(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> Map
         key = str(value)
         tally[key] = tally.get(key, 0) + 1
         confidence[key] = confidence.get(key, 0.0) + (_confidence(answer) or 0.0)
+        cast.append((answer, key))
     if not tally:
-        return {"winner": None, "vote": None, "tally": {}, "votes": 0, "tie": False, "field": field}
+        return {"winner": None, "vote": None, "tally": {}, "votes": 0, "tie": False, "field": field,
+                "dissenting": [], "dissent": []}
     top = max(tally.values())
     leaders = [k for k, n in tally.items() if n == top]  # first-seen order
     winner = max(leaders, key=lambda k: (confidence[k], -leaders.index(k)))
+    against = [(answer, key) for answer, key in cast if key != winner]
     return {
         "winner": winner,
         "vote": winner,
@@ -155,7 +164,26 @@ def vote(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> Map
         "votes": sum(tally.values()),
         "tie": len(leaders) > 1,
         "field": field,
+        "dissenting": [answer.agent_id for answer, _ in against],
+        "dissent": [{"agent": answer.agent_id, "vote": key, "reason": _reason(answer)}
+                    for answer, key in against],
     }
+
+
+_REASON_CHARS = 280
+"""How much of a dissenting answer's reason ``vote`` keeps: a sentence or two, enough to say why, and
+well under the 512 characters a step event keeps of a string."""
+
+
+def _reason(answer: AgentResponse) -> str | None:
+    """Why an agent voted as it did: its ``reason`` field, else its rationale, else its text; whitespace
+    folded to single spaces and cut at ``_REASON_CHARS``. None when it gave no reason."""
+    for name in ("reason", "rationale", "text"):
+        value = answer_field(answer, name)
+        if isinstance(value, str) and value.strip():
+            text = " ".join(value.split())
+            return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1].rstrip() + "…"
+    return None
 
 
 def average(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -209,7 +237,7 @@ def collect(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> 
 PRODUCES: Mapping[str, frozenset[str]] = {
     "consensus": frozenset({"stance", "consensus", "agreement", "reached", "weights", "counts", "dissenting",
                             "confidence", "participants"}),
-    "vote": frozenset({"winner", "vote", "tally", "votes", "tie", "field"}),
+    "vote": frozenset({"winner", "vote", "tally", "votes", "tie", "field", "dissenting", "dissent"}),
     "average": frozenset({"averages", "counts", "count"}),
     "collect": frozenset({"responses", "count"}),
 }
