@@ -37,7 +37,8 @@ def response_dict(r: AgentResponse) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Usage:
-    """What the agents of one execution consumed."""
+    """What the agents of one execution consumed, the child executions of its ``task:`` steps included
+    (each counted once, see :mod:`quorum.engine.children`)."""
 
     calls: int = 0
     errors: int = 0
