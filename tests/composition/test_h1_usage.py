@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from quorum.agents.protocol import Agent
 from quorum.engine.executor import TaskExecutor
 from quorum.history.base import HistoryStore
-from quorum.history.memory import MemoryHistoryStore
-from quorum.history.sqlite import SQLiteHistoryStore
 from quorum.testing import ScriptedAgent, make_manager
+from tests import backends
 
 from .helpers import decider_answer, parent, reviewer_answer, write_tasks
 
+store = backends.store  # the fixture: each local history backend
+
 OWN = "## Phase: Own\n### Agents\n- reviewer\n### Steps\n- agent: reviewer - Review P with weight 1\n"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
-    s: HistoryStore = MemoryHistoryStore() if request.param == "memory" else SQLiteHistoryStore(
-        tmp_path / "h.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def _agents(**extra: Agent) -> dict[str, Agent]:

@@ -2,21 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from tests.backends import store
 
-import pytest
-
-from quorum.history.base import HistoryStore
-from quorum.history.memory import MemoryHistoryStore
-from quorum.history.sqlite import SQLiteHistoryStore
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
-    """Each history backend in turn, open."""
-    s: HistoryStore = MemoryHistoryStore() if request.param == "memory" else SQLiteHistoryStore(
-        tmp_path / "h.db")
-    await s.open()
-    yield s
-    await s.close()
+__all__ = ("store",)
