@@ -235,7 +235,7 @@ async def test_an_execution_costs_two_writes_from_start_to_end(monkeypatch: pyte
         )
         await store.release_lease(paused)
         assert sent == ["release", "release"]
-        rows = {r.id: r for r in await other.list_executions(limit=5)}
+        rows = {str(r.id): r for r in await other.list_executions(limit=5)}
         assert (rows["e1"].owner, rows["e1"].status) == (None, "completed")
         assert (rows["e2"].owner, rows["e2"].status) == (None, "paused")
 
@@ -247,10 +247,10 @@ async def test_claiming_orphans_by_status_and_leaving_some_out() -> None:
                           ("held", EventType.EXECUTION_PAUSED)):
             assert await store.create_execution(record(eid), owner=dead, ttl_s=3600) is not None
             await store.append([event(eid, 1, EventType.EXECUTION_START), event(eid, 2, last)])
-        untouched = {r.id: r for r in await store.list_executions(limit=5)}
+        untouched = {str(r.id): r for r in await store.list_executions(limit=5)}
         leases = await store.claim_orphans("me:1:n", ttl_s=60, statuses=["running"], exclude=["run2"])
         assert [lease.execution_id for lease in leases] == ["run1"]
-        after = {r.id: r for r in await store.list_executions(limit=5)}
+        after = {str(r.id): r for r in await store.list_executions(limit=5)}
         assert after["run1"].owner == "me:1:n"
         for eid in ("run2", "held"):  # not written to at all
             assert (after[eid].owner, after[eid].epoch) == (untouched[eid].owner, untouched[eid].epoch)
