@@ -67,8 +67,7 @@ from quorum.ids import ExecutionId
 from quorum.steps.protocol import StepContext
 
 __all__ = (
-    "ChildExecutionError", "ChildOutcome", "Parenting", "TaskStep", "add_child_usage", "child_execution_id",
-    "child_summary",
+    "ChildExecutionError", "ChildOutcome", "Parenting", "TaskStep", "child_execution_id", "child_summary",
 )
 
 _S = ExecutionStatus
@@ -146,15 +145,6 @@ def _outcome_of(result: ExecutionResult, version: str | None) -> ChildOutcome:
     return ChildOutcome(id=result.id, task=result.task, version=version, status=result.status.value,
                         verdict=result.verdict, error=result.error, usage=result.usage,
                         outputs={str(n): p.outputs for n, p in result.phases.items()})
-
-
-def add_child_usage(parent: ExecutionContext, usage: Usage) -> None:
-    """Count a child's consumption in its parent's usage (the bill of the whole run)."""
-    parent.calls += usage.calls
-    parent.call_errors += usage.errors
-    parent.tokens_in += usage.tokens_in
-    parent.tokens_out += usage.tokens_out
-    parent.cost_usd += usage.cost_usd
 
 
 class _Ledger:
@@ -290,7 +280,7 @@ class TaskStep:
         # Counted and announced with no await between: a checkpoint holds both or neither, which is
         # what tells a parent rebuilt from it whether the child is in its usage.
         if not counted:
-            add_child_usage(parent, outcome.usage)
+            parent.add_usage(outcome.usage)
         if emitter is not None:
             emitter.emit(EventType.CHILD_ENDED, phase=phase.name, step=step.index,
                          duration_ms=(time.perf_counter() - started) * 1000.0, error=outcome.error,
@@ -372,7 +362,7 @@ class TaskStep:
                     live.abort(f"parent {parent.id}: {why}")
                 await asyncio.wait([live.done])
                 if live.ctx.status.terminal:  # stopped here, never to be re-attached: its calls count now
-                    add_child_usage(parent, live.ctx.usage)
+                    parent.add_usage(live.ctx.usage)
             raise
         finally:
             links.remove(parent.id, handle.id)

@@ -293,6 +293,18 @@ class ExecutionContext:
         if response.cost_usd:
             self.cost_usd += response.cost_usd
 
+    def add_usage(self, usage: Usage) -> None:
+        """Count consumption made elsewhere (a child execution's) in this one's usage."""
+        self._set_usage(Usage(
+            calls=self.calls + usage.calls, errors=self.call_errors + usage.errors,
+            tokens_in=self.tokens_in + usage.tokens_in, tokens_out=self.tokens_out + usage.tokens_out,
+            cost_usd=self.cost_usd + usage.cost_usd,
+        ))
+
+    def _set_usage(self, usage: Usage) -> None:
+        self.calls, self.call_errors = usage.calls, usage.errors
+        self.tokens_in, self.tokens_out, self.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+
     @property
     def usage(self) -> Usage:
         return Usage(
@@ -340,9 +352,7 @@ class ExecutionContext:
         self._settled = {}
         for result in checkpoint.phases.values():
             self._set_result(result)
-        usage = checkpoint.usage
-        self.calls, self.call_errors = usage.calls, usage.errors
-        self.tokens_in, self.tokens_out, self.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+        self._set_usage(checkpoint.usage)
         self._back_to_pending()
         return checkpoint
 
@@ -461,9 +471,7 @@ class ExecutionContext:
             running = max(0.0, ctx.ended_at - ctx.started_at - ctx.paused_s)  # written before running_s
         ctx.take_over(float(running or 0.0))
         ctx.sequence = data.get("sequence", 0)
-        usage = Usage(**data.get("usage", {}))
-        ctx.calls, ctx.call_errors = usage.calls, usage.errors
-        ctx.tokens_in, ctx.tokens_out, ctx.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+        ctx._set_usage(Usage(**data.get("usage", {})))
         for name, p in data.get("phases", {}).items():
             ctx._set_result(PhaseResult.from_dict({**p, "name": name}))
         ctx.checkpoints = [Checkpoint.from_dict(c) for c in data.get("checkpoints", ())]
