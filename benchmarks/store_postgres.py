@@ -8,6 +8,8 @@ Each measurement is its own process, run by the shared driver ``common.main`` (a
 the peers are interleaved inside each round so that they share the machine's noise:
 
 - ``plain``: the floor, ``../shared/bench/peers/peer_plain.py`` (hand-written asyncio);
+- ``quorum-memory``: ``peer_quorum.py`` (the in-memory history): the engine's own cost, the ceiling
+  that no durable store can pass;
 - ``quorum-sqlite``: ``peer_quorum_sqlite.py`` (SQLiteHistoryStore on a file);
 - ``quorum-postgres``: this file as a peer (``--peer quorum-postgres``): the same task, agents and
   driver with :class:`~quorum.history.postgres.PostgresHistoryStore` in a fresh schema (dropped after);
@@ -117,6 +119,7 @@ def commands(dbos_python: str | None) -> dict[str, list[str]]:
 
     made = {
         "plain": [sys.executable, str(peers_dir() / "peer_plain.py")],
+        "quorum-memory": [sys.executable, str(HERE / "peer_quorum.py")],
         "quorum-sqlite": [sys.executable, str(HERE / "peer_quorum_sqlite.py")],
         "quorum-postgres": [sys.executable, str(Path(__file__).resolve()), "--peer", "quorum-postgres"],
     }
@@ -188,7 +191,7 @@ def table(results: dict[tuple[str, str], list[float]], rounds: int) -> str:
         " | × floor | × SQLite |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name in ("plain", "quorum-sqlite", "quorum-postgres", "dbos-postgres"):
+    for name in ("plain", "quorum-memory", "quorum-sqlite", "quorum-postgres", "dbos-postgres"):
         us, xs = med(name, "overhead"), med(name, "throughput")
         if us is None and xs is None:
             continue
