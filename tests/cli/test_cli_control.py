@@ -28,7 +28,9 @@ def _start(cli: Cli, delay: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def test_pause_and_resume_from_a_second_process(cli: Cli) -> None:
-    proc, execution_id = _start(cli, "1.5")
+    # Each call takes 3 s: the pause (a new CLI process, slow to start on a loaded machine) must land
+    # before the run ends (1.5 s was seen to lose that race under a full parallel suite).
+    proc, execution_id = _start(cli, "3")
     paused = cli("pause", execution_id[:8], "--wait")  # a unique prefix is enough
     assert paused.code == 0, paused
     assert f"execution {execution_id} is paused" in paused.out
