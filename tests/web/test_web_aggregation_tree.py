@@ -165,6 +165,7 @@ def test_the_aggregation_shows_the_aggregators_result_and_old_journals_the_recou
     assert page.locator("details.phase[data-phase='Debate'] tbody tr[data-agent]").count() == 6
     # a phase without answers of its own (from=Debate) still shows what its aggregation found
     assert _text(page, f"{recount} .tally") == "Tally: bearish 2 · bullish 1 — winner bearish · by stance"
+    assert _text(page, f"{recount} .dissent") == "Dissent: chair (bullish)"  # the chair gave no reason
     w.shot("aggregation-weighted")
     recounted = page.evaluate(_RECOUNT, execution_id)
     assert recounted["Debate"] == ["Tally: bearish 4 · bullish 2 — majority bearish",

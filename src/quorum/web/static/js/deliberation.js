@@ -38,13 +38,24 @@ function aggregation(step) {
   } else if (type === "vote" && r.tally) {
     body.push(h("p", { class: "tally" }, h("strong", { text: "Tally: " }), counted(r.tally) || "no votes",
       r.winner != null ? [" — winner ", h("strong", { text: String(r.winner) })] : "",
-      r.tie ? " (a tie, broken by the voters' confidence)" : "", r.field ? ` · by ${r.field}` : ""));
+      r.tie ? " (a tie, broken by the voters' confidence)" : "", r.field ? ` · by ${r.field}` : ""),
+    h("p", { class: "dissent" }, h("strong", { text: "Dissent: " }), dissentOf(r)));
   } else {
     body.push(value(r));
   }
   if (step.truncated) body.push(h("p", { class: "note", text: "(shortened for the event; the phase's outputs hold all of it)" }));
   return h("div", { class: "aggregation", "data-step": step.index, "data-type": type },
     h("h4", { text: `Aggregation: ${type} (step ${step.index})` }), body);
+}
+
+// who voted against the winner and why (each dissenting vote with its reason, as the chair minutes
+// it); a result written before votes carried their reasons names the dissenters only
+function dissentOf(r) {
+  const votes = r.dissent || [];
+  if (votes.length) {
+    return votes.map((d) => `${d.agent} (${d.vote}${d.reason ? `: ${d.reason}` : ""})`).join("; ");
+  }
+  return (r.dissenting || []).length ? r.dissenting.join(", ") : "none";
 }
 
 function tally(answers) {
