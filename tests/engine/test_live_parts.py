@@ -137,7 +137,8 @@ async def test_a_recorded_snapshot_refers_to_answers_by_call_key() -> None:
     journal = await store.read_journal(first.id)
     checkpoints = [e for e in journal if e.type == EventType.CHECKPOINT_CREATED]
     snapshot = checkpoints[-1].data["snapshot"]
-    assert set(snapshot) == {"sequence", "started_at", "paused_s", "usage", "phases", "checkpoints"}
+    assert set(snapshot) == {"sequence", "started_at", "paused_s", "usage", "children", "phases",
+                             "checkpoints"}
     assert list(snapshot["phases"]) == ["P", "Q"]
     keys = {e.data["call_key"] for e in journal if e.type == EventType.AGENT_RESPONSE}
     assert set(snapshot["phases"]["P"]["answer_refs"]) | set(snapshot["phases"]["Q"]["answer_refs"]) == keys

@@ -1,4 +1,5 @@
-"""Checkpoint: the settled phases of an execution at one moment, and the usage so far.
+"""Checkpoint: the settled phases of an execution at one moment, and the usage so far (with the part
+of it each child execution consumed).
 
 A checkpoint holds references to the frozen :class:`~quorum.engine.results.PhaseResult` objects, not
 copies, so taking one after every completed phase is cheap.
@@ -12,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from quorum.engine.results import PhaseResult, Usage
-from quorum.ids import CheckpointId, PhaseName
+from quorum.ids import CheckpointId, ExecutionId, PhaseName
 
 __all__ = ("Checkpoint",)
 
@@ -27,6 +28,8 @@ class Checkpoint:
     sequence: int
     phases: Mapping[PhaseName, PhaseResult] = field(default_factory=lambda: MappingProxyType({}))
     usage: Usage = field(default_factory=Usage)
+    children: Mapping[ExecutionId, Usage] = field(default_factory=lambda: MappingProxyType({}))
+    """Each child execution counted in ``usage`` so far, with what it consumed."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +39,7 @@ class Checkpoint:
             "sequence": self.sequence,
             "phases": {name: p.to_dict() for name, p in self.phases.items()},
             "usage": self.usage.to_dict(),
+            "children": {child: usage.to_dict() for child, usage in self.children.items()},
         }
 
     @classmethod
@@ -47,4 +51,5 @@ class Checkpoint:
             sequence=data["sequence"],
             phases={PhaseName(k): PhaseResult.from_dict(v) for k, v in data.get("phases", {}).items()},
             usage=Usage(**data.get("usage", {})),
+            children={ExecutionId(k): Usage(**v) for k, v in data.get("children", {}).items()},
         )

@@ -27,11 +27,12 @@ ids).
 Usage: what a child's agents consumed (its :class:`~quorum.engine.results.Usage`, which counts its own
 children the same way) is added to its parent's usage when the step learns how the child ended — a
 child that failed, or was aborted because a sibling failed or the parent stopped, included: those calls
-were made and paid for. Each child execution counts once. A parent taken over after a crash goes on
-from its latest checkpoint's usage, so a child it finds again is added again unless that checkpoint
-already held it (its ``child:ended`` came before the checkpoint, which the parent's journal tells); a
-retried phase starts new children, and both attempts' children count. ``child:ended`` carries the
-child's usage, so the journal says how much of a parent's usage its children's is.
+were made and paid for. Each child execution counts once: the parent's context keeps each counted
+child's usage by id (:meth:`~quorum.engine.context.ExecutionContext.count_child`), and so do its
+checkpoints, so a parent taken over after a crash that finds a child again knows from its own state
+whether that child is in its usage already. ``child:ended`` carries the child's usage, which is how a
+take-over counts the children that ended after its latest checkpoint (even in a phase it does not run
+again). A retried phase starts new children, and both attempts' children count.
 
 Pause and resume reach the running children through :class:`~quorum.engine.links.ChildLinks`. Abort,
 the parent's time limit and its phase's ``timeout:`` cancel the step, which aborts its children and
@@ -51,8 +52,6 @@ from typing import Any, Protocol
 
 from quorum.definition.model import Phase, Step, Task, thaw
 from quorum.engine import templating
-from quorum.engine.checkpoint import Checkpoint
-from quorum.engine.context import ExecutionContext
 from quorum.engine.handle import ExecutionHandle
 from quorum.engine.links import ChildLinks
 from quorum.engine.live import LiveExecution
@@ -61,7 +60,7 @@ from quorum.engine.recovery import UnresumableError, stored_context
 from quorum.engine.results import ExecutionResult, Usage
 from quorum.engine.status import ExecutionStatus
 from quorum.errors import ExecutionError, InvalidTransitionError, ResumeRefusedError, leaf_exceptions
-from quorum.events import Event, EventType
+from quorum.events import EventType
 from quorum.history.base import TERMINAL_STATUSES, ExecutionRecord, HistoryStore
 from quorum.ids import ExecutionId
 from quorum.steps.protocol import StepContext
@@ -147,51 +146,6 @@ def _outcome_of(result: ExecutionResult, version: str | None) -> ChildOutcome:
                         outputs={str(n): p.outputs for n, p in result.phases.items()})
 
 
-class _Ledger:
-    """Whether a re-attached child's usage is in its parent's usage already, from the parent's journal
-    (read once per step, and only when a child is re-attached)."""
-
-    __slots__ = ("_journal", "_parent", "_reading", "_store")
-
-    def __init__(self, parent: ExecutionContext, store: HistoryStore | None) -> None:
-        self._parent = parent
-        self._store = store
-        self._journal: Sequence[Event] | None = None
-        self._reading = asyncio.Lock()  # the children of a parallel step ask at once: one read
-
-    async def counted(self, child_id: ExecutionId) -> bool:
-        """True when the checkpoint the parent was rebuilt from came after the child's ``child:ended``
-        (that checkpoint's usage holds the child's). A parent not rebuilt from a checkpoint — a fresh
-        run, or a take-over with no checkpoint yet — started from nothing: the child is not counted."""
-        restored = self._restore_point()
-        if restored is None or self._store is None:
-            return False
-        journal = await self._read()
-        if not _is_restored_checkpoint(journal, restored):
-            return False
-        return any(e.type == EventType.CHILD_ENDED and e.sequence < restored.sequence
-                   and e.data.get("child_id") == child_id for e in journal)
-
-    def _restore_point(self) -> Checkpoint | None:
-        checkpoints = self._parent.checkpoints
-        return checkpoints[0] if checkpoints else None
-
-    async def _read(self) -> Sequence[Event]:
-        async with self._reading:
-            if self._journal is None:
-                assert self._store is not None
-                self._journal = await self._store.read_journal(self._parent.id)
-            return self._journal
-
-
-def _is_restored_checkpoint(journal: Sequence[Event], checkpoint: Checkpoint) -> bool:
-    """Whether ``checkpoint`` is the one a take-over rebuilt the context from: that one has the sequence
-    of its ``checkpoint:created`` event (:func:`~quorum.engine.recovery.rebuild_context`), while one
-    taken by this process has the sequence of the event before its own (``create_checkpoint``)."""
-    return any(e.type == EventType.CHECKPOINT_CREATED and e.sequence == checkpoint.sequence
-               and e.data.get("checkpoint_id") == checkpoint.id for e in journal)
-
-
 class TaskStep:
     """The strategy of ``task:`` steps (one per executor)."""
 
@@ -218,7 +172,6 @@ class TaskStep:
                     f"{where}: foreach={foreach} gave {type(value).__name__} {_short(value)}, not a list; "
                     "write an expression giving a list, e.g. foreach=input.tickers")
             items = list(value)
-        ledger = _Ledger(context.execution, self._port.history_store)
         inputs = [self._input(templates, context.template_context, item, index, foreach is not None)
                   for index, item in enumerate(items)]
         limit = self._port.children_limit(context.execution.task) if phase.parallel else 1
@@ -228,11 +181,11 @@ class TaskStep:
         async def one(index: int) -> None:
             if slots is None:
                 outcomes[index] = await self._child(step, phase, context, child_task, inputs[index], index,
-                                                    items[index], foreach is not None, ledger)
+                                                    items[index], foreach is not None)
                 return
             async with slots:
                 outcomes[index] = await self._child(step, phase, context, child_task, inputs[index], index,
-                                                    items[index], foreach is not None, ledger)
+                                                    items[index], foreach is not None)
 
         if len(items) == 1:
             await one(0)
@@ -262,8 +215,7 @@ class TaskStep:
         return values
 
     async def _child(self, step: Step, phase: Phase, context: StepContext, task: Task,
-                     input: Mapping[str, Any], index: int, item: Any, each: bool,
-                     ledger: _Ledger) -> dict[str, Any]:
+                     input: Mapping[str, Any], index: int, item: Any, each: bool) -> dict[str, Any]:
         parent = context.execution
         child_id = child_execution_id(parent.id, phase.name, step.index, index, context.attempt)
         emitter = self._port.emitter_of(parent.id)
@@ -276,11 +228,9 @@ class TaskStep:
                                "index": index if each else None, "attached": attached})
         outcome = done if handle is None else _outcome_of(await self._wait(handle, context), task.version)
         assert outcome is not None
-        counted = attached and await ledger.counted(child_id)
-        # Counted and announced with no await between: a checkpoint holds both or neither, which is
-        # what tells a parent rebuilt from it whether the child is in its usage.
-        if not counted:
-            parent.add_usage(outcome.usage)
+        # A child found again by a parent taken over may be counted already (its checkpoint or its
+        # child:ended after the checkpoint says): then nothing is added.
+        parent.count_child(child_id, outcome.usage)
         if emitter is not None:
             emitter.emit(EventType.CHILD_ENDED, phase=phase.name, step=step.index,
                          duration_ms=(time.perf_counter() - started) * 1000.0, error=outcome.error,
@@ -362,7 +312,7 @@ class TaskStep:
                     live.abort(f"parent {parent.id}: {why}")
                 await asyncio.wait([live.done])
                 if live.ctx.status.terminal:  # stopped here, never to be re-attached: its calls count now
-                    parent.add_usage(live.ctx.usage)
+                    parent.count_child(handle.id, live.ctx.usage)
             raise
         finally:
             links.remove(parent.id, handle.id)

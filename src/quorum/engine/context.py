@@ -11,6 +11,12 @@ checkpoint (later checkpoints are dropped) and puts the execution back to ``pend
 can run it on from there (``TaskExecutor.run_context``) or a copy of it (``TaskExecutor.fork``).
 
 Duration: ``duration_ms`` is the execution's running time (see :mod:`quorum.engine.clock`).
+
+Usage: ``usage`` is what the execution's agents consumed, its child executions' (``task:`` steps)
+included. Each child is counted once, by id (:meth:`ExecutionContext.count_child`), and the context
+keeps what each one consumed: checkpoints and the JSON form hold that too, so a parent rebuilt from them
+knows which children its usage holds already (a take-over re-attaching to a child that ended), and
+``children_usage`` tells the children's part from the execution's own (``own_usage``).
 """
 
 from __future__ import annotations
@@ -78,6 +84,9 @@ class ExecutionContext:
         self.tokens_in = 0
         self.tokens_out = 0
         self.cost_usd = 0.0
+        self._children: dict[ExecutionId, Usage] = {}
+        self._children_view: Mapping[ExecutionId, Usage] | None = None
+        """A frozen copy of ``_children`` shared by the checkpoints until a child is counted."""
         self._abort = AbortSignal()
         self._views: dict[PhaseName, Mapping[str, Any]] = {}
         self._optional = {p.name: p.optional for p in task.phases}
@@ -301,9 +310,53 @@ class ExecutionContext:
             cost_usd=self.cost_usd + usage.cost_usd,
         ))
 
+    def count_child(self, child_id: str, usage: Usage) -> bool:
+        """Count what a child execution consumed (it ended) in this one's usage, once: False, and nothing
+        added, when that child is counted already."""
+        child = ExecutionId(child_id)
+        if child in self._children:
+            return False
+        self._children[child] = usage
+        self._children_view = None
+        self.add_usage(usage)
+        return True
+
+    def restore_usage(self, usage: Usage, children: Mapping[ExecutionId, Usage]) -> None:
+        """Put the usage back as recorded (a checkpoint's, a journal's): ``usage``, of which
+        ``children`` are the child executions counted in it."""
+        self._set_usage(usage)
+        self._set_children(children)
+
     def _set_usage(self, usage: Usage) -> None:
         self.calls, self.call_errors = usage.calls, usage.errors
         self.tokens_in, self.tokens_out, self.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+
+    def _set_children(self, children: Mapping[ExecutionId, Usage]) -> None:
+        self._children = {ExecutionId(child): usage for child, usage in children.items()}
+        self._children_view = None
+
+    @property
+    def child_usages(self) -> Mapping[ExecutionId, Usage]:
+        """Each child execution counted in ``usage``, with what it consumed (read only)."""
+        view = self._children_view
+        if view is None:
+            view = self._children_view = MappingProxyType(dict(self._children))
+        return view
+
+    @property
+    def children_usage(self) -> Usage:
+        """The part of ``usage`` that the child executions consumed (their own children included)."""
+        return _total(self._children.values())
+
+    @property
+    def own_usage(self) -> Usage:
+        """What this execution's own agents consumed: ``usage`` less ``children_usage``."""
+        children = self.children_usage
+        return Usage(
+            calls=self.calls - children.calls, errors=self.call_errors - children.errors,
+            tokens_in=self.tokens_in - children.tokens_in, tokens_out=self.tokens_out - children.tokens_out,
+            cost_usd=self.cost_usd - children.cost_usd,
+        )
 
     @property
     def usage(self) -> Usage:
@@ -321,6 +374,7 @@ class ExecutionContext:
             sequence=self.sequence,
             phases=SettledPhases(tuple(self._settled.values())),
             usage=self.usage,
+            children=self.child_usages,
         )
         self.checkpoints.append(checkpoint)
         return checkpoint
@@ -352,7 +406,7 @@ class ExecutionContext:
         self._settled = {}
         for result in checkpoint.phases.values():
             self._set_result(result)
-        self._set_usage(checkpoint.usage)
+        self.restore_usage(checkpoint.usage, checkpoint.children)
         self._back_to_pending()
         return checkpoint
 
@@ -423,6 +477,7 @@ class ExecutionContext:
             ended_at=self.ended_at,
             input=self.input,
             usage=self.usage,
+            children_usage=self.children_usage,
             checkpoints=tuple(c.id for c in self.checkpoints),
         )
 
@@ -444,6 +499,7 @@ class ExecutionContext:
             "active_s": self.clock.active_s,
             "sequence": self.sequence,
             "usage": self.usage.to_dict(),
+            "children": {child: usage.to_dict() for child, usage in self._children.items()},
             "phases": {name: p.to_dict() for name, p in self.phases.items()},
             "checkpoints": [c.to_dict() for c in self.checkpoints],
         }
@@ -471,7 +527,9 @@ class ExecutionContext:
             running = max(0.0, ctx.ended_at - ctx.started_at - ctx.paused_s)  # written before running_s
         ctx.take_over(float(running or 0.0))
         ctx.sequence = data.get("sequence", 0)
-        ctx._set_usage(Usage(**data.get("usage", {})))
+        # JSON written before children were kept apart has none: its usage stays whole, no child known.
+        children = {ExecutionId(k): Usage(**v) for k, v in data.get("children", {}).items()}
+        ctx.restore_usage(Usage(**data.get("usage", {})), children)
         for name, p in data.get("phases", {}).items():
             ctx._set_result(PhaseResult.from_dict({**p, "name": name}))
         ctx.checkpoints = [Checkpoint.from_dict(c) for c in data.get("checkpoints", ())]
@@ -486,3 +544,15 @@ class ExecutionContext:
 
     def __repr__(self) -> str:
         return f"<ExecutionContext {self.id} {self.task.name} {self.status.value}>"
+
+
+def _total(usages: Iterable[Usage]) -> Usage:
+    calls = errors = tokens_in = tokens_out = 0
+    cost_usd = 0.0
+    for usage in usages:
+        calls += usage.calls
+        errors += usage.errors
+        tokens_in += usage.tokens_in
+        tokens_out += usage.tokens_out
+        cost_usd += usage.cost_usd
+    return Usage(calls=calls, errors=errors, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost_usd)

@@ -14,16 +14,22 @@ live process holds its lease, or (:class:`UnresumableError`, which says what, wh
 when the task file changed in a phase that has not completed yet (content hashes recorded at start) or
 the journal lacks what a resume needs: fork a new execution from it, or start it again. ``recover``
 marks such an execution failed with that reason, instead of leaving it ``running`` for ever.
+
+The usage goes on from the checkpoint's, with the child executions it counts (so a child found again
+is not counted twice); the children that ended after it are counted from their ``child:ended``, and
+calls the checkpoint counts that the take-over counts again are taken out (``_apply_journal``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection, Container, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final, Literal, Protocol, assert_never, runtime_checkable
 
+from quorum.agents.protocol import AgentResponse
 from quorum.definition.model import Task
 from quorum.definition.upgrade import UpgradePlan, plan_upgrade
 from quorum.engine.approvals import gates_of, open_gates
@@ -38,7 +44,7 @@ from quorum.engine.status import TERMINAL, ExecutionStatus, PhaseStatus
 from quorum.errors import ExecutionNotFoundError, ResumeRefusedError
 from quorum.events import Event, EventType
 from quorum.history.base import ACTIVE_STATUSES, TERMINAL_STATUSES, ExecutionRecord, HistoryStore, Lease
-from quorum.ids import CheckpointId, PhaseName
+from quorum.ids import AgentId, CheckpointId, ExecutionId, PhaseName
 
 __all__ = (
     "CLAIM_BATCH", "MAX_RECOVERY_ATTEMPTS", "UPGRADE_LABEL", "OrphanClaimer", "RecoveryPlan", "Refusal",
@@ -189,7 +195,8 @@ async def rebuild_context(
     journal: Sequence[Event] | None = None,
 ) -> tuple[ExecutionContext, dict[str, int]]:
     """The context at the latest checkpoint, and the attempt each unfinished phase had reached.
-    ``journal``: the execution's whole journal, when the caller has read it already."""
+    ``journal``: the execution's whole journal, when the caller has read it already. (What the journal
+    says after the checkpoint is :func:`_apply_journal`'s.)"""
     if calls is None:
         calls = await store.completed_calls(record.id)
     ctx = ExecutionContext(task, record.input, execution_id=record.id, created_at=record.created_at,
@@ -197,6 +204,8 @@ async def rebuild_context(
     ctx.started_at = record.started_at
     ctx.sequence = record.last_sequence
     after = 0
+    if journal is None:
+        journal = await store.read_journal(record.id)
     checkpoint = await store.latest_checkpoint(record.id)
     if checkpoint is not None:
         after = checkpoint.sequence
@@ -204,17 +213,16 @@ async def rebuild_context(
         for name, data in (snapshot.get("phases") or {}).items():
             ctx.set_phase_result(_phase_from_snapshot({**data, "name": name}, calls))
         usage = Usage(**dict(snapshot.get("usage") or {}))
-        ctx.calls, ctx.call_errors = usage.calls, usage.errors
-        ctx.tokens_in, ctx.tokens_out, ctx.cost_usd = usage.tokens_in, usage.tokens_out, usage.cost_usd
+        children = _children_at(snapshot, journal, after)
+        ctx.restore_usage(usage, children)
         ctx.clock.paused_s = float(snapshot.get("paused_s") or 0.0)
         ctx.checkpoints.append(Checkpoint(
             id=CheckpointId(str(checkpoint.data.get("checkpoint_id", f"{record.id}-recovered"))),
             label=str(checkpoint.data.get("label", "")), created_at=checkpoint.timestamp,
             sequence=checkpoint.sequence, phases=dict(ctx.phases), usage=usage,
+            children=MappingProxyType(children),
         ))
     attempts: dict[str, int] = {}
-    if journal is None:
-        journal = await store.read_journal(record.id, after=after)
     for event in journal:
         if event.phase is None or event.sequence <= after:
             continue
@@ -226,7 +234,104 @@ async def rebuild_context(
     return ctx, {n: a for n, a in attempts.items() if PhaseName(n) not in done}
 
 
-def _checkpoint_of(event: Event, calls: Mapping[str, Mapping[str, Any]]) -> Checkpoint:
+def _children_at(
+    snapshot: Mapping[str, Any], journal: Iterable[Event], sequence: int,
+) -> dict[ExecutionId, Usage]:
+    """The child executions a checkpoint's usage holds, with their usage: its snapshot says; one taken
+    before snapshots said holds those whose ``child:ended`` came before it (a child was counted and
+    announced with no await between)."""
+    kept: Mapping[str, Any] | None = snapshot.get("children")
+    if kept is not None:
+        return {ExecutionId(child): Usage(**dict(usage)) for child, usage in kept.items()}
+    return {child: usage for at, child, usage in _ended_children(journal) if at < sequence}
+
+
+def _ended_children(journal: Iterable[Event]) -> Iterator[tuple[int, ExecutionId, Usage]]:
+    """``(sequence, child id, usage)`` of each ``child:ended`` that carries the child's usage."""
+    for event in journal:
+        if event.type == EventType.CHILD_ENDED and event.data.get("usage") is not None:
+            yield event.sequence, ExecutionId(str(event.data["child_id"])), Usage(**dict(event.data["usage"]))
+
+
+def _apply_journal(ctx: ExecutionContext, journal: Sequence[Event], attempts: Mapping[str, int],
+                   calls: Mapping[str, Mapping[str, Any]]) -> None:
+    """Bring a context rebuilt from its latest checkpoint (:func:`rebuild_context`) up to its journal.
+
+    Phases settled after the checkpoint are neither run nor announced again (``settle_from_journal``,
+    which counts their answers). Children that ended after it are counted from their ``child:ended``:
+    a phase settled so is not run again to find them, and a child found again by a phase that runs on
+    is then counted already. The checkpoint's usage holds the calls made until then by phases that had
+    not settled (a parallel run); those the take-over counts again are taken out of it
+    (:func:`_counted_again`)."""
+    after = ctx.checkpoints[-1].sequence if ctx.checkpoints else 0
+    checkpointed = frozenset(ctx.phases)
+    journal = _since_upgrade(journal)
+    settled = settle_from_journal(ctx, journal)
+    for at, child, usage in _ended_children(journal):
+        if at > after:
+            ctx.count_child(child, usage)
+    if after:
+        again = _counted_again(ctx, journal, after, checkpointed, frozenset(settled), attempts, calls)
+        ctx.restore_usage(_less(ctx.usage, again), ctx.child_usages)
+
+
+def _counted_again(
+    ctx: ExecutionContext, journal: Sequence[Event], after: int, checkpointed: Container[PhaseName],
+    settled: Container[PhaseName], attempts: Mapping[str, int], calls: Mapping[str, Mapping[str, Any]],
+) -> Usage:
+    """The answers recorded up to the checkpoint at ``after`` by phases it did not hold that the
+    take-over counts again: a phase the journal settles counts the last answer of each call of its last
+    attempt; one that runs on answers the calls the journal completed at the attempt it goes on with
+    (once each), and counts them."""
+    kept: dict[str, tuple[Event, AgentResponse]] = {}
+    replayed: dict[str, AgentResponse] = {}
+    for event in journal:
+        if event.phase is None or event.type not in (EventType.AGENT_RESPONSE, EventType.AGENT_ERROR):
+            continue
+        name = PhaseName(event.phase)
+        if name in checkpointed:
+            continue
+        attempt = int(event.data.get("attempt", 1))
+        key = str(event.data.get("call_key") or f"#{event.sequence}")
+        if name in settled:
+            answer = _answer_of(event)
+            if answer is not None and attempt == ctx.phases[name].attempts:
+                kept[key] = (event, answer)
+        elif event.sequence <= after and attempt == attempts.get(name, 1) and key in calls:
+            replayed[key] = AgentResponse.from_dict(calls[key])
+    counted = [answer for event, answer in kept.values() if event.sequence <= after]
+    return _usage_of([*counted, *replayed.values()])
+
+
+def _answer_of(event: Event) -> AgentResponse | None:
+    """The answer ``settle_from_journal`` reads from an agent event."""
+    if event.type == EventType.AGENT_ERROR:
+        return AgentResponse(agent_id=AgentId(event.agent or "?"), error=event.error or "failed")
+    response = event.data.get("response")
+    return None if response is None else AgentResponse.from_dict(response)
+
+
+def _usage_of(answers: Iterable[AgentResponse]) -> Usage:
+    """What ``ExecutionContext.record_usage`` counts for ``answers``."""
+    calls = errors = tokens_in = tokens_out = 0
+    cost_usd = 0.0
+    for answer in answers:
+        calls += 1
+        errors += answer.error is not None
+        tokens_in += answer.tokens_in
+        tokens_out += answer.tokens_out
+        cost_usd += answer.cost_usd or 0.0
+    return Usage(calls=calls, errors=errors, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost_usd)
+
+
+def _less(usage: Usage, part: Usage) -> Usage:
+    return Usage(calls=usage.calls - part.calls, errors=usage.errors - part.errors,
+                 tokens_in=usage.tokens_in - part.tokens_in, tokens_out=usage.tokens_out - part.tokens_out,
+                 cost_usd=usage.cost_usd - part.cost_usd)
+
+
+def _checkpoint_of(event: Event, calls: Mapping[str, Mapping[str, Any]],
+                   journal: Sequence[Event]) -> Checkpoint:
     snapshot: Mapping[str, Any] = event.data.get("snapshot") or {}
     phases = {
         PhaseName(name): _phase_from_snapshot({**data, "name": name}, calls)
@@ -236,6 +341,7 @@ def _checkpoint_of(event: Event, calls: Mapping[str, Mapping[str, Any]]) -> Chec
         id=CheckpointId(str(event.data.get("checkpoint_id", f"{event.execution_id}-cp{event.sequence}"))),
         label=str(event.data.get("label", "")), created_at=event.timestamp, sequence=event.sequence,
         phases=phases, usage=Usage(**dict(snapshot.get("usage") or {})),
+        children=MappingProxyType(_children_at(snapshot, journal, event.sequence)),
     )
 
 
@@ -249,9 +355,9 @@ async def stored_context(store: HistoryStore, execution_id: str) -> ExecutionCon
     calls = await store.completed_calls(execution_id)
     journal = await store.read_journal(execution_id)
     task = await _recorded_task(store, record, journal)
-    ctx, _attempts = await rebuild_context(store, record, task, calls, journal)
-    settle_from_journal(ctx, _since_upgrade(journal))
-    ctx.checkpoints = [_checkpoint_of(e, calls) for e in journal
+    ctx, attempts = await rebuild_context(store, record, task, calls, journal)
+    _apply_journal(ctx, journal, attempts, calls)
+    ctx.checkpoints = [_checkpoint_of(e, calls, journal) for e in journal
                        if e.type == EventType.CHECKPOINT_CREATED and "snapshot" in e.data]
     status = ExecutionStatus(record.status)
     ctx.status = status if status in TERMINAL else ExecutionStatus.PAUSED
@@ -311,8 +417,7 @@ async def plan_resume(
         if upgraded is not None:
             task = Task.from_dict(upgraded.data["upgrade"]["task"])
         ctx, attempts = await rebuild_context(store, record, task, calls, journal)
-        # Phases settled after the latest checkpoint are neither run nor announced again.
-        settle_from_journal(ctx, _since_upgrade(journal))
+        _apply_journal(ctx, journal, attempts, calls)
         if upgrade_to is None:
             _check_task_unchanged(load_task, record, {str(n) for n in ctx.phases},
                                   task if upgraded is not None else None)

@@ -139,6 +139,8 @@ class ExecutionResult:
     ended_at: float | None = None
     input: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     usage: Usage = field(default_factory=Usage)
+    children_usage: Usage = field(default_factory=Usage)
+    """The part of ``usage`` that its child executions consumed (``task:`` steps)."""
     checkpoints: tuple[str, ...] = ()
     """Ids of the checkpoints taken, oldest first."""
 
@@ -159,6 +161,7 @@ class ExecutionResult:
             "ended_at": self.ended_at,
             "input": thaw(self.input),
             "usage": self.usage.to_dict(),
+            "children_usage": self.children_usage.to_dict(),
             "checkpoints": list(self.checkpoints),
         }
 
@@ -177,5 +180,6 @@ class ExecutionResult:
             ended_at=data.get("ended_at"),
             input=frozen_mapping(data.get("input")),
             usage=Usage(**data.get("usage", {})),
+            children_usage=Usage(**data.get("children_usage", {})),
             checkpoints=tuple(data.get("checkpoints", ())),
         )

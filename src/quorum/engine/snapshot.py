@@ -18,6 +18,7 @@ from typing import Any
 from quorum._keyed import KeyedView
 from quorum.engine.context import Checkpoint, ExecutionContext
 from quorum.engine.results import PhaseResult, Usage, response_dict
+from quorum.ids import ExecutionId
 
 __all__ = ("PhaseRecord", "Snapshot", "Snapshots")
 
@@ -46,7 +47,7 @@ class Snapshots:
                 cached = cache[name] = PhaseRecord(result, self._answer_refs(result))
             phases.append(cached)
         return Snapshot(sequence=ctx.sequence, started_at=ctx.started_at, paused_s=ctx.paused_s,
-                        usage=checkpoint.usage, phases=tuple(phases),
+                        usage=checkpoint.usage, children=checkpoint.children, phases=tuple(phases),
                         checkpoints=tuple(c.id for c in ctx.checkpoints))
 
     def _answer_refs(self, result: PhaseResult) -> tuple[Any, ...] | None:
@@ -61,7 +62,8 @@ class Snapshots:
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Snapshot(KeyedView):
-    """A checkpoint's snapshot: ``{sequence, started_at, paused_s, usage, phases, checkpoints}``, each
+    """A checkpoint's snapshot: ``{sequence, started_at, paused_s, usage, children, phases,
+    checkpoints}``, ``children`` each child execution counted in ``usage`` (id -> its usage), each
     phase as its JSON form (a :class:`PhaseRecord`: ``to_dict()``, its answers as references), made
     when read.
 
@@ -70,12 +72,13 @@ class Snapshot(KeyedView):
     checkpoint (kept for the memory it saves: benchmarks/PROFILE.md, "Kept").
     """
 
-    KEYS = ("sequence", "started_at", "paused_s", "usage", "phases", "checkpoints")
+    KEYS = ("sequence", "started_at", "paused_s", "usage", "children", "phases", "checkpoints")
 
     sequence: int
     started_at: float | None
     paused_s: float
     usage: Usage
+    children: Mapping[ExecutionId, Usage]
     phases: tuple[PhaseRecord, ...]
     checkpoints: tuple[str, ...]
 
@@ -84,15 +87,20 @@ class Snapshot(KeyedView):
         (:meth:`PhaseRecord.encoded`), so a checkpoint costs the encoding of what changed since the last
         one (the stores write a checkpoint this way unless it is large enough to store parts apart)."""
         head = encode({"sequence": self.sequence, "started_at": self.started_at, "paused_s": self.paused_s,
-                       "usage": self.usage.to_dict()})
+                       "usage": self.usage.to_dict(), "children": self._children_json()})
         phases = ",".join(f"{_json_str(r.result.name)}:{r.encoded(encode)}" for r in self.phases)
         return f'{head[:-1]},"phases":{{{phases}}},"checkpoints":{encode(list(self.checkpoints))}}}'
+
+    def _children_json(self) -> dict[str, Any]:
+        return {child: usage.to_dict() for child, usage in self.children.items()}
 
     def __getitem__(self, key: str) -> Any:
         if key == "phases":
             return {record.result.name: record for record in self.phases}
         if key == "usage":
             return self.usage.to_dict()
+        if key == "children":
+            return self._children_json()
         if key == "checkpoints":
             return list(self.checkpoints)
         if key in self.KEYS:
