@@ -46,6 +46,9 @@ class RecordingView:
     def on_event(self, event: Event) -> None:
         pass
 
+    def on_child_event(self, event: Event) -> None:
+        pass
+
     def note(self, text: str) -> None:
         self.notes.append(text)
 

@@ -72,6 +72,8 @@ class RunSession:
         self._tasks: set[asyncio.Task[object]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._eta: EtaTracker | None = None
+        self._family: set[str] = set()
+        """The executions this one's ``task:`` steps started, and theirs in turn (shown with it)."""
         self._early: list[Event] | None = [] if store is not None and view is not None else None
         """The execution's events until its ETA model is learned (then replayed to the tracker)."""
 
@@ -98,7 +100,12 @@ class RunSession:
 
     def _on_event(self, event: Event) -> None:
         handle = self._handle
+        if event.type == EventType.CHILD_STARTED and (
+                handle is None or event.execution_id == handle.id or event.execution_id in self._family):
+            self._family.add(str(event.data.get("child_id")))
         if handle is not None and event.execution_id != handle.id:
+            if event.execution_id in self._family and self._view is not None:
+                self._view.on_child_event(event)
             return
         if self._eta is not None:
             self._eta(event)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from quorum.definition.model import Phase, Task
     from quorum.engine.results import PhaseResult
 
-__all__ = ("PhaseProgress", "Progress")
+__all__ = ("ChildProgress", "PhaseProgress", "Progress")
 
 _T = EventType
 
@@ -38,6 +38,23 @@ class PhaseProgress:
     agent_errors: int = 0
     reason: str | None = None
     """Why it was skipped, or its error."""
+
+
+@dataclass(slots=True)
+class ChildProgress:
+    """A child execution of a ``task:`` step, as the parent's live view shows it: one line each."""
+
+    id: str
+    task: str
+    index: int | None = None
+    """Its place in the step's ``foreach`` (None for a single child)."""
+    parent_phase: str | None = None
+    status: str = "running"
+    phases_total: int | None = None
+    phases_done: int = 0
+    phase: str | None = None
+    """The phase it started last."""
+    calls: int = 0
 
 
 _STREAM_TAIL = 160
@@ -63,6 +80,8 @@ class Progress:
     calls: int = 0
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=6))
     paused_by: str | None = None
+    children: dict[str, ChildProgress] = field(default_factory=dict)
+    """The children its ``task:`` steps started, by execution id, in the order they started."""
 
     def seed(self, task: Task, results: Mapping[PhaseName, PhaseResult] | None = None) -> None:
         """List the task's phases in dependency order (file order breaks ties), with the state of
@@ -133,8 +152,49 @@ class Progress:
             self.error = event.error
             self.running.clear()
             self.streamed.clear()
+        elif kind == _T.CHILD_STARTED:
+            self._child_started(event)
+        elif kind == _T.CHILD_ENDED:
+            child = self.children.get(str(event.data.get("child_id")))
+            if child is not None:
+                child.status = str(event.data.get("status") or "ended")
         elif phase is not None:
             self._apply_phase(event, phase)
+
+    def apply_child(self, event: Event) -> None:
+        """An event of one of this execution's children (its own events go to :meth:`apply`); events
+        of executions not listed in :attr:`children` (grandchildren) are left out."""
+        child = self.children.get(event.execution_id)
+        if child is None:
+            return
+        kind = event.type
+        if kind in (_T.EXECUTION_START, _T.EXECUTION_RESUMED):
+            phases = event.data.get("phases")
+            if isinstance(phases, list | tuple):
+                child.phases_total = len(phases)
+            child.status = "running"
+        elif kind == _T.EXECUTION_PAUSED:
+            child.status = "paused"
+        elif kind == _T.PHASE_START:
+            child.phase = event.phase
+        elif kind in (_T.PHASE_COMPLETE, _T.PHASE_SKIPPED):
+            child.phases_done += 1
+        elif kind in (_T.AGENT_RESPONSE, _T.AGENT_ERROR):
+            child.calls += 1
+
+    def _child_started(self, event: Event) -> None:
+        d = event.data
+        child_id = str(d.get("child_id") or "")
+        if not child_id:
+            return
+        if child_id in self.children:  # found again after a take-over: it keeps its line
+            self.children[child_id].status = "running"
+            return
+        index = d.get("index")
+        self.children[child_id] = ChildProgress(
+            id=child_id, task=str(d.get("task") or ""), index=index if isinstance(index, int) else None,
+            parent_phase=event.phase,
+        )
 
     def _apply_phase(self, event: Event, phase: PhaseProgress) -> None:
         kind = event.type

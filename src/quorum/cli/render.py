@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from quorum.cli.progress import PhaseProgress, Progress
+from quorum.cli.progress import ChildProgress, PhaseProgress, Progress
 from quorum.events import Event, EventType
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ _BAR_WIDTH = 24
 
 class EventSink(Protocol):
     def on_event(self, event: Event) -> None: ...
+
+    def on_child_event(self, event: Event) -> None:
+        """An event of an execution that this one's ``task:`` steps started (or theirs, in turn)."""
 
     def note(self, text: str) -> None:
         """A message from the CLI itself (pausing, resuming...), shown with the progress."""
@@ -98,6 +101,14 @@ def format_event(event: Event) -> str | None:
     return "  ".join(p for p in parts if p).replace("\n", " ")
 
 
+_CHILD_LINES: frozenset[str] = frozenset({
+    EventType.PHASE_COMPLETE, EventType.PHASE_FAILED, EventType.PHASE_RETRY, EventType.PHASE_SKIPPED,
+    EventType.EXECUTION_PAUSED, EventType.EXECUTION_RESUMED,
+})
+"""What the plain view prints of a child execution."""
+_CHILDREN_SHOWN = 12
+
+
 class PlainView:
     """One line per event on a stream that is not a terminal (a pipe, a file, CI logs).
 
@@ -113,6 +124,16 @@ class PlainView:
             if self._prefix_ids:
                 line = f"[{event.execution_id}] {line}"
             self._stream.write(line + "\n")
+            self._stream.flush()
+
+    def on_child_event(self, event: Event) -> None:
+        # A child's progress by phase: its calls would bury the parent's own lines, and its start and
+        # end are the parent's child:started / child:ended already.
+        if event.type not in _CHILD_LINES:
+            return
+        line = format_event(event)
+        if line is not None:
+            self._stream.write(f"  [{event.execution_id}] {line}\n")
             self._stream.flush()
 
     def attach(self, context: ExecutionContext) -> None:
@@ -150,6 +171,9 @@ class LiveView:
 
     def on_event(self, event: Event) -> None:
         self.progress.apply(event)
+
+    def on_child_event(self, event: Event) -> None:
+        self.progress.apply_child(event)
 
     def attach(self, context: ExecutionContext) -> None:
         progress = self.progress
@@ -227,9 +251,36 @@ class LiveView:
             if len(running) > len(shown):
                 agents.add_row(f"  … and {len(running) - len(shown)} more", "")
             parts += [Text("agents in flight", style="bold"), agents]
+        children = list(p.children.values())
+        if children:
+            parts += [Text("children", style="bold"), _children_table(children)]
         for line in [*recent, *self._notes][-4:]:
             parts.append(Text(f"  {line}", style="dim"))
         return Group(*parts)
+
+
+def _children_table(children: list[ChildProgress]) -> RenderableType:
+    """One line per child: which, its state, how far it got (phases, the current one) and its calls.
+    Running children first, then the rest in the order they started, at most ``_CHILDREN_SHOWN``."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(style="dim", no_wrap=True, overflow="ellipsis")
+    ordered = sorted(children, key=lambda c: c.status != "running")  # stable: start order kept
+    for child in ordered[:_CHILDREN_SHOWN]:
+        name = f"  {child.task} {child.id}" + (f" #{child.index}" if child.index is not None else "")
+        done = f"{child.phases_done}/{child.phases_total}" if child.phases_total else str(child.phases_done)
+        now = child.phase if child.status == "running" and child.phase else ""
+        table.add_row(escape(name), Text(child.status, style=_STATUS_STYLE.get(child.status, "")),
+                      f"{done} phases", escape(f"{now}  calls {child.calls}".strip()))
+    if len(ordered) > _CHILDREN_SHOWN:
+        table.add_row(f"  … and {len(ordered) - _CHILDREN_SHOWN} more", "", "", "")
+    return table
 
 
 def _clock(seconds: float) -> str:
