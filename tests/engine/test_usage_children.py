@@ -124,3 +124,18 @@ async def test_a_call_of_a_phase_in_flight_at_the_checkpoint_counts_once_after_a
     assert [agents[n].calls for n in ("x", "y", "z")] == [0, 0, 1 if through == "checkpoint of A" else 0]
     assert result.usage.calls == 3
     assert result.children_usage == Usage()
+
+
+@pytest.mark.unit
+def test_usage_adds_subtracts_and_counts_answers_as_the_context_does() -> None:
+    assert Usage(calls=5, errors=1, tokens_in=11, tokens_out=5, cost_usd=0.75) == CHILD + OTHER
+    assert (CHILD + OTHER) - OTHER == CHILD
+    assert Usage.total([]) == Usage()
+    assert Usage.total([CHILD, OTHER, CHILD]) == CHILD + OTHER + CHILD
+    answers = [AgentResponse(agent_id=AgentId("x"), tokens_in=7, tokens_out=2, cost_usd=0.125),
+               AgentResponse(agent_id=AgentId("y"), error="timed out")]
+    ctx = ExecutionContext(task(phase("A", agent_step("x", "a"))))
+    for answer in answers:
+        ctx.record_usage(answer)
+    assert Usage.of_answers(answers) == ctx.usage == Usage(calls=2, errors=1, tokens_in=7, tokens_out=2,
+                                                           cost_usd=0.125)

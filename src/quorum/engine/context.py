@@ -304,11 +304,7 @@ class ExecutionContext:
 
     def add_usage(self, usage: Usage) -> None:
         """Count consumption made elsewhere (a child execution's) in this one's usage."""
-        self._set_usage(Usage(
-            calls=self.calls + usage.calls, errors=self.call_errors + usage.errors,
-            tokens_in=self.tokens_in + usage.tokens_in, tokens_out=self.tokens_out + usage.tokens_out,
-            cost_usd=self.cost_usd + usage.cost_usd,
-        ))
+        self._set_usage(self.usage + usage)
 
     def count_child(self, child_id: str, usage: Usage) -> bool:
         """Count what a child execution consumed (it ended) in this one's usage, once: False, and nothing
@@ -346,17 +342,12 @@ class ExecutionContext:
     @property
     def children_usage(self) -> Usage:
         """The part of ``usage`` that the child executions consumed (their own children included)."""
-        return _total(self._children.values())
+        return Usage.total(self._children.values())
 
     @property
     def own_usage(self) -> Usage:
         """What this execution's own agents consumed: ``usage`` less ``children_usage``."""
-        children = self.children_usage
-        return Usage(
-            calls=self.calls - children.calls, errors=self.call_errors - children.errors,
-            tokens_in=self.tokens_in - children.tokens_in, tokens_out=self.tokens_out - children.tokens_out,
-            cost_usd=self.cost_usd - children.cost_usd,
-        )
+        return self.usage - self.children_usage
 
     @property
     def usage(self) -> Usage:
@@ -545,14 +536,3 @@ class ExecutionContext:
     def __repr__(self) -> str:
         return f"<ExecutionContext {self.id} {self.task.name} {self.status.value}>"
 
-
-def _total(usages: Iterable[Usage]) -> Usage:
-    calls = errors = tokens_in = tokens_out = 0
-    cost_usd = 0.0
-    for usage in usages:
-        calls += usage.calls
-        errors += usage.errors
-        tokens_in += usage.tokens_in
-        tokens_out += usage.tokens_out
-        cost_usd += usage.cost_usd
-    return Usage(calls=calls, errors=errors, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost_usd)

@@ -272,7 +272,7 @@ def _apply_journal(ctx: ExecutionContext, journal: Sequence[Event], attempts: Ma
             ctx.count_child(child, usage)
     if after:
         again = _counted_again(ctx, journal, after, checkpointed, frozenset(settled), attempts, calls)
-        ctx.restore_usage(_less(ctx.usage, again), ctx.child_usages)
+        ctx.restore_usage(ctx.usage - again, ctx.child_usages)
 
 
 def _counted_again(
@@ -300,7 +300,7 @@ def _counted_again(
         elif event.sequence <= after and attempt == attempts.get(name, 1) and key in calls:
             replayed[key] = AgentResponse.from_dict(calls[key])
     counted = [answer for event, answer in kept.values() if event.sequence <= after]
-    return _usage_of([*counted, *replayed.values()])
+    return Usage.of_answers([*counted, *replayed.values()])
 
 
 def _answer_of(event: Event) -> AgentResponse | None:
@@ -309,25 +309,6 @@ def _answer_of(event: Event) -> AgentResponse | None:
         return AgentResponse(agent_id=AgentId(event.agent or "?"), error=event.error or "failed")
     response = event.data.get("response")
     return None if response is None else AgentResponse.from_dict(response)
-
-
-def _usage_of(answers: Iterable[AgentResponse]) -> Usage:
-    """What ``ExecutionContext.record_usage`` counts for ``answers``."""
-    calls = errors = tokens_in = tokens_out = 0
-    cost_usd = 0.0
-    for answer in answers:
-        calls += 1
-        errors += answer.error is not None
-        tokens_in += answer.tokens_in
-        tokens_out += answer.tokens_out
-        cost_usd += answer.cost_usd or 0.0
-    return Usage(calls=calls, errors=errors, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost_usd)
-
-
-def _less(usage: Usage, part: Usage) -> Usage:
-    return Usage(calls=usage.calls - part.calls, errors=usage.errors - part.errors,
-                 tokens_in=usage.tokens_in - part.tokens_in, tokens_out=usage.tokens_out - part.tokens_out,
-                 cost_usd=usage.cost_usd - part.cost_usd)
 
 
 def _checkpoint_of(event: Event, calls: Mapping[str, Mapping[str, Any]],

@@ -5,7 +5,7 @@ Both are frozen. ``to_dict`` gives plain JSON-friendly data and ``from_dict`` re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +45,34 @@ class Usage:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(calls=self.calls + other.calls, errors=self.errors + other.errors,
+                     tokens_in=self.tokens_in + other.tokens_in,
+                     tokens_out=self.tokens_out + other.tokens_out, cost_usd=self.cost_usd + other.cost_usd)
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(calls=self.calls - other.calls, errors=self.errors - other.errors,
+                     tokens_in=self.tokens_in - other.tokens_in,
+                     tokens_out=self.tokens_out - other.tokens_out, cost_usd=self.cost_usd - other.cost_usd)
+
+    @classmethod
+    def total(cls, usages: Iterable[Usage]) -> Usage:
+        """The sum of ``usages`` (zero for none)."""
+        total = cls()
+        for usage in usages:
+            total += usage
+        return total
+
+    @classmethod
+    def of_answers(cls, answers: Iterable[AgentResponse]) -> Usage:
+        """What these answers consumed, as the execution counts it (one call each; failed ones are also
+        errors)."""
+        return cls.total(
+            Usage(calls=1, errors=int(a.error is not None), tokens_in=a.tokens_in, tokens_out=a.tokens_out,
+                  cost_usd=a.cost_usd or 0.0)
+            for a in answers
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
