@@ -94,5 +94,8 @@ def test_the_plain_view_shows_each_childs_phases(cli: Cli) -> None:
         assert phases[:2] == ["Activation", "Analysis"], r.out
         assert "Verdict" in phases
         assert not re.search(rf"^  \[{child}\] .*agent:", r.out, re.M)  # phases only, not every call
+    # the summary tells the children's calls from the parent's own (it has none: it only allocates)
+    assert re.search(r"completed portfolio-review \w+ [\d.]+s · (\d+) agent calls \(\1 in child executions\)",
+                     r.out), r.out
     # the children's lines come before the parent's own end
     assert r.out.index(f"[{children[0]}]") < r.out.index("execution:complete")

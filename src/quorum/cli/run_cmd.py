@@ -485,7 +485,9 @@ def print_result(result: ExecutionResult, *, recorded: bool) -> None:
 
     console = out_console()
     usage = result.usage
-    bits = [f"{(result.duration_ms or 0.0) / 1000:.2f}s", f"{usage.calls} agent calls"]
+    children = result.children_usage.calls
+    bits = [f"{(result.duration_ms or 0.0) / 1000:.2f}s",
+            f"{usage.calls} agent calls" + (f" ({children} in child executions)" if children else "")]
     if usage.errors:
         bits.append(f"{usage.errors} failed")
     if usage.tokens_in or usage.tokens_out:
