@@ -105,3 +105,18 @@ async def test_a_phase_output_named_dissent_is_the_votes_dissent() -> None:
     assert dissent == [{"agent": "b", "vote": "SELL", "reason": "too expensive"}]
     assert all(a.calls == 1 for a in agents.values())  # computed, not asked of the agents
     await store.close()
+
+
+def test_consensus_names_its_dissent_with_the_reasons() -> None:
+    answers = [
+        r("a", stance="bullish", confidence=0.8, rationale="margins widen"),
+        r("b", stance="bearish", confidence=0.6, reason="valuation stretched"),
+        r("c", stance="bullish", confidence=0.7),
+        r("b", stance="neutral", confidence=0.5, text="  waiting\nfor earnings "),  # b's final position
+    ]
+    out = consensus(answers, {})
+    assert out["consensus"] == "bullish"
+    assert out["dissenting"] == ["b"]
+    assert out["dissent"] == [{"agent": "b", "stance": "neutral", "reason": "waiting for earnings"}]
+    assert consensus([r("a")], {})["dissent"] == []
+    assert "dissent" in PRODUCES["consensus"]

@@ -160,7 +160,7 @@ def test_the_aggregation_shows_the_aggregators_result_and_old_journals_the_recou
     assert _text(page, f"{debate} .tally") == "Tally: bearish 2 · bullish 1 — consensus bearish"
     assert _text(page, f"{debate} .weights") == (
         "Weights: bearish 1.4 · bullish 0.66 — agreement 68%, reached, confidence 70%")
-    assert _text(page, f"{debate} .dissent") == "Dissent: chair"
+    assert _text(page, f"{debate} .dissent") == "Dissent: chair (bullish)"
     # six answers are still listed, one row per call
     assert page.locator("details.phase[data-phase='Debate'] tbody tr[data-agent]").count() == 6
     # a phase without answers of its own (from=Debate) still shows what its aggregation found

@@ -12,7 +12,8 @@ with its last stance. ``positions=all`` counts every answer instead (each round'
   stance has the largest total weight; ties go to the stance with more answers, then to the one that was
   given first. Result: ``stance`` (= ``consensus``), ``agreement`` (winning weight / total weight),
   ``reached`` (agreement >= min), ``weights``, ``counts``, ``dissenting`` (agents whose stance differs,
-  in order), ``confidence`` (mean confidence of the agreeing answers), ``participants``.
+  in order), ``dissent`` (for each of those ``{agent, stance, reason}``, the reason as ``vote`` gives
+  it), ``confidence`` (mean confidence of the agreeing answers), ``participants``.
 - ``vote`` (``field=...``; default ``recommendation`` when any answer has one, else ``stance``): the
   majority value. Tie-break, documented: among the values with the most votes, the one whose voters'
   summed confidence is highest wins; if still tied, the value that received its first vote earliest.
@@ -95,7 +96,7 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
     threshold = float(parameters.get("min", 0.5))
     parts: dict[str, list[float]] = {}
     counts: dict[str, int] = {}
-    voters: list[tuple[str, str, float | None]] = []
+    voters: list[tuple[AgentResponse, str, float | None]] = []
     for answer in answers:
         stance = answer_field(answer, field)
         if stance is None:
@@ -105,13 +106,13 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
         weight = 1.0 if equal or conf is None else max(conf, 0.0)
         parts.setdefault(stance, []).append(weight)
         counts[stance] = counts.get(stance, 0) + 1
-        voters.append((answer.agent_id, stance, conf))
+        voters.append((answer, stance, conf))
     # exactly rounded sums: the same weights whatever order the answers arrived in
     weights = {stance: math.fsum(ws) for stance, ws in parts.items()}
     if not voters:
         return {
             "stance": None, "consensus": None, "agreement": 0.0, "reached": False, "weights": {},
-            "counts": {}, "dissenting": [], "confidence": None, "participants": 0,
+            "counts": {}, "dissenting": [], "dissent": [], "confidence": None, "participants": 0,
         }
     order = {s: i for i, s in enumerate(weights)}
     winner = max(weights, key=lambda s: (weights[s], counts[s], -order[s]))
@@ -125,7 +126,9 @@ def consensus(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -
         "reached": agreement >= threshold,
         "weights": weights,
         "counts": counts,
-        "dissenting": [agent for agent, s, _ in voters if s != winner],
+        "dissenting": [answer.agent_id for answer, s, _ in voters if s != winner],
+        "dissent": [{"agent": answer.agent_id, "stance": s, "reason": _reason(answer)}
+                    for answer, s, _ in voters if s != winner],
         "confidence": math.fsum(agreeing) / len(agreeing) if agreeing else None,
         "participants": len(voters),
     }
@@ -236,7 +239,7 @@ def collect(answers: Sequence[AgentResponse], parameters: Mapping[str, Any]) -> 
 
 PRODUCES: Mapping[str, frozenset[str]] = {
     "consensus": frozenset({"stance", "consensus", "agreement", "reached", "weights", "counts", "dissenting",
-                            "confidence", "participants"}),
+                            "dissent", "confidence", "participants"}),
     "vote": frozenset({"winner", "vote", "tally", "votes", "tie", "field", "dissenting", "dissent"}),
     "average": frozenset({"averages", "counts", "count"}),
     "collect": frozenset({"responses", "count"}),

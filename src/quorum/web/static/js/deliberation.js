@@ -33,8 +33,7 @@ function aggregation(step) {
     h("p", { class: "weights" }, h("strong", { text: "Weights: " }), counted(r.weights) || "none",
       r.agreement != null ? ` — agreement ${pct(r.agreement)}, ${r.reached ? "reached" : "not reached"}` : "",
       r.confidence != null ? `, confidence ${pct(r.confidence)}` : ""),
-    h("p", { class: "dissent" }, h("strong", { text: "Dissent: " }),
-      (r.dissenting || []).length ? r.dissenting.join(", ") : "none"));
+    h("p", { class: "dissent" }, h("strong", { text: "Dissent: " }), dissentOf(r)));
   } else if (type === "vote" && r.tally) {
     body.push(h("p", { class: "tally" }, h("strong", { text: "Tally: " }), counted(r.tally) || "no votes",
       r.winner != null ? [" — winner ", h("strong", { text: String(r.winner) })] : "",
@@ -48,12 +47,12 @@ function aggregation(step) {
     h("h4", { text: `Aggregation: ${type} (step ${step.index})` }), body);
 }
 
-// who voted against the winner and why (each dissenting vote with its reason, as the chair minutes
-// it); a result written before votes carried their reasons names the dissenters only
+// who stood against the outcome and why (each dissenting vote or stance with its reason, as the chair
+// minutes it); a result written before they carried their reasons names the dissenters only
 function dissentOf(r) {
   const votes = r.dissent || [];
   if (votes.length) {
-    return votes.map((d) => `${d.agent} (${d.vote}${d.reason ? `: ${d.reason}` : ""})`).join("; ");
+    return votes.map((d) => `${d.agent} (${d.vote ?? d.stance}${d.reason ? `: ${d.reason}` : ""})`).join("; ");
   }
   return (r.dissenting || []).length ? r.dissenting.join(", ") : "none";
 }
