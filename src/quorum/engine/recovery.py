@@ -222,9 +222,11 @@ async def rebuild_context(
             sequence=checkpoint.sequence, phases=dict(ctx.phases), usage=usage,
             children=MappingProxyType(children),
         ))
+    # The whole journal (since an upgrade), not only what follows the checkpoint: a phase of a parallel
+    # run can have started its attempt, even retried, before another phase's checkpoint.
     attempts: dict[str, int] = {}
-    for event in journal:
-        if event.phase is None or event.sequence <= after:
+    for event in _since_upgrade(journal):
+        if event.phase is None:
             continue
         if event.type == EventType.PHASE_START or event.type == EventType.PHASE_RETRY:
             attempts[event.phase] = int(event.data.get("attempt", 1))
